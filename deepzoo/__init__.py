@@ -1,0 +1,1 @@
+"""deepzoo: pure-function Flax modules, one generic sharded train step, paper reproductions."""

@@ -1,0 +1,1 @@
+"""Shared building blocks (attention, positional encodings, norms, conv blocks)."""

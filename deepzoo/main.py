@@ -1,0 +1,46 @@
+"""Entry point: python -m deepzoo.main --config=configs/<file>.py:<arg> --workdir=<dir> [--config.<field>=<value>]
+
+Multi-host: on TPU pods and SLURM, jax.distributed.initialize() finds its peers by itself
+(--distributed); elsewhere give --coordinator_address, --num_processes and --process_id.
+"""
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Config file, e.g. configs/mnist1d_mlp.py:smoke.",
+                                          lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints and metrics; resumes if it has them.")
+_DISTRIBUTED = flags.DEFINE_bool("distributed", False, "Call jax.distributed.initialize() (TPU pod, SLURM).")
+_COORDINATOR = flags.DEFINE_string("coordinator_address", None, "host:port of process 0 (multi-process).")
+_NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Number of processes (multi-process).")
+_PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process's index (multi-process).")
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+def initialize_distributed():
+    import jax  # noqa: PLC0415  (after absl has parsed flags and XLA_FLAGS are final)
+    if _COORDINATOR.value:
+        # Lets CPU devices of several processes talk (no effect on GPU/TPU collectives).
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+        jax.distributed.initialize(_COORDINATOR.value, num_processes=_NUM_PROCESSES.value,
+                                   process_id=_PROCESS_ID.value)
+    elif _DISTRIBUTED.value:
+        jax.distributed.initialize()
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    initialize_distributed()
+    from deepzoo.train.trainer import train_and_evaluate  # noqa: PLC0415
+    config = _CONFIG.value
+    results = train_and_evaluate(config, _WORKDIR.value)
+    split = config.dataset.eval_split
+    if f"{split}_accuracy" in results:
+        reference = f" ({config.reference})" if config.get("reference") else ""
+        logging.info("%s accuracy: %.2f%%%s", split, 100 * results[f"{split}_accuracy"], reference)
+        print(f"{split} accuracy: {100 * results[f'{split}_accuracy']:.2f}%{reference}")
+    print(f"metrics, checkpoints and learning_curves.png in {_WORKDIR.value}")
+
+
+if __name__ == "__main__":
+    app.run(main)

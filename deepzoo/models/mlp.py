@@ -1,0 +1,51 @@
+"""Multilayer perceptron, and the one-hidden-layer network of the universal approximation theorem.
+
+    x -> flatten -> [Dense(width) -> activation -> Dropout] x depth -> Dense(num_outputs)
+"""
+import functools
+from typing import Any
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+ACTIVATIONS = {
+    "relu": nn.relu,
+    "gelu": nn.gelu,
+    "tanh": nn.tanh,
+    "sigmoid": nn.sigmoid,
+    "elu": nn.elu,
+    "silu": nn.silu,
+    "leaky_relu": nn.leaky_relu,
+    "identity": lambda x: x,
+}
+
+
+def activation(name: str):
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; known: {', '.join(sorted(ACTIVATIONS))}")
+    return ACTIVATIONS[name]
+
+
+class MLP(nn.Module):
+    depth: int = 2              # number of hidden layers
+    width: int = 100            # units per hidden layer
+    num_outputs: int = 10       # classes, or the dimension of a regression target
+    activation: str = "relu"
+    dropout_rate: float = 0.0
+    dtype: Any = jnp.float32        # compute dtype (bfloat16 for mixed precision)
+    param_dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x, *, train: bool = False):
+        act = activation(self.activation)
+        dense = functools.partial(nn.Dense, dtype=self.dtype, param_dtype=self.param_dtype)
+        x = x.reshape(x.shape[0], -1).astype(self.dtype)
+        for i in range(self.depth):
+            x = act(dense(self.width, name=f"hidden_{i}")(x))
+            x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
+        return dense(self.num_outputs, name="output")(x)
+
+
+# Universal approximation theorem: one hidden layer of `width` units approximates any continuous
+# function on a compact set (Cybenko 1989, Hornik 1991); 1-D in, 1-D out as in the lectures.
+ShallowMLP = functools.partial(MLP, depth=1, num_outputs=1, activation="sigmoid")

@@ -1,0 +1,49 @@
+"""Classification: softmax cross-entropy (optionally label-smoothed), accuracy."""
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from deepzoo.tasks import metrics as metrics_lib
+
+
+def apply_model(model, params, model_state, x, *, train, rngs=None):
+    """Runs `model`; in training also returns its updated mutable collections (e.g. batch_stats)."""
+    variables = {"params": params, **model_state}
+    if train:
+        return model.apply(variables, x, train=True, rngs=rngs, mutable=list(model_state))
+    return model.apply(variables, x, train=False), model_state
+
+
+@dataclasses.dataclass(frozen=True)
+class Classification:
+    label_smoothing: float = 0.0
+
+    def _losses(self, logits, labels):
+        logits = logits.astype(jnp.float32)  # the softmax in f32 even when the model computes in bf16
+        if self.label_smoothing:
+            targets = optax.smooth_labels(jax.nn.one_hot(labels, logits.shape[-1]), self.label_smoothing)
+            losses = optax.softmax_cross_entropy(logits, targets)
+        else:
+            losses = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+        return losses, jnp.argmax(logits, -1) == labels
+
+    def validate(self, output_shape, source, model_name):
+        """Fails early, with the fix, when the model's outputs do not fit the dataset's classes."""
+        if source.num_classes and output_shape[-1] != source.num_classes:
+            raise ValueError(f"model {model_name} outputs {output_shape[-1]} logits but the dataset has "
+                             f"{source.num_classes} classes: set --config.model.kwargs.num_outputs="
+                             f"{source.num_classes}.")
+
+    def loss(self, model, params, model_state, batch, rngs):
+        logits, new_state = apply_model(model, params, model_state, batch["input"], train=True, rngs=rngs)
+        losses, correct = self._losses(logits, batch["label"])
+        metrics = {"loss": metrics_lib.pair(losses, 1.0), "accuracy": metrics_lib.pair(correct, 1.0)}
+        return jnp.mean(losses), (new_state, metrics)
+
+    def evaluate(self, model, params, model_state, batch):
+        logits, _ = apply_model(model, params, model_state, batch["input"], train=False)
+        losses, correct = self._losses(logits, batch["label"])
+        mask = batch["mask"]
+        return {"loss": metrics_lib.pair(losses, mask), "accuracy": metrics_lib.pair(correct, mask)}

@@ -1,0 +1,40 @@
+"""The optimizer from config.optimizer: learning-rate schedule, clipping, weight decay, as an optax chain.
+
+Gradient accumulation is not here: the train step averages microbatch gradients itself (step.py),
+so one optimizer update is one step and the schedule counts updates.
+"""
+import optax
+
+from deepzoo.registry import lookup
+
+
+def schedule(cfg, num_steps: int):
+    """Learning rate as a function of the update count: optional linear warmup, then `cfg.schedule`."""
+    lr, warmup = cfg.learning_rate, cfg.get("warmup_steps", 0)
+    decay_steps = max(num_steps - warmup, 1)
+    after_warmup = lookup("schedule", cfg.get("schedule", "constant"), {
+        "constant": lambda: optax.constant_schedule(lr),
+        "cosine": lambda: optax.cosine_decay_schedule(lr, decay_steps),
+        "linear": lambda: optax.linear_schedule(lr, 0.0, decay_steps),
+    })()
+    if not warmup:
+        return after_warmup
+    return optax.join_schedules([optax.linear_schedule(0.0, lr, warmup), after_warmup], [warmup])
+
+
+def create(cfg, num_steps: int):
+    """Returns (tx, schedule) for config.optimizer."""
+    lr = schedule(cfg, num_steps)
+    b1, b2, eps = cfg.get("b1", 0.9), cfg.get("b2", 0.999), cfg.get("eps", 1e-8)
+    decay = cfg.get("weight_decay", 0.0)
+    optimizer = lookup("optimizer", cfg.name, {
+        "sgd": lambda: optax.sgd(lr, momentum=cfg.get("momentum") or None, nesterov=cfg.get("nesterov", False)),
+        "adam": lambda: optax.adam(lr, b1, b2, eps),
+        "adamw": lambda: optax.adamw(lr, b1, b2, eps, weight_decay=decay),  # decoupled decay
+    })()
+    chain = []
+    if cfg.get("grad_clip_norm"):
+        chain.append(optax.clip_by_global_norm(cfg.grad_clip_norm))
+    if decay and cfg.name != "adamw":  # classic L2 penalty, added to the gradient
+        chain.append(optax.add_decayed_weights(decay))
+    return optax.chain(*chain, optimizer), lr

@@ -1,0 +1,25 @@
+"""TrainState: everything a checkpoint holds. The data position is `step` (see data/pipeline.py)."""
+from typing import Any
+
+import flax
+import jax
+import jax.numpy as jnp
+
+
+@flax.struct.dataclass
+class TrainState:
+    step: jax.Array
+    params: Any
+    opt_state: Any
+    model_state: dict           # mutable collections, e.g. {"batch_stats": ...}; {} when none
+    ema_params: Any = None      # exponential moving average of params; None when disabled
+
+
+def create_train_state(model, tx, example_input, *, seed: int, ema: bool = False) -> TrainState:
+    """Initialises params from `seed` (pure: call it under jit with out_shardings to place them)."""
+    params_key, dropout_key = jax.random.split(jax.random.key(seed))
+    variables = model.init({"params": params_key, "dropout": dropout_key}, example_input, train=False)
+    variables = dict(variables)
+    params = variables.pop("params")
+    return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params),
+                      model_state=variables, ema_params=params if ema else None)

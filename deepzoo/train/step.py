@@ -1,0 +1,95 @@
+"""The one train step and the one eval step, written once for every model: what differs lives in the
+task (loss and metrics) and in the config.
+
+    train_step(state, batch) -> (state, metrics)    # metrics: {name: (sum, count)}
+    eval_step(state, batch) -> metrics
+
+Both are pure; the trainer jits them with explicit shardings (see trainer.py).
+"""
+import jax
+import jax.numpy as jnp
+import optax
+
+from deepzoo.tasks import metrics as metrics_lib
+from deepzoo.train.state import TrainState
+
+
+def _microbatches(x, k: int):
+    """(B, ...) -> (k, B/k, ...) with microbatch j = rows j, j+k, j+2k, ...
+
+    Strided rather than contiguous so that every device keeps its own rows: a batch sharded in
+    contiguous blocks over n devices stays sharded in each microbatch, with no data movement.
+    """
+    if x.shape[0] % k:
+        raise ValueError(f"batch of {x.shape[0]} rows does not split into {k} accumulation steps; "
+                         f"make config.batch_size a multiple of config.grad_accum_steps.")
+    return jnp.swapaxes(x.reshape(x.shape[0] // k, k, *x.shape[1:]), 0, 1)
+
+
+def make_train_step(model, task, tx, *, seed: int, grad_accum_steps: int = 1, ema_decay: float = 0.0):
+    """Returns train_step(state, batch) -> (state, metrics).
+
+    The dropout key of step s is fold_in(key(seed), s), so a resumed run draws the same masks. With
+    grad_accum_steps = k the batch is cut into k microbatches whose gradients are averaged (model
+    state such as BatchNorm statistics is threaded through them in order) before one update. A step
+    whose loss or gradients are not finite leaves the state unchanged and says so in its metrics.
+    """
+    def loss_fn(params, model_state, batch, rng):
+        return task.loss(model, params, model_state, batch, {"dropout": rng})
+
+    grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+
+    def gradients(state, batch, rng):
+        if grad_accum_steps == 1:
+            (loss, (model_state, metrics)), grads = grad_fn(state.params, state.model_state, batch, rng)
+            return loss, grads, model_state, metrics
+        micro = jax.tree.map(lambda x: _microbatches(x, grad_accum_steps), batch)
+
+        def accumulate(carry, i):
+            loss_sum, grad_sum, model_state, metric_sum = carry
+            mb = jax.tree.map(lambda x: x[i], micro)
+            (loss, (model_state, m)), g = grad_fn(state.params, model_state, mb, jax.random.fold_in(rng, i))
+            return (loss_sum + loss, jax.tree.map(jnp.add, grad_sum, g), model_state,
+                    metrics_lib.add(metric_sum, m)), None
+
+        first = jax.tree.map(lambda x: x[0], micro)
+        metric_shapes = jax.eval_shape(loss_fn, state.params, state.model_state, first, rng)[1][1]
+        zeros = lambda tree: jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), tree)
+        init = (jnp.zeros((), jnp.float32), zeros(state.params), state.model_state, zeros(metric_shapes))
+        (loss, grads, model_state, metrics), _ = jax.lax.scan(
+            accumulate, init, jnp.arange(grad_accum_steps))
+        scale = 1.0 / grad_accum_steps
+        return loss * scale, jax.tree.map(lambda g: g * scale, grads), model_state, metrics
+
+    def train_step(state: TrainState, batch):
+        rng = jax.random.fold_in(jax.random.key(seed), state.step)
+        loss, grads, model_state, metrics = gradients(state, batch, rng)
+        updates, opt_state = tx.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        ema_params = state.ema_params
+        if ema_params is not None:
+            ema_params = optax.incremental_update(params, ema_params, step_size=1.0 - ema_decay)
+        new_state = state.replace(step=state.step + 1, params=params, opt_state=opt_state,
+                                  model_state=model_state, ema_params=ema_params)
+
+        grad_norm = optax.global_norm(grads)
+        loss_ok, grads_ok = jnp.isfinite(loss), jnp.isfinite(grad_norm)
+        ok = loss_ok & grads_ok
+        # Keep the last good state, so that nothing non-finite ever reaches a checkpoint.
+        new_state = jax.tree.map(lambda new, old: jnp.where(ok, new, old), new_state, state)
+        new_state = new_state.replace(step=state.step + 1)
+        one = jnp.ones((), jnp.float32)
+        metrics = {**metrics, "grad_norm": (grad_norm, one),
+                   "nonfinite_loss": (1.0 - loss_ok.astype(jnp.float32), one),
+                   "nonfinite_grads": (1.0 - grads_ok.astype(jnp.float32), one)}
+        return new_state, metrics
+
+    return train_step
+
+
+def make_eval_step(model, task, *, use_ema: bool = False):
+    """Returns eval_step(state, batch) -> metrics (sums and counts over the real, unmasked rows)."""
+    def eval_step(state: TrainState, batch):
+        params = state.ema_params if use_ema else state.params
+        return task.evaluate(model, params, state.model_state, batch)
+    return eval_step

@@ -1,0 +1,196 @@
+"""train_and_evaluate(config, workdir): the one training loop.
+
+    data -> global batch -> jitted train_step (state replicated and donated, batch sharded on `data`)
+         -> metrics (TensorBoard + JSONL + progress line) -> periodic eval -> checkpoint
+A run started on a workdir that holds a checkpoint resumes from it: same batches, same dropout masks,
+bitwise the same parameters as an uninterrupted run.
+"""
+import contextlib
+import json
+import os
+import signal
+import threading
+
+import jax
+import numpy as np
+from absl import logging
+from jax.experimental import multihost_utils
+
+from deepzoo import data, models, tasks
+from deepzoo.tasks import metrics as metrics_lib
+from deepzoo.train import optim, sharding
+from deepzoo.train.checkpoint import Checkpoints
+from deepzoo.train.state import create_train_state
+from deepzoo.train.step import make_eval_step, make_train_step
+from deepzoo.train.writers import MetricWriter, Progress, plot_learning_curves
+
+
+class NonFiniteError(FloatingPointError):
+    """The loss or the gradients became NaN or Inf."""
+
+
+class _StopSignal(contextlib.AbstractContextManager):
+    """SIGTERM/SIGINT ask the loop to checkpoint and stop; a second SIGINT interrupts at once."""
+
+    def __init__(self):
+        self.received = None
+        self._previous = {}
+
+    def _handle(self, signum, frame):
+        if self.received is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.received = signal.Signals(signum).name
+        logging.warning("%s received: saving a checkpoint and stopping.", self.received)
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def requested(self, sync: bool) -> bool:
+        """Whether to stop now; with sync, every process learns whether any process was signalled."""
+        if jax.process_count() == 1:
+            return self.received is not None
+        if not sync:
+            return False
+        flags = multihost_utils.process_allgather(np.array(self.received is not None))
+        return bool(np.any(flags))
+
+
+def _check_batch_sizes(config, mesh):
+    devices, accum = mesh.devices.size, config.grad_accum_steps
+    micro = config.batch_size // accum
+    if config.batch_size % accum or micro % devices:
+        raise ValueError(
+            f"config.batch_size={config.batch_size} with grad_accum_steps={accum} does not give "
+            f"microbatches that split evenly over the {devices} devices of the mesh: make batch_size a "
+            f"multiple of grad_accum_steps x devices = {accum * devices}.")
+    if config.eval_batch_size % devices:
+        raise ValueError(f"config.eval_batch_size={config.eval_batch_size} is not a multiple of the "
+                         f"{devices} devices; use a multiple of {devices}.")
+
+
+def evaluate(eval_step, state, source, batch_size, mesh) -> dict[str, float]:
+    total = None
+    for batch in data.eval_batches(source, global_batch_size=batch_size):
+        m = eval_step(state, sharding.global_batch(batch, mesh))
+        total = m if total is None else metrics_lib.add(total, m)
+    return metrics_lib.means(sharding.to_host(total))
+
+
+def _first_nonfinite(history, first_step):
+    """(step, quantity) of the first step whose loss or gradients were not finite, else None."""
+    for i, m in enumerate(history):
+        for key, quantity in (("nonfinite_loss", "loss"), ("nonfinite_grads", "gradients")):
+            if m[key][0] > 0:
+                return first_step + i, quantity
+    return None
+
+
+def train_and_evaluate(config, workdir: str) -> dict[str, float]:
+    """Trains config.model on config.dataset with config.task; returns the final metrics."""
+    os.makedirs(workdir, exist_ok=True)
+    if jax.process_index() == 0:
+        with open(os.path.join(workdir, "config.json"), "w") as f:
+            f.write(config.to_json_best_effort(indent=2))
+    mesh = sharding.make_mesh()
+    _check_batch_sizes(config, mesh)
+    replicated, num_steps = sharding.replicated(mesh), config.num_train_steps
+
+    ds = config.dataset
+    train_source = data.load(ds.name, ds.train_split, data_dir=ds.data_dir, cache=ds.cache)
+    eval_source = data.load(ds.name, ds.eval_split, data_dir=ds.data_dir, cache=ds.cache) \
+        if ds.eval_split else None
+    model = models.get(config.model.name, **config.model.kwargs)
+    task = tasks.get(config.task.name, **config.task.kwargs)
+    tx, learning_rate = optim.create(config.optimizer, num_steps)
+
+    example = train_source.read(np.arange(1))
+    init = lambda: create_train_state(model, tx, example["input"], seed=config.seed,
+                                      ema=config.ema_decay > 0)
+    shapes = jax.eval_shape(init)
+    task.validate(jax.eval_shape(lambda s: model.apply({"params": s.params, **s.model_state},
+                                                       example["input"]), shapes).shape,
+                  train_source, f"{config.model.name} (config.model)")
+    state_sharding = jax.tree.map(lambda _: replicated, shapes)
+
+    checkpoints = Checkpoints(os.path.join(workdir, "checkpoints"), max_to_keep=config.keep_checkpoints)
+    state = checkpoints.restore(jax.tree.map(
+        lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh), shapes, state_sharding))
+    if state is None:
+        state = jax.jit(init, out_shardings=state_sharding)()
+    start = int(sharding.to_host(state.step))
+    logging.info("%s at step %d of %d on %d devices (%d processes); workdir %s.",
+                 "Resuming" if start else "Starting", start, num_steps, mesh.devices.size,
+                 jax.process_count(), workdir)
+
+    train_step = jax.jit(
+        make_train_step(model, task, tx, seed=config.seed, grad_accum_steps=config.grad_accum_steps,
+                        ema_decay=config.ema_decay),
+        in_shardings=(state_sharding, sharding.batch_sharded(mesh)),
+        out_shardings=(state_sharding, replicated), donate_argnums=0)
+    eval_steps = {"": jax.jit(make_eval_step(model, task), out_shardings=replicated)}
+    if config.ema_decay > 0:
+        eval_steps["ema_"] = jax.jit(make_eval_step(model, task, use_ema=True), out_shardings=replicated)
+
+    batches = data.train_batches(train_source, global_batch_size=config.batch_size, seed=config.seed,
+                                 start_step=start, num_steps=num_steps - start, prefetch=ds.prefetch)
+    writer = MetricWriter(workdir, resume_step=start)
+    progress = Progress(start, num_steps)
+    history, results, step = [], {}, start
+    try:
+        with _StopSignal() as stop:
+            for step in range(start + 1, num_steps + 1):  # `step` counts updates done
+                state, metrics = train_step(state, sharding.global_batch(next(batches), mesh))
+                history.append(metrics)
+                log_now = step % config.log_every_steps == 0
+                stopping = stop.requested(sync=log_now)
+                save_now = step == num_steps or stopping or step % config.checkpoint_every_steps == 0
+                if log_now or save_now:  # fetching metrics is a sync point: only every few steps
+                    fetched = sharding.to_host(history)
+                    bad = _first_nonfinite(fetched, step - len(history) + 1)
+                    if bad:
+                        checkpoints.wait()
+                        raise NonFiniteError(
+                            f"non-finite {bad[1]} at step {bad[0]}; training stopped. The last good "
+                            f"checkpoint is kept in {workdir}/checkpoints (steps "
+                            f"{checkpoints.manager.all_steps()}). Lower the learning rate or set "
+                            f"--config.optimizer.grad_clip_norm.")
+                    total = fetched[0]
+                    for m in fetched[1:]:
+                        total = jax.tree.map(np.add, total, m)
+                    results = {k: v for k, v in metrics_lib.means(total).items()
+                               if not k.startswith("nonfinite")}
+                    history = []
+                    results["steps_per_sec"] = progress(step, results)
+                    results["learning_rate"] = float(learning_rate(step - 1))
+                    writer.write(step, "train", results)
+                if eval_source is not None and (step == num_steps or (
+                        config.eval_every_steps and step % config.eval_every_steps == 0)):
+                    for prefix, eval_step in eval_steps.items():
+                        values = evaluate(eval_step, state, eval_source, config.eval_batch_size, mesh)
+                        values = {prefix + k: v for k, v in values.items()}
+                        writer.write(step, ds.eval_split, values)
+                        logging.info("eval %s at step %d: %s", ds.eval_split, step,
+                                     " | ".join(f"{k} {v:.4f}" for k, v in values.items()))
+                        results.update({f"{ds.eval_split}_{k}": v for k, v in values.items()})
+                if save_now:
+                    checkpoints.save(state)
+                if stopping:
+                    logging.warning("Stopped at step %d by %s; rerun the same command to resume.",
+                                    step, stop.received)
+                    break
+    finally:
+        checkpoints.wait()
+        checkpoints.close()
+        writer.close()
+    if jax.process_index() == 0:
+        plot_learning_curves(workdir)
+        with open(os.path.join(workdir, "results.json"), "w") as f:
+            json.dump({"step": step, **results}, f, indent=2)
+    return results

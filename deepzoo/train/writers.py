@@ -1,0 +1,94 @@
+"""Where metrics go: JSONL (one record per line, easy to load), TensorBoard event files, a progress
+line in the log, and a learning-curve PNG beside them. Only process 0 writes."""
+import json
+import os
+import time
+
+import jax
+from absl import logging
+
+
+class MetricWriter:
+
+    def __init__(self, workdir: str, *, resume_step: int = 0):
+        self.enabled = jax.process_index() == 0
+        self.path = os.path.join(workdir, "metrics.jsonl")
+        self._tb = None
+        if self.enabled:
+            _truncate_after(self.path, resume_step)
+            from tensorboardX import SummaryWriter  # noqa: PLC0415  (imports protobuf; only process 0)
+            self._tb = SummaryWriter(os.path.join(workdir, "tensorboard"))
+
+    def write(self, step: int, split: str, values: dict[str, float]):
+        if not self.enabled:
+            return
+        with open(self.path, "a") as f:
+            f.write(json.dumps({"step": step, "split": split, **values}) + "\n")
+        for name, value in values.items():
+            self._tb.add_scalar(f"{split}/{name}", value, step)
+
+    def flush(self):
+        if self._tb:
+            self._tb.flush()
+
+    def close(self):
+        if self._tb:
+            self._tb.close()
+
+
+def _truncate_after(path: str, step: int):
+    """A resumed run rewrites what came after its checkpoint: drop those records, keep the rest."""
+    if not os.path.exists(path):
+        return
+    with open(path) as f:
+        kept = [line for line in f if line.strip() and json.loads(line)["step"] <= step]
+    with open(path, "w") as f:
+        f.writelines(kept)
+
+
+def read_metrics(workdir: str) -> list[dict]:
+    with open(os.path.join(workdir, "metrics.jsonl")) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+class Progress:
+    """`step 1200/6000 | loss 0.912 | accuracy 0.710 | 812.3 steps/s | ETA 0:00:06`."""
+
+    def __init__(self, start_step: int, num_steps: int):
+        self.num_steps, self.last_step, self.last_time = num_steps, start_step, time.perf_counter()
+
+    def __call__(self, step: int, values: dict[str, float]) -> float:
+        now = time.perf_counter()
+        rate = (step - self.last_step) / max(now - self.last_time, 1e-9)
+        self.last_step, self.last_time = step, now
+        eta = time.strftime("%H:%M:%S", time.gmtime((self.num_steps - step) / max(rate, 1e-9)))
+        shown = " | ".join(f"{k} {v:.4g}" for k, v in values.items() if not k.startswith("nonfinite"))
+        logging.info("step %d/%d | %s | %.1f steps/s | ETA %s", step, self.num_steps, shown, rate, eta)
+        return rate
+
+
+def plot_learning_curves(workdir: str, filename: str = "learning_curves.png"):
+    """One panel per metric, every split on it, against the step."""
+    import matplotlib  # noqa: PLC0415
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    records = read_metrics(workdir)
+    skip = {"step", "split", "steps_per_sec", "learning_rate", "nonfinite_loss", "nonfinite_grads"}
+    names = sorted({k for r in records for k in r} - skip)
+    if not names:
+        return None
+    fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.5), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        for split in sorted({r["split"] for r in records}):
+            points = [(r["step"], r[name]) for r in records if r["split"] == split and name in r]
+            if points:
+                ax.plot(*zip(*points), label=split, marker="." if len(points) < 30 else None)
+        ax.set(title=name, xlabel="step")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    path = os.path.join(workdir, filename)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
