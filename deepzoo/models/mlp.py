@@ -1,6 +1,6 @@
 """Multilayer perceptron, and the one-hidden-layer network of the universal approximation theorem.
 
-    x -> flatten -> [Dense(width) -> activation -> Dropout] x depth -> Dense(num_outputs)
+    x -> flatten -> [Dense(width) -> (BatchNorm) -> activation -> Dropout] x depth -> Dense(num_outputs)
 """
 import functools
 from typing import Any
@@ -32,6 +32,7 @@ class MLP(nn.Module):
     num_outputs: int = 10       # classes, or the dimension of a regression target
     activation: str = "relu"
     dropout_rate: float = 0.0
+    batch_norm: bool = False    # normalise before the activation (Ioffe & Szegedy 2015)
     dtype: Any = jnp.float32        # compute dtype (bfloat16 for mixed precision)
     param_dtype: Any = jnp.float32
 
@@ -41,7 +42,11 @@ class MLP(nn.Module):
         dense = functools.partial(nn.Dense, dtype=self.dtype, param_dtype=self.param_dtype)
         x = x.reshape(x.shape[0], -1).astype(self.dtype)
         for i in range(self.depth):
-            x = act(dense(self.width, name=f"hidden_{i}")(x))
+            x = dense(self.width, use_bias=not self.batch_norm, name=f"hidden_{i}")(x)  # BN has a bias
+            if self.batch_norm:
+                x = nn.BatchNorm(use_running_average=not train, momentum=0.9, dtype=self.dtype,
+                                 param_dtype=self.param_dtype, name=f"norm_{i}")(x)
+            x = act(x)
             x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
         return dense(self.num_outputs, name="output")(x)
 
