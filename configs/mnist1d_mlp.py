@@ -27,7 +27,7 @@ def get_config(arg: str | None = None):
     config.model.name = "mlp"
     config.model.kwargs = ml_collections.ConfigDict(dict(
         depth=2, width=100, num_outputs=10,    # mnist1d reference: hidden_size=100, two hidden layers
-        activation="relu", dropout_rate=0.0,
+        activation="relu", dropout_rate=0.0, batch_norm=False,
         dtype="float32"))                      # "bfloat16" computes in bf16 with f32 parameters
 
     config.task = ml_collections.ConfigDict()

@@ -1,15 +1,24 @@
-"""Orbax checkpoints in <workdir>/checkpoints: save periodically, on a stop signal and at the end;
-restore the newest one that reads back, warning about any damaged newer one."""
+"""Orbax checkpoints in <workdir>/checkpoints: saved periodically, on a stop signal and at the end.
+Restoring takes the newest one that reads back; a damaged newer one is reported and moved aside to
+<workdir>/checkpoints_damaged/<step> (kept for inspection, never overwritten by the rerun)."""
+import os
+import shutil
+
 import jax
 import orbax.checkpoint as ocp
 from absl import logging
+from jax.experimental import multihost_utils
 
 
 class Checkpoints:
 
     def __init__(self, directory: str, *, max_to_keep: int = 3):
+        self.directory = os.path.abspath(directory)
         self.manager = ocp.CheckpointManager(
-            directory, options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True))
+            self.directory, options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True))
+
+    def steps(self) -> list[int]:
+        return sorted(self.manager.all_steps())
 
     def save(self, state):
         step = int(jax.device_get(state.step.addressable_data(0)))
@@ -17,14 +26,33 @@ class Checkpoints:
             self.manager.save(step, args=ocp.args.StandardSave(state))
 
     def restore(self, abstract_state):
-        """The newest readable checkpoint restored onto `abstract_state`'s shardings, or None."""
-        for step in sorted(self.manager.all_steps(), reverse=True):
+        """The newest readable checkpoint restored onto `abstract_state`'s shardings; None if there
+        is none. Raises if checkpoints exist but none fits the state (e.g. the model changed)."""
+        errors = []
+        for step in reversed(self.steps()):
             try:
                 return self.manager.restore(step, args=ocp.args.StandardRestore(abstract_state))
             except Exception as e:  # noqa: BLE001  a damaged checkpoint: say so, fall back
                 logging.warning("Checkpoint at step %d in %s cannot be read (%s: %s); trying the "
-                                "previous one.", step, self.manager.directory, type(e).__name__, e)
+                                "previous one.", step, self.directory, type(e).__name__, e)
+                errors.append((step, e))
+                self._move_aside(step)
+        if errors:
+            step, error = errors[-1]
+            raise ValueError(f"no checkpoint in {self.directory} fits this run's state (the oldest, step "
+                             f"{step}, failed with {type(error).__name__}: {error}). If the config "
+                             f"changed, start in a new --workdir.") from error
         return None
+
+    def _move_aside(self, step: int):
+        if jax.process_index() == 0:
+            target = os.path.join(self.directory + "_damaged", str(step))
+            shutil.rmtree(target, ignore_errors=True)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            shutil.move(os.path.join(self.directory, str(step)), target)
+        if jax.process_count() > 1:
+            multihost_utils.sync_global_devices(f"checkpoint {step} moved aside")
+        self.manager.reload()
 
     def wait(self):
         self.manager.wait_until_finished()

@@ -159,7 +159,7 @@ def train_and_evaluate(config, workdir: str) -> dict[str, float]:
                         raise NonFiniteError(
                             f"non-finite {bad[1]} at step {bad[0]}; training stopped. The last good "
                             f"checkpoint is kept in {workdir}/checkpoints (steps "
-                            f"{checkpoints.manager.all_steps()}). Lower the learning rate or set "
+                            f"{checkpoints.steps()}). Lower the learning rate or set "
                             f"--config.optimizer.grad_clip_norm.")
                     total = fetched[0]
                     for m in fetched[1:]:

@@ -1,0 +1,141 @@
+"""The trainer: bitwise resume, stop signals, damaged checkpoints, non-finite losses, clear errors."""
+import glob
+import json
+import os
+import signal
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+import pytest
+import tensorflow_datasets as tfds
+
+from deepzoo import config as config_lib
+from deepzoo.train import trainer
+from deepzoo.train.writers import read_metrics
+
+# 8 fake devices: batches are multiples of 8. Dropout, BatchNorm, a cosine schedule, an EMA and
+# gradient accumulation make resuming non-trivial (rng, model state, optimizer step, data position).
+SMALL = {"batch_size": 64, "eval_batch_size": 1000, "num_train_steps": 20, "log_every_steps": 5,
+         "eval_every_steps": 10, "checkpoint_every_steps": 10, "ema_decay": 0.9, "grad_accum_steps": 2,
+         "model.kwargs.dropout_rate": 0.1, "model.kwargs.batch_norm": True,
+         "optimizer.schedule": "cosine", "optimizer.warmup_steps": 3}
+
+
+def small_config(**overrides):
+    return config_lib.load("configs/mnist1d_mlp.py:smoke", **{**SMALL, **overrides})
+
+
+def final_checkpoint(workdir):
+    manager = ocp.CheckpointManager(os.path.join(workdir, "checkpoints"))
+    step = manager.latest_step()
+    return step, manager.restore(step, args=ocp.args.StandardRestore())
+
+
+def interrupt_at(monkeypatch, step, *, signum=signal.SIGTERM, nan=False):
+    """Makes the data pipeline send `signum` to this process (or put a NaN in the batch) at `step`."""
+    original = trainer.data.train_batches
+
+    def batches(*args, start_step=0, **kwargs):
+        for i, batch in enumerate(original(*args, start_step=start_step, **kwargs), start_step):
+            if i == step:
+                if nan:
+                    batch["input"][0, 0] = np.nan
+                else:
+                    os.kill(os.getpid(), signum)
+            yield batch
+    monkeypatch.setattr(trainer.data, "train_batches", batches)
+
+
+@pytest.fixture(scope="module")
+def straight_run(tmp_path_factory):
+    workdir = str(tmp_path_factory.mktemp("straight"))
+    results = trainer.train_and_evaluate(small_config(), workdir)
+    return workdir, results
+
+
+def test_run_writes_metrics_curves_checkpoints_and_learns(straight_run):
+    workdir, results = straight_run
+    assert os.path.exists(os.path.join(workdir, "learning_curves.png"))
+    assert glob.glob(os.path.join(workdir, "tensorboard", "events.out.tfevents.*"))
+    records = read_metrics(workdir)
+    assert [r["step"] for r in records if r["split"] == "train"] == [5, 10, 15, 20]
+    assert {r["split"] for r in records} == {"train", "test"}
+    assert "ema_accuracy" in records[-1]
+    assert results["test_accuracy"] > 0.2  # well above chance (0.1) after 20 steps
+    with open(os.path.join(workdir, "results.json")) as f:
+        assert json.load(f)["step"] == 20
+    assert sorted(int(os.path.basename(p)) for p in glob.glob(f"{workdir}/checkpoints/[0-9]*")) == [10, 20]
+
+
+def test_sigterm_checkpoints_and_resume_is_bitwise_identical(straight_run, tmp_path, monkeypatch):
+    interrupt_at(monkeypatch, step=6)  # the batch of the 7th update
+    workdir = str(tmp_path)
+    trainer.train_and_evaluate(small_config(), workdir)
+    step, _ = final_checkpoint(workdir)
+    assert step == 7  # the signal made it save where it stopped
+    monkeypatch.undo()
+    trainer.train_and_evaluate(small_config(), workdir)  # the same command again resumes
+    _, resumed = final_checkpoint(workdir)
+    _, straight = final_checkpoint(straight_run[0])
+    jax.tree.map(np.testing.assert_array_equal, resumed, straight)
+    # The stop logged steps 6-7; the resumed run went on from there, duplicating nothing.
+    train_steps = [r["step"] for r in read_metrics(workdir) if r["split"] == "train"]
+    assert train_steps == [5, 7, 10, 15, 20]
+
+
+def test_sigint_also_checkpoints(tmp_path, monkeypatch):
+    interrupt_at(monkeypatch, step=3, signum=signal.SIGINT)
+    trainer.train_and_evaluate(small_config(), str(tmp_path))
+    assert final_checkpoint(str(tmp_path))[0] == 4
+
+
+def test_damaged_newest_checkpoint_falls_back_to_the_previous_one(straight_run, tmp_path, caplog):
+    workdir = str(tmp_path / "run")
+    trainer.train_and_evaluate(small_config(), workdir)
+    chunks = glob.glob(f"{workdir}/checkpoints/20/default/ocdbt.process_0/d/*")
+    biggest = max(chunks, key=os.path.getsize)
+    with open(biggest, "r+b") as f:
+        f.truncate(os.path.getsize(biggest) // 2)
+    trainer.train_and_evaluate(small_config(), workdir)
+    assert "Checkpoint at step 20" in caplog.text and "cannot be read" in caplog.text
+    assert os.path.isdir(f"{workdir}/checkpoints_damaged/20")  # kept aside, not deleted
+    _, redone = final_checkpoint(workdir)  # steps 11-20 trained again from the step-10 checkpoint
+    _, straight = final_checkpoint(straight_run[0])
+    jax.tree.map(np.testing.assert_array_equal, redone, straight)
+
+
+def test_nan_stops_the_run_naming_the_step_and_keeps_the_good_checkpoint(tmp_path, monkeypatch):
+    interrupt_at(monkeypatch, step=13, nan=True)
+    with pytest.raises(trainer.NonFiniteError, match=r"non-finite loss at step 14.*last good checkpoint"):
+        trainer.train_and_evaluate(small_config(), str(tmp_path))
+    step, state = final_checkpoint(str(tmp_path))
+    assert step == 10
+    assert all(np.isfinite(x).all() for x in jax.tree.leaves(state["params"]))
+
+
+def test_tfds_mock_data_trains_a_few_steps(tmp_path):
+    config = small_config(**{"dataset.name": "mnist", "dataset.eval_split": "test", "eval_batch_size": 16,
+                             "num_train_steps": 4, "log_every_steps": 2, "eval_every_steps": 2,
+                             "checkpoint_every_steps": 2})
+    with tfds.testing.mock_data(num_examples=32, policy=tfds.testing.MockPolicy.USE_CODE):
+        results = trainer.train_and_evaluate(config, str(tmp_path))
+    assert np.isfinite(results["loss"]) and 0.0 <= results["test_accuracy"] <= 1.0
+
+
+@pytest.mark.parametrize("overrides,error,message", [
+    ({"model.name": "resnet"}, KeyError, r"unknown model 'resnet'.*Known models: mlp"),
+    ({"dataset.name": "mnist_1d"}, KeyError, r"unknown dataset 'mnist_1d'.*mnist1d"),
+    ({"task.name": "clasification"}, KeyError, r"Did you mean 'classification'"),
+    ({"optimizer.name": "adamm"}, KeyError, r"unknown optimizer 'adamm'.*Did you mean 'adam'"),
+    ({"model.kwargs.num_outputs": 5}, ValueError, r"outputs 5 logits but the dataset has 10 classes.*num_outputs=10"),
+    ({"batch_size": 100}, ValueError, r"batch_size=100 .* 8 devices.*multiple of .* 16"),
+])
+def test_bad_configs_say_what_to_do(tmp_path, overrides, error, message):
+    with pytest.raises(error, match=message):
+        trainer.train_and_evaluate(small_config(**overrides), str(tmp_path))
+
+
+def test_unknown_config_field_says_which_fields_exist():
+    with pytest.raises(KeyError, match=r"no field 'optimizer.learnig_rate'.*learning_rate"):
+        config_lib.load("configs/mnist1d_mlp.py", **{"optimizer.learnig_rate": 0.1})
