@@ -6,12 +6,12 @@ import signal
 
 import jax
 import numpy as np
-import orbax.checkpoint as ocp
 import pytest
 import tensorflow_datasets as tfds
 
 from deepzoo import config as config_lib
 from deepzoo.train import trainer
+from deepzoo.train.checkpoint import load_arrays
 from deepzoo.train.writers import read_metrics
 
 # 8 fake devices: batches are multiples of 8. Dropout, BatchNorm, a cosine schedule, an EMA and
@@ -27,9 +27,8 @@ def small_config(**overrides):
 
 
 def final_checkpoint(workdir):
-    manager = ocp.CheckpointManager(os.path.join(workdir, "checkpoints"))
-    step = manager.latest_step()
-    return step, manager.restore(step, args=ocp.args.StandardRestore())
+    state = load_arrays(os.path.join(workdir, "checkpoints"))
+    return int(state["step"]), state
 
 
 def interrupt_at(monkeypatch, step, *, signum=signal.SIGTERM, nan=False):

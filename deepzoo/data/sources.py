@@ -5,9 +5,11 @@ name must already be prepared there in ArrayRecord format (as on pods).
 """
 import os
 
+import jax
 import numpy as np
 import tensorflow_datasets as tfds
 from absl import logging
+from jax.experimental import multihost_utils
 
 from deepzoo.data.builders import OFFLINE_BUILDERS
 
@@ -53,10 +55,20 @@ class RecordSource:
 
 
 def _prepare_offline(name: str, directory: str):
-    builder = OFFLINE_BUILDERS[name](data_dir=directory, file_format="array_record")
-    if not builder.is_prepared():
-        logging.info("Preparing the offline dataset %r in %s (once).", name, directory)
-        builder.download_and_prepare()
+    """Process 0 prepares first, so that processes sharing a disk never write the same files;
+    the others then find it prepared (or, on a disk of their own, prepare their copy)."""
+    def prepare():
+        builder = OFFLINE_BUILDERS[name](data_dir=directory, file_format="array_record")
+        if not builder.is_prepared():
+            logging.info("Preparing the offline dataset %r in %s (once).", name, directory)
+            builder.download_and_prepare()
+
+    if jax.process_index() == 0:
+        prepare()
+    if jax.process_count() > 1:
+        multihost_utils.sync_global_devices(f"prepared {name}")
+        if jax.process_index() > 0:
+            prepare()
 
 
 def _explain_failure(name: str, directory: str, error: Exception) -> Exception:

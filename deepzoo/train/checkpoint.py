@@ -59,3 +59,16 @@ class Checkpoints:
 
     def close(self):
         self.manager.close()
+
+
+def load_arrays(directory: str, step: int | None = None):
+    """A checkpoint as a plain tree of arrays on one device, whatever topology saved it: for
+    analysis, comparing runs, or reusing part of another run's parameters. Newest step by default."""
+    manager = ocp.CheckpointManager(os.path.abspath(directory), item_handlers=ocp.StandardCheckpointHandler())
+    step = manager.latest_step() if step is None else step
+    if step is None:
+        raise FileNotFoundError(f"no checkpoint in {directory}.")
+    device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    target = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=device),
+                          manager.item_metadata(step))
+    return manager.restore(step, args=ocp.args.StandardRestore(target))
