@@ -142,7 +142,21 @@ def train_and_evaluate(config, workdir: str) -> dict[str, float]:
                                  start_step=start, num_steps=num_steps - start, prefetch=ds.prefetch)
     writer = MetricWriter(workdir, resume_step=start)
     progress = Progress(start, num_steps)
+    def run_evals(state, step, write=True):
+        results = {}
+        for prefix, eval_step in eval_steps.items() if eval_source is not None else ():
+            values = evaluate(eval_step, state, eval_source, config.eval_batch_size, mesh)
+            values = {prefix + k: v for k, v in values.items()}
+            if write:
+                writer.write(step, ds.eval_split, values)
+            logging.info("eval %s at step %d: %s", ds.eval_split, step,
+                         " | ".join(f"{k} {v:.4f}" for k, v in values.items()))
+            results.update({f"{ds.eval_split}_{k}": v for k, v in values.items()})
+        return results
+
     history, results, step = [], {}, start
+    if start == num_steps:  # a finished run: evaluate it again, train nothing
+        results = run_evals(state, step, write=False)
     try:
         with _StopSignal() as stop:
             for step in range(start + 1, num_steps + 1):  # `step` counts updates done
@@ -170,15 +184,8 @@ def train_and_evaluate(config, workdir: str) -> dict[str, float]:
                     results["steps_per_sec"] = progress(step, results)
                     results["learning_rate"] = float(learning_rate(step - 1))
                     writer.write(step, "train", results)
-                if eval_source is not None and (step == num_steps or (
-                        config.eval_every_steps and step % config.eval_every_steps == 0)):
-                    for prefix, eval_step in eval_steps.items():
-                        values = evaluate(eval_step, state, eval_source, config.eval_batch_size, mesh)
-                        values = {prefix + k: v for k, v in values.items()}
-                        writer.write(step, ds.eval_split, values)
-                        logging.info("eval %s at step %d: %s", ds.eval_split, step,
-                                     " | ".join(f"{k} {v:.4f}" for k, v in values.items()))
-                        results.update({f"{ds.eval_split}_{k}": v for k, v in values.items()})
+                if step == num_steps or (config.eval_every_steps and step % config.eval_every_steps == 0):
+                    results.update(run_evals(state, step))
                 if save_now:
                     checkpoints.save(state)
                 if stopping:
