@@ -25,6 +25,11 @@ from deepzoo.train.step import make_eval_step, make_train_step
 from deepzoo.train.writers import MetricWriter, Progress, plot_learning_curves
 
 
+# Steps dispatched ahead of the device. Bounded: queued batches hold memory, and XLA:CPU's fake
+# devices can deadlock in a collective with many sharded steps in flight (seen with jax 0.10.2).
+_MAX_IN_FLIGHT = 4
+
+
 class NonFiniteError(FloatingPointError):
     """The loss or the gradients became NaN or Inf."""
 
@@ -161,6 +166,8 @@ def train_and_evaluate(config, workdir: str) -> dict[str, float]:
         with _StopSignal() as stop:
             for step in range(start + 1, num_steps + 1):  # `step` counts updates done
                 state, metrics = train_step(state, sharding.global_batch(next(batches), mesh))
+                if len(history) >= _MAX_IN_FLIGHT:
+                    jax.block_until_ready(history[-_MAX_IN_FLIGHT])
                 history.append(metrics)
                 log_now = step % config.log_every_steps == 0
                 stopping = stop.requested(sync=log_now)
