@@ -128,3 +128,12 @@ def test_eval_step_counts_only_unmasked_rows():
     expected_loss = optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"])[keep].mean()
     assert float(metrics["loss"][1]) == 5
     np.testing.assert_allclose(metrics_lib.means(metrics)["loss"], expected_loss, rtol=1e-5)
+
+
+def test_bfloat16_compute_trains_float32_params_close_to_float32_run():
+    bf16, m_bf16 = run(jax.devices()[:1], model_kwargs=(("dtype", "bfloat16"),), steps=3)
+    f32, m_f32 = run(jax.devices()[:1], steps=3)
+    assert all(x.dtype == np.float32 for x in jax.tree.leaves(bf16.params))
+    assert all(x.dtype == np.float32 for x in jax.tree.leaves(bf16.opt_state) if x.dtype.kind == "f")
+    # bf16 keeps 8 bits of mantissa: the losses agree to about 1%, not bitwise.
+    np.testing.assert_allclose(m_bf16[-1]["loss"][0], m_f32[-1]["loss"][0], rtol=2e-2)

@@ -138,3 +138,12 @@ def test_bad_configs_say_what_to_do(tmp_path, overrides, error, message):
 def test_unknown_config_field_says_which_fields_exist():
     with pytest.raises(KeyError, match=r"no field 'optimizer.learnig_rate'.*learning_rate"):
         config_lib.load("configs/mnist1d_mlp.py", **{"optimizer.learnig_rate": 0.1})
+
+
+def test_changed_model_on_old_workdir_says_to_use_a_new_one(straight_run, tmp_path):
+    import shutil
+    workdir = str(tmp_path / "copy")
+    shutil.copytree(straight_run[0], workdir)
+    with pytest.raises(ValueError, match=r"no checkpoint in .* fits this run's state.*new --workdir"):
+        trainer.train_and_evaluate(small_config(**{"model.kwargs.width": 64}), workdir)
+    assert not os.path.exists(f"{workdir}/checkpoints_damaged")  # nothing was moved or lost

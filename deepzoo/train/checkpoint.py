@@ -31,13 +31,16 @@ class Checkpoints:
         errors = []
         for step in reversed(self.steps()):
             try:
-                return self.manager.restore(step, args=ocp.args.StandardRestore(abstract_state))
+                state = self.manager.restore(step, args=ocp.args.StandardRestore(abstract_state))
             except Exception as e:  # noqa: BLE001  a damaged checkpoint: say so, fall back
                 logging.warning("Checkpoint at step %d in %s cannot be read (%s: %s); trying the "
                                 "previous one.", step, self.directory, type(e).__name__, e)
                 errors.append((step, e))
-                self._move_aside(step)
-        if errors:
+                continue
+            for bad_step, _ in errors:  # only now is it clear that those were damaged
+                self._move_aside(bad_step)
+            return state
+        if errors:  # none fits: more likely a changed config than damage; leave them all in place
             step, error = errors[-1]
             raise ValueError(f"no checkpoint in {self.directory} fits this run's state (the oldest, step "
                              f"{step}, failed with {type(error).__name__}: {error}). If the config "
