@@ -10,10 +10,11 @@ _spec.loader.exec_module(uat)
 
 
 def test_max_error_falls_with_width_and_results_are_written(tmp_path):
-    rows = uat.run(tmp_path, widths=(2, 8, 32), steps=2000, restarts=1, num_eval=501)
+    # Two widths and one restart each: compiling a width's training run costs ~1-2 s of the budget.
+    rows = uat.run(tmp_path, widths=(2, 32), steps=2000, restarts=1, num_eval=501)
 
-    assert [r["width"] for r in rows] == [2, 8, 32]
-    assert [r["params"] for r in rows] == [3 * w + 1 for w in (2, 8, 32)]  # w + w + w + 1
+    assert [r["width"] for r in rows] == [2, 32]
+    assert [r["params"] for r in rows] == [3 * w + 1 for w in (2, 32)]  # w + w + w + 1
     errors = [r["max_abs_error"] for r in rows]
     # Width 2 cannot follow the three oscillations (max error ~0.9); width 32 fits to a few percent.
     assert errors[-1] < errors[0] / 5, errors
@@ -23,7 +24,7 @@ def test_max_error_falls_with_width_and_results_are_written(tmp_path):
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
     csv_lines = (tmp_path / "results.csv").read_text().splitlines()
     assert csv_lines[0].split(",")[:3] == ["width", "params", "max_abs_error"]
-    assert len(csv_lines) == 1 + 3
+    assert len(csv_lines) == 1 + 2
     markdown = (tmp_path / "results.md").read_text()
     assert "| 32 | 97 |" in markdown and "at x" in markdown
     assert uat.trend_sentence(rows) in markdown
