@@ -51,8 +51,8 @@ def get_config(arg: str | None = None):
     config.grad_accum_steps = 1
     config.ema_decay = 0.0                     # > 0 keeps an EMA of the parameters, evaluated too
 
-    config.log_every_steps = 500
-    config.eval_every_steps = 1000
+    config.log_every_steps = 100
+    config.eval_every_steps = 500
     config.checkpoint_every_steps = 2000
     config.keep_checkpoints = 3
 
