@@ -1,19 +1,18 @@
 """Orbax checkpoints in <workdir>/checkpoints: saved periodically, on a stop signal and at the end.
 Restoring takes the newest one that reads back; a damaged newer one is reported and moved aside to
 <workdir>/checkpoints_damaged/<step> (kept for inspection, never overwritten by the rerun)."""
-import os
-import shutil
-
 import jax
 import orbax.checkpoint as ocp
 from absl import logging
 from jax.experimental import multihost_utils
 
+from deepzoo.train import files
+
 
 class Checkpoints:
 
     def __init__(self, directory: str, *, max_to_keep: int = 3):
-        self.directory = os.path.abspath(directory)
+        self.directory = files.path(directory)
         self.manager = ocp.CheckpointManager(
             self.directory, options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True))
 
@@ -49,10 +48,11 @@ class Checkpoints:
 
     def _move_aside(self, step: int):
         if jax.process_index() == 0:
-            target = os.path.join(self.directory + "_damaged", str(step))
-            shutil.rmtree(target, ignore_errors=True)
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            shutil.move(os.path.join(self.directory, str(step)), target)
+            target = self.directory.parent / f"{self.directory.name}_damaged" / str(step)
+            if target.exists():
+                target.rmtree()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            (self.directory / str(step)).rename(target)
         if jax.process_count() > 1:
             multihost_utils.sync_global_devices(f"checkpoint {step} moved aside")
         self.manager.reload()
@@ -67,7 +67,7 @@ class Checkpoints:
 def load_arrays(directory: str, step: int | None = None):
     """A checkpoint as a plain tree of arrays on one device, whatever topology saved it: for
     analysis, comparing runs, or reusing part of another run's parameters. Newest step by default."""
-    manager = ocp.CheckpointManager(os.path.abspath(directory), item_handlers=ocp.StandardCheckpointHandler())
+    manager = ocp.CheckpointManager(files.path(directory), item_handlers=ocp.StandardCheckpointHandler())
     step = manager.latest_step() if step is None else step
     if step is None:
         raise FileNotFoundError(f"no checkpoint in {directory}.")

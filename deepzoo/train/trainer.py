@@ -6,8 +6,6 @@ A run started on a workdir that holds a checkpoint resumes from it: same batches
 bitwise the same parameters as an uninterrupted run.
 """
 import contextlib
-import json
-import os
 import signal
 import threading
 
@@ -18,7 +16,7 @@ from jax.experimental import multihost_utils
 
 from deepzoo import data, models, tasks
 from deepzoo.tasks import metrics as metrics_lib
-from deepzoo.train import optim, sharding
+from deepzoo.train import files, optim, sharding
 from deepzoo.train.checkpoint import Checkpoints
 from deepzoo.train.state import create_train_state
 from deepzoo.train.step import make_eval_step, make_train_step
@@ -97,12 +95,13 @@ def _first_nonfinite(history, first_step):
     return None
 
 
-def train_and_evaluate(config, workdir: str) -> dict[str, float]:
-    """Trains config.model on config.dataset with config.task; returns the final metrics."""
-    os.makedirs(workdir, exist_ok=True)
+def train_and_evaluate(config, workdir) -> dict[str, float]:
+    """Trains config.model on config.dataset with config.task; returns the final metrics.
+    `workdir` is a local path or a bucket URL (gs://...)."""
+    workdir = files.path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
     if jax.process_index() == 0:
-        with open(os.path.join(workdir, "config.json"), "w") as f:
-            f.write(config.to_json_best_effort(indent=2))
+        (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
     mesh = sharding.make_mesh()
     _check_batch_sizes(config, mesh)
     replicated, num_steps = sharding.replicated(mesh), config.num_train_steps
@@ -124,7 +123,7 @@ def train_and_evaluate(config, workdir: str) -> dict[str, float]:
                   train_source, f"{config.model.name} (config.model)")
     state_sharding = jax.tree.map(lambda _: replicated, shapes)
 
-    checkpoints = Checkpoints(os.path.join(workdir, "checkpoints"), max_to_keep=config.keep_checkpoints)
+    checkpoints = Checkpoints(workdir / "checkpoints", max_to_keep=config.keep_checkpoints)
     state = checkpoints.restore(jax.tree.map(
         lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh), shapes, state_sharding))
     if state is None:
@@ -157,6 +156,7 @@ def train_and_evaluate(config, workdir: str) -> dict[str, float]:
             logging.info("eval %s at step %d: %s", ds.eval_split, step,
                          " | ".join(f"{k} {v:.4f}" for k, v in values.items()))
             results.update({f"{ds.eval_split}_{k}": v for k, v in values.items()})
+        writer.flush()
         return results
 
     history, results, step = [], {}, start
@@ -191,6 +191,7 @@ def train_and_evaluate(config, workdir: str) -> dict[str, float]:
                     results["steps_per_sec"] = progress(step, results)
                     results["learning_rate"] = float(learning_rate(step - 1))
                     writer.write(step, "train", results)
+                    writer.flush()
                 if step == num_steps or (config.eval_every_steps and step % config.eval_every_steps == 0):
                     results.update(run_evals(state, step))
                 if save_now:
@@ -205,6 +206,5 @@ def train_and_evaluate(config, workdir: str) -> dict[str, float]:
         writer.close()
     if jax.process_index() == 0:
         plot_learning_curves(workdir)
-        with open(os.path.join(workdir, "results.json"), "w") as f:
-            json.dump({"step": step, **results}, f, indent=2)
+        files.write_json(workdir / "results.json", {"step": step, **results})
     return results

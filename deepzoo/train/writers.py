@@ -1,54 +1,50 @@
 """Where metrics go: JSONL (one record per line, easy to load), TensorBoard event files, a progress
 line in the log, and a learning-curve PNG beside them. Only process 0 writes."""
 import json
-import os
 import time
 
 import jax
 from absl import logging
 
+from deepzoo.train import files
+
 
 class MetricWriter:
+    """Keeps every record and rewrites metrics.jsonl on flush: buckets (gs://) cannot append, and a
+    run's metrics are small."""
 
-    def __init__(self, workdir: str, *, resume_step: int = 0):
+    def __init__(self, workdir, *, resume_step: int = 0):
         self.enabled = jax.process_index() == 0
-        self.path = os.path.join(workdir, "metrics.jsonl")
-        self._tb = None
+        self.path = files.path(workdir) / "metrics.jsonl"
+        self.records, self._tb = [], None
         if self.enabled:
-            _truncate_after(self.path, resume_step)
+            # A resumed run redoes what came after its checkpoint: drop those records, keep the rest.
+            self.records = [r for r in read_metrics(workdir) if r["step"] <= resume_step] \
+                if self.path.exists() else []
             from tensorboardX import SummaryWriter  # noqa: PLC0415  (imports protobuf; only process 0)
-            self._tb = SummaryWriter(os.path.join(workdir, "tensorboard"))
+            self._tb = SummaryWriter(str(files.path(workdir) / "tensorboard"))
 
     def write(self, step: int, split: str, values: dict[str, float]):
         if not self.enabled:
             return
-        with open(self.path, "a") as f:
-            f.write(json.dumps({"step": step, "split": split, **values}) + "\n")
+        self.records.append({"step": step, "split": split, **values})
         for name, value in values.items():
             self._tb.add_scalar(f"{split}/{name}", value, step)
 
     def flush(self):
-        if self._tb:
+        if self.enabled:
+            self.path.write_text("".join(json.dumps(r) + "\n" for r in self.records))
             self._tb.flush()
 
     def close(self):
-        if self._tb:
+        if self.enabled:
+            self.flush()
             self._tb.close()
 
 
-def _truncate_after(path: str, step: int):
-    """A resumed run rewrites what came after its checkpoint: drop those records, keep the rest."""
-    if not os.path.exists(path):
-        return
-    with open(path) as f:
-        kept = [line for line in f if line.strip() and json.loads(line)["step"] <= step]
-    with open(path, "w") as f:
-        f.writelines(kept)
-
-
-def read_metrics(workdir: str) -> list[dict]:
-    with open(os.path.join(workdir, "metrics.jsonl")) as f:
-        return [json.loads(line) for line in f if line.strip()]
+def read_metrics(workdir) -> list[dict]:
+    text = (files.path(workdir) / "metrics.jsonl").read_text()
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
 class Progress:
@@ -88,7 +84,8 @@ def plot_learning_curves(workdir: str, filename: str = "learning_curves.png"):
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    path = os.path.join(workdir, filename)
-    fig.savefig(path, dpi=100)
+    path = files.path(workdir) / filename
+    with path.open("wb") as f:
+        fig.savefig(f, format="png", dpi=100)
     plt.close(fig)
     return path
