@@ -73,7 +73,7 @@ def main():
             "real_over_synthetic": round(real / synthetic, 3),
         }
         print(name, figures[name], flush=True)
-    write("input_pipeline", {"description": __doc__.strip().splitlines()[0], **figures})
+    write("input_pipeline", {"description": " ".join(__doc__.split("\n\n")[0].split()), **figures})
 
 
 if __name__ == "__main__":

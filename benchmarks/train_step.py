@@ -65,7 +65,7 @@ def main():
                              capture_output=True, text=True, check=True).stdout
         results[f"{devices}_devices"] = json.loads(out.split("RESULT ", 1)[1])
         print(devices, "devices:", results[f"{devices}_devices"], flush=True)
-    write("train_step", {"description": __doc__.strip().splitlines()[0], **results})
+    write("train_step", {"description": " ".join(__doc__.split("\n\n")[0].split()), **results})
 
 
 if __name__ == "__main__":
