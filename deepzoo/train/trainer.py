@@ -6,6 +6,7 @@ A run started on a workdir that holds a checkpoint resumes from it: same batches
 bitwise the same parameters as an uninterrupted run.
 """
 import contextlib
+import functools
 import signal
 import threading
 
@@ -86,13 +87,16 @@ def evaluate(eval_step, state, source, batch_size, mesh) -> dict[str, float]:
     return metrics_lib.means(sharding.to_host(total))
 
 
-def _first_nonfinite(history, first_step):
-    """(step, quantity) of the first step whose loss or gradients were not finite, else None."""
-    for i, m in enumerate(history):
+def _summarise(history, first_step) -> dict[str, float]:
+    """Means over the steps in `history` (per-step metrics on device, the first one `first_step`);
+    raises NonFiniteError naming the first step whose loss or gradients were not finite."""
+    fetched = sharding.to_host(history)
+    for step, m in enumerate(fetched, first_step):
         for key, quantity in (("nonfinite_loss", "loss"), ("nonfinite_grads", "gradients")):
             if m[key][0] > 0:
-                return first_step + i, quantity
-    return None
+                raise NonFiniteError(f"non-finite {quantity} at step {step}")
+    total = functools.reduce(lambda a, b: jax.tree.map(np.add, a, b), fetched)
+    return {k: v for k, v in metrics_lib.means(total).items() if not k.startswith("nonfinite")}
 
 
 def train_and_evaluate(config, workdir) -> dict[str, float]:
@@ -173,20 +177,13 @@ def train_and_evaluate(config, workdir) -> dict[str, float]:
                 stopping = stop.requested(sync=log_now)
                 save_now = step == num_steps or stopping or step % config.checkpoint_every_steps == 0
                 if log_now or save_now:  # fetching metrics is a sync point: only every few steps
-                    fetched = sharding.to_host(history)
-                    bad = _first_nonfinite(fetched, step - len(history) + 1)
-                    if bad:
-                        checkpoints.wait()
-                        raise NonFiniteError(
-                            f"non-finite {bad[1]} at step {bad[0]}; training stopped. The last good "
-                            f"checkpoint is kept in {workdir}/checkpoints (steps "
-                            f"{checkpoints.steps()}). Lower the learning rate or set "
-                            f"--config.optimizer.grad_clip_norm.")
-                    total = fetched[0]
-                    for m in fetched[1:]:
-                        total = jax.tree.map(np.add, total, m)
-                    results = {k: v for k, v in metrics_lib.means(total).items()
-                               if not k.startswith("nonfinite")}
+                    try:
+                        results = _summarise(history, first_step=step - len(history) + 1)
+                    except NonFiniteError as e:
+                        raise NonFiniteError(f"{e}; training stopped. The last good checkpoint is kept "
+                                             f"in {checkpoints.directory} (steps {checkpoints.steps()}). "
+                                             f"Lower the learning rate or set "
+                                             f"--config.optimizer.grad_clip_norm.") from None
                     history = []
                     results["steps_per_sec"] = progress(step, results)
                     results["learning_rate"] = float(learning_rate(step - 1))
