@@ -109,3 +109,10 @@ def test_unprepared_dataset_fails_at_once_saying_how_to_prepare(tmp_path):
 def test_unknown_dataset_names_the_offline_ones(tmp_path):
     with pytest.raises(KeyError, match=r"unknown dataset 'mnist1e'.*digits, mnist1d, mnist5k"):
         data.load("mnist1e", "train", data_dir=str(tmp_path))
+
+
+def test_get_is_load_then_train_batches():
+    a = next(data.get("mnist1d", "train", global_batch_size=32, seed=1, start_step=7))
+    b = next(data.train_batches(data.load("mnist1d", "train"), global_batch_size=32, seed=1, start_step=7))
+    np.testing.assert_array_equal(a["input"], b["input"])
+    assert a["input"].shape == (32, 40)
