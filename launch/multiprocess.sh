@@ -18,7 +18,7 @@
 #
 # Each process appends to WORKDIR/logs/process_<i>.log; process 0's output is also shown here.
 # If one process fails, the others are stopped and the script exits with its status. Ctrl-C or
-# SIGTERM sends one SIGTERM to every process: they agree on a step (the next log step), save a
+# SIGTERM sends one SIGTERM to every process: they agree on a step (within 10 steps), save a
 # checkpoint and exit; a second Ctrl-C kills them. Rerunning the same command on the same WORKDIR
 # resumes from the newest checkpoint.
 set -euo pipefail

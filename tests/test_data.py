@@ -70,7 +70,6 @@ def test_eval_covers_each_example_once_with_padding_masked(process_count):
             assert len(batch["label"]) == 4 // process_count
             seen += list(batch["label"][batch["mask"] > 0])
     assert sorted(seen) == list(range(11))
-    assert data.num_eval_batches(source, 4) == 3
 
 
 def test_offline_mnist1d_loads_with_documented_shapes():

@@ -137,3 +137,10 @@ def test_bfloat16_compute_trains_float32_params_close_to_float32_run():
     assert all(x.dtype == np.float32 for x in jax.tree.leaves(bf16.opt_state) if x.dtype.kind == "f")
     # bf16 keeps 8 bits of mantissa: the losses agree to about 1%, not bitwise.
     np.testing.assert_allclose(m_bf16[-1]["loss"][0], m_f32[-1]["loss"][0], rtol=2e-2)
+
+
+def test_overflowing_update_is_caught_even_with_finite_loss_and_gradients():
+    state, history = run(jax.devices()[:1], steps=1, tx=optax.sgd(3e38))
+    assert history[0]["nonfinite_loss"][0] == 0 and history[0]["nonfinite_grads"][0] == 0
+    assert history[0]["nonfinite_update"][0] == 1
+    assert all(np.isfinite(x).all() for x in jax.tree.leaves(state.params))

@@ -129,6 +129,9 @@ def test_tfds_mock_data_trains_a_few_steps(tmp_path):
     ({"optimizer.name": "adamm"}, KeyError, r"unknown optimizer 'adamm'.*Did you mean 'adam'"),
     ({"model.kwargs.num_outputs": 5}, ValueError, r"outputs 5 logits but the dataset has 10 classes.*num_outputs=10"),
     ({"batch_size": 100}, ValueError, r"batch_size=100 .* 8 devices.*multiple of .* 16"),
+    ({"log_every_steps": 0}, ValueError, r"config.log_every_steps=0 must be a whole number >= 1"),
+    ({"ema_decay": 1.5}, ValueError, r"config.ema_decay=1.5 must be in \[0, 1\)"),
+    ({"model.kwargs.dtype": "bf16"}, TypeError, r"dtype='bf16' is not a dtype; use float32, bfloat16"),
 ])
 def test_bad_configs_say_what_to_do(tmp_path, overrides, error, message):
     with pytest.raises(error, match=message):
@@ -147,3 +150,8 @@ def test_changed_model_on_old_workdir_says_to_use_a_new_one(straight_run, tmp_pa
     with pytest.raises(ValueError, match=r"no checkpoint in .* fits this run's state.*new --workdir"):
         trainer.train_and_evaluate(small_config(**{"model.kwargs.width": 64}), workdir)
     assert not os.path.exists(f"{workdir}/checkpoints_damaged")  # nothing was moved or lost
+
+
+def test_checkpoint_past_the_configured_steps_is_an_error(straight_run):
+    with pytest.raises(ValueError, match=r"checkpoint at step 20, past config.num_train_steps=10"):
+        trainer.train_and_evaluate(small_config(num_train_steps=10), straight_run[0])

@@ -5,8 +5,6 @@ The examples form one stream: epoch e is a permutation of the split drawn from (
 each other, and global batch s is stream positions [s*B, (s+1)*B). Process p of P reads only its
 rows [p*B/P, (p+1)*B/P) of each global batch; `jax.make_array_from_process_local_data` joins them.
 """
-import functools
-
 import grain
 import jax
 import numpy as np
@@ -27,18 +25,21 @@ class _TrainBatch:
     def __init__(self, source, seed, global_batch_size, process_index, local_batch_size):
         self.source, self.seed, self.n = source, seed, len(source)
         self.global_batch_size, self.local_batch_size = global_batch_size, local_batch_size
+        self._permutations = {}
         self.first_row = process_index * local_batch_size
 
-    @functools.lru_cache(maxsize=2)
     def _permutation(self, epoch: int) -> np.ndarray:
-        return np.random.default_rng([self.seed, epoch]).permutation(self.n)
+        if epoch not in self._permutations:  # keep the previous epoch: batches straddle two
+            self._permutations = {e: p for e, p in self._permutations.items() if e == epoch - 1}
+            self._permutations[epoch] = np.random.default_rng([self.seed, epoch]).permutation(self.n)
+        return self._permutations[epoch]
 
     def __call__(self, step: int) -> dict[str, np.ndarray]:
         start = step * self.global_batch_size + self.first_row
         positions = np.arange(start, start + self.local_batch_size, dtype=np.int64)
         epochs, offsets = np.divmod(positions, self.n)
         indices = np.empty_like(offsets)
-        for epoch in np.unique(epochs):  # a batch spans at most a few epochs
+        for epoch in np.unique(epochs):
             where = epochs == epoch
             indices[where] = self._permutation(int(epoch))[offsets[where]]
         return self.source.read(indices)
@@ -75,7 +76,3 @@ def eval_batches(source, *, global_batch_size: int,
         batch = source.read(np.where(mask, positions, 0))
         batch["mask"] = mask.astype(np.float32)
         yield batch
-
-
-def num_eval_batches(source, global_batch_size: int) -> int:
-    return -(-len(source) // global_batch_size)

@@ -22,7 +22,11 @@ def get(name: str, **kwargs):
     ctor = lookup("model", name, _MODELS)
     for key in ("dtype", "param_dtype"):
         if isinstance(kwargs.get(key), str):
-            kwargs[key] = jnp.dtype(kwargs[key])
+            try:
+                kwargs[key] = jnp.dtype(kwargs[key])
+            except TypeError:
+                raise TypeError(f"model {name!r}: {key}={kwargs[key]!r} is not a dtype; use float32, "
+                                f"bfloat16 or float16.") from None
     try:
         return ctor(**kwargs)
     except TypeError as e:  # an unknown field: say which ones the model has

@@ -33,6 +33,7 @@ class MLP(nn.Module):
     activation: str = "relu"
     dropout_rate: float = 0.0
     batch_norm: bool = False    # normalise before the activation (Ioffe & Szegedy 2015)
+    batch_norm_momentum: float = 0.9   # running-statistics decay (Flax's default is 0.99)
     dtype: Any = jnp.float32        # compute dtype (bfloat16 for mixed precision)
     param_dtype: Any = jnp.float32
 
@@ -44,7 +45,7 @@ class MLP(nn.Module):
         for i in range(self.depth):
             x = dense(self.width, use_bias=not self.batch_norm, name=f"hidden_{i}")(x)  # BN has a bias
             if self.batch_norm:
-                x = nn.BatchNorm(use_running_average=not train, momentum=0.9, dtype=self.dtype,
+                x = nn.BatchNorm(use_running_average=not train, momentum=self.batch_norm_momentum, dtype=self.dtype,
                                  param_dtype=self.param_dtype, name=f"norm_{i}")(x)
             x = act(x)
             x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)

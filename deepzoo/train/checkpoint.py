@@ -2,6 +2,7 @@
 Restoring takes the newest one that reads back; a damaged newer one is reported and moved aside to
 <workdir>/checkpoints_damaged/<step> (kept for inspection, never overwritten by the rerun)."""
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
 from absl import logging
 from jax.experimental import multihost_utils
@@ -19,27 +20,31 @@ class Checkpoints:
     def steps(self) -> list[int]:
         return sorted(self.manager.all_steps())
 
-    def save(self, state):
-        step = int(jax.device_get(state.step.addressable_data(0)))
+    def save(self, step: int, state):
         if step not in self.manager.all_steps():
             self.manager.save(step, args=ocp.args.StandardSave(state))
 
     def restore(self, abstract_state):
-        """The newest readable checkpoint restored onto `abstract_state`'s shardings; None if there
-        is none. Raises if checkpoints exist but none fits the state (e.g. the model changed)."""
+        """The newest checkpoint that every process reads, restored onto `abstract_state`'s
+        shardings; None if there is none. Raises if checkpoints exist but none fits the state
+        (more likely a changed config than damage: then nothing is moved)."""
         errors = []
         for step in reversed(self.steps()):
             try:
-                state = self.manager.restore(step, args=ocp.args.StandardRestore(abstract_state))
+                state, error = self.manager.restore(step, args=ocp.args.StandardRestore(abstract_state)), None
             except Exception as e:  # noqa: BLE001  a damaged checkpoint: say so, fall back
-                logging.warning("Checkpoint at step %d in %s cannot be read (%s: %s); trying the "
-                                "previous one.", step, self.directory, type(e).__name__, e)
-                errors.append((step, e))
-                continue
-            for bad_step, _ in errors:  # only now is it clear that those were damaged
-                self._move_aside(bad_step)
-            return state
-        if errors:  # none fits: more likely a changed config than damage; leave them all in place
+                state, error = None, e
+            if jax.process_count() > 1:  # all processes must resume from the same step
+                if not multihost_utils.process_allgather(np.array(error is None)).all():
+                    error = error or RuntimeError("another process could not read it")
+            if error is None:
+                for bad_step, _ in errors:  # only now is it clear that those were damaged
+                    self._move_aside(bad_step)
+                return state
+            logging.warning("Checkpoint at step %d in %s cannot be read (%s: %s); trying the "
+                            "previous one.", step, self.directory, type(error).__name__, error)
+            errors.append((step, error))
+        if errors:
             step, error = errors[-1]
             raise ValueError(f"no checkpoint in {self.directory} fits this run's state (the oldest, step "
                              f"{step}, failed with {type(error).__name__}: {error}). If the config "
@@ -74,4 +79,7 @@ def load_arrays(directory: str, step: int | None = None):
     device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
     target = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=device),
                           manager.item_metadata(step))
-    return manager.restore(step, args=ocp.args.StandardRestore(target))
+    try:
+        return manager.restore(step, args=ocp.args.StandardRestore(target))
+    finally:
+        manager.close()

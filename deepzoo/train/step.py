@@ -32,7 +32,9 @@ def make_train_step(model, task, tx, *, seed: int, grad_accum_steps: int = 1, em
     The dropout key of step s is fold_in(key(seed), s), so a resumed run draws the same masks. With
     grad_accum_steps = k the batch is cut into k microbatches whose gradients are averaged (model
     state such as BatchNorm statistics is threaded through them in order) before one update. A step
-    whose loss or gradients are not finite leaves the state unchanged and says so in its metrics.
+    whose loss, gradients or update are not finite leaves the state unchanged and says so in its
+    metrics (nonfinite_loss / _grads / _update). The EMA averages parameters only: evaluated with
+    the EMA, BatchNorm uses the running statistics of the live parameters.
     """
     def loss_fn(params, model_state, batch, rng):
         return task.loss(model, params, model_state, batch, {"dropout": rng})
@@ -44,11 +46,11 @@ def make_train_step(model, task, tx, *, seed: int, grad_accum_steps: int = 1, em
             (loss, (model_state, metrics)), grads = grad_fn(state.params, state.model_state, batch, rng)
             return loss, grads, model_state, metrics
         micro = jax.tree.map(lambda x: _microbatches(x, grad_accum_steps), batch)
+        keys = jax.random.split(rng, grad_accum_steps)
 
-        def accumulate(carry, i):
+        def accumulate(carry, xs):
             loss_sum, grad_sum, model_state, metric_sum = carry
-            mb = jax.tree.map(lambda x: x[i], micro)
-            (loss, (model_state, m)), g = grad_fn(state.params, model_state, mb, jax.random.fold_in(rng, i))
+            (loss, (model_state, m)), g = grad_fn(state.params, model_state, *xs)
             return (loss_sum + loss, jax.tree.map(jnp.add, grad_sum, g), model_state,
                     metrics_lib.add(metric_sum, m)), None
 
@@ -56,8 +58,7 @@ def make_train_step(model, task, tx, *, seed: int, grad_accum_steps: int = 1, em
         metric_shapes = jax.eval_shape(loss_fn, state.params, state.model_state, first, rng)[1][1]
         zeros = lambda tree: jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), tree)
         init = (jnp.zeros((), jnp.float32), zeros(state.params), state.model_state, zeros(metric_shapes))
-        (loss, grads, model_state, metrics), _ = jax.lax.scan(
-            accumulate, init, jnp.arange(grad_accum_steps))
+        (loss, grads, model_state, metrics), _ = jax.lax.scan(accumulate, init, (micro, keys))
         scale = 1.0 / grad_accum_steps
         return loss * scale, jax.tree.map(lambda g: g * scale, grads), model_state, metrics
 
@@ -69,19 +70,20 @@ def make_train_step(model, task, tx, *, seed: int, grad_accum_steps: int = 1, em
         ema_params = state.ema_params
         if ema_params is not None:
             ema_params = optax.incremental_update(params, ema_params, step_size=1.0 - ema_decay)
-        new_state = state.replace(step=state.step + 1, params=params, opt_state=opt_state,
-                                  model_state=model_state, ema_params=ema_params)
 
         grad_norm = optax.global_norm(grads)
-        loss_ok, grads_ok = jnp.isfinite(loss), jnp.isfinite(grad_norm)
-        ok = loss_ok & grads_ok
-        # Keep the last good state, so that nothing non-finite ever reaches a checkpoint.
-        new_state = jax.tree.map(lambda new, old: jnp.where(ok, new, old), new_state, state)
-        new_state = new_state.replace(step=state.step + 1)
+        finite = {"loss": jnp.isfinite(loss), "grads": jnp.isfinite(grad_norm),
+                  "update": jnp.isfinite(optax.global_norm(updates))}  # e.g. overflow of a huge lr
+        ok = finite["loss"] & finite["grads"] & finite["update"]
+        # A non-finite step changes nothing but the step count: no NaN ever reaches a checkpoint.
+        keep = lambda new, old: jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, old)
+        new_state = state.replace(
+            step=state.step + 1, params=keep(params, state.params),
+            opt_state=keep(opt_state, state.opt_state), model_state=keep(model_state, state.model_state),
+            ema_params=keep(ema_params, state.ema_params))
         one = jnp.ones((), jnp.float32)
         metrics = {**metrics, "grad_norm": (grad_norm, one),
-                   "nonfinite_loss": (1.0 - loss_ok.astype(jnp.float32), one),
-                   "nonfinite_grads": (1.0 - grads_ok.astype(jnp.float32), one)}
+                   **{f"nonfinite_{k}": (1.0 - v.astype(jnp.float32), one) for k, v in finite.items()}}
         return new_state, metrics
 
     return train_step

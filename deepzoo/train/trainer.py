@@ -27,6 +27,8 @@ from deepzoo.train.writers import MetricWriter, Progress, plot_learning_curves
 # Steps dispatched ahead of the device. Bounded: queued batches hold memory, and XLA:CPU's fake
 # devices can deadlock in a collective with many sharded steps in flight (seen with jax 0.10.2).
 _MAX_IN_FLIGHT = 4
+# With several processes, how often (in steps) they agree on whether a stop signal arrived.
+_STOP_SYNC_EVERY = 10
 
 
 class NonFiniteError(FloatingPointError):
@@ -66,7 +68,18 @@ class _StopSignal(contextlib.AbstractContextManager):
         return bool(np.any(flags))
 
 
-def _check_batch_sizes(config, mesh):
+def _check_config(config, mesh):
+    """Fails before any work, naming the field and the fix."""
+    for field in ("num_train_steps", "batch_size", "eval_batch_size", "grad_accum_steps",
+                  "log_every_steps", "checkpoint_every_steps", "keep_checkpoints"):
+        if not isinstance(config[field], int) or config[field] < 1:
+            raise ValueError(f"config.{field}={config[field]!r} must be a whole number >= 1.")
+    if config.eval_every_steps < 0:
+        raise ValueError(f"config.eval_every_steps={config.eval_every_steps} must be >= 0 (0: only "
+                         f"at the end).")
+    if not 0.0 <= config.ema_decay < 1.0:
+        raise ValueError(f"config.ema_decay={config.ema_decay} must be in [0, 1) (0 disables the EMA; "
+                         f"0.999 is typical).")
     devices, accum = mesh.devices.size, config.grad_accum_steps
     micro = config.batch_size // accum
     if config.batch_size % accum or micro % devices:
@@ -92,8 +105,8 @@ def _summarise(history, first_step) -> dict[str, float]:
     raises NonFiniteError naming the first step whose loss or gradients were not finite."""
     fetched = sharding.to_host(history)
     for step, m in enumerate(fetched, first_step):
-        for key, quantity in (("nonfinite_loss", "loss"), ("nonfinite_grads", "gradients")):
-            if m[key][0] > 0:
+        for quantity in ("loss", "grads", "update"):
+            if m[f"nonfinite_{quantity}"][0] > 0:
                 raise NonFiniteError(f"non-finite {quantity} at step {step}")
     total = functools.reduce(lambda a, b: jax.tree.map(np.add, a, b), fetched)
     return {k: v for k, v in metrics_lib.means(total).items() if not k.startswith("nonfinite")}
@@ -104,16 +117,17 @@ def train_and_evaluate(config, workdir) -> dict[str, float]:
     `workdir` is a local path or a bucket URL (gs://...)."""
     workdir = files.path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    if jax.process_index() == 0:
-        (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
     mesh = sharding.make_mesh()
-    _check_batch_sizes(config, mesh)
+    _check_config(config, mesh)
     replicated, num_steps = sharding.replicated(mesh), config.num_train_steps
 
     ds = config.dataset
     train_source = data.load(ds.name, ds.train_split, data_dir=ds.data_dir, cache=ds.cache)
     eval_source = data.load(ds.name, ds.eval_split, data_dir=ds.data_dir, cache=ds.cache) \
         if ds.eval_split else None
+    if eval_source is not None and len(eval_source) == 0:
+        raise ValueError(f"the eval split {ds.eval_split!r} of {ds.name!r} is empty; set "
+                         f"--config.dataset.eval_split to another split, or to '' for no evaluation.")
     model = models.get(config.model.name, **config.model.kwargs)
     task = tasks.get(config.task.name, **config.task.kwargs)
     tx, learning_rate = optim.create(config.optimizer, num_steps)
@@ -133,6 +147,12 @@ def train_and_evaluate(config, workdir) -> dict[str, float]:
     if state is None:
         state = jax.jit(init, out_shardings=state_sharding)()
     start = int(sharding.to_host(state.step))
+    if start > num_steps:
+        raise ValueError(f"{workdir} holds a checkpoint at step {start}, past config.num_train_steps="
+                         f"{num_steps}: raise num_train_steps to continue it, or use a new --workdir.")
+    if jax.process_index() == 0:  # each launch's config, the first one kept as config.json
+        name = "config.json" if start == 0 else f"config.resumed_at_{start}.json"
+        (workdir / name).write_text(config.to_json_best_effort(indent=2))
     logging.info("%s at step %d of %d on %d devices (%d processes); workdir %s.",
                  "Resuming" if start else "Starting", start, num_steps, mesh.devices.size,
                  jax.process_count(), workdir)
@@ -174,7 +194,7 @@ def train_and_evaluate(config, workdir) -> dict[str, float]:
                     jax.block_until_ready(history[-_MAX_IN_FLIGHT])
                 history.append(metrics)
                 log_now = step % config.log_every_steps == 0
-                stopping = stop.requested(sync=log_now)
+                stopping = stop.requested(sync=step % _STOP_SYNC_EVERY == 0 or log_now)
                 save_now = step == num_steps or stopping or step % config.checkpoint_every_steps == 0
                 if log_now or save_now:  # fetching metrics is a sync point: only every few steps
                     try:
@@ -192,7 +212,7 @@ def train_and_evaluate(config, workdir) -> dict[str, float]:
                 if step == num_steps or (config.eval_every_steps and step % config.eval_every_steps == 0):
                     results.update(run_evals(state, step))
                 if save_now:
-                    checkpoints.save(state)
+                    checkpoints.save(step, state)
                 if stopping:
                     logging.warning("Stopped at step %d by %s; rerun the same command to resume.",
                                     step, stop.received)

@@ -22,7 +22,8 @@ class MetricWriter:
             self.records = [r for r in read_metrics(workdir) if r["step"] <= resume_step] \
                 if self.path.exists() else []
             from tensorboardX import SummaryWriter  # noqa: PLC0415  (imports protobuf; only process 0)
-            self._tb = SummaryWriter(str(files.path(workdir) / "tensorboard"))
+            # purge_step hides the records of steps that a resumed run redoes.
+            self._tb = SummaryWriter(str(files.path(workdir) / "tensorboard"), purge_step=resume_step + 1)
 
     def write(self, step: int, split: str, values: dict[str, float]):
         if not self.enabled:
