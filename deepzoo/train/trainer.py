@@ -32,7 +32,7 @@ _STOP_SYNC_EVERY = 10
 
 
 class NonFiniteError(FloatingPointError):
-    """The loss or the gradients became NaN or Inf."""
+    """The loss, the gradients or the update became NaN or Inf."""
 
 
 class _StopSignal(contextlib.AbstractContextManager):

@@ -59,7 +59,7 @@ class Progress:
         rate = (step - self.last_step) / max(now - self.last_time, 1e-9)
         self.last_step, self.last_time = step, now
         eta = time.strftime("%H:%M:%S", time.gmtime((self.num_steps - step) / max(rate, 1e-9)))
-        shown = " | ".join(f"{k} {v:.4g}" for k, v in values.items() if not k.startswith("nonfinite"))
+        shown = " | ".join(f"{k} {v:.4g}" for k, v in values.items())
         logging.info("step %d/%d | %s | %.1f steps/s | ETA %s", step, self.num_steps, shown, rate, eta)
         return rate
 
@@ -71,7 +71,7 @@ def plot_learning_curves(workdir: str, filename: str = "learning_curves.png"):
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
     records = read_metrics(workdir)
-    skip = {"step", "split", "steps_per_sec", "learning_rate", "nonfinite_loss", "nonfinite_grads"}
+    skip = {"step", "split", "steps_per_sec", "learning_rate"}
     names = sorted({k for r in records for k in r} - skip)
     if not names:
         return None
