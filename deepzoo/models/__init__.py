@@ -1,25 +1,46 @@
 """The model registry: the only place that maps a name to a module.
 
-    model = deepzoo.models.get("mlp", depth=2, width=100, num_outputs=10)
+    model = deepzoo.models.get("resnet50", num_classes=10)
+    deepzoo.models.summary("resnet50")      # parameters, multiply-accumulates, output shape
+
+Each family file defines `MODELS = {name: (constructor, input_shape)}`: the constructor is the module
+class or a `functools.partial` of it, and input_shape (without the batch axis) is the input the paper
+uses, for summaries and tests.
 """
 import jax.numpy as jnp
 
-from deepzoo.models import mlp
+from deepzoo.models import (alexnet, convnext, googlenet, highway, inception_v3, lenet, mlp, nin, resnet,
+                            senet, swin, vgg, vit)
 from deepzoo.registry import lookup
 
-_MODELS = {
-    "mlp": mlp.MLP,
-    "shallow_mlp": mlp.ShallowMLP,
-}
+_FAMILIES = (mlp, lenet, alexnet, vgg, nin, googlenet, inception_v3, resnet, senet, highway, convnext, vit, swin)
+
+
+def _collect(families):
+    table = {}
+    for family in families:
+        for name, entry in family.MODELS.items():
+            if name in table:
+                raise ValueError(f"model name {name!r} is registered twice (in {family.__name__}).")
+            table[name] = entry
+    return table
+
+
+_MODELS = _collect(_FAMILIES)
 
 
 def names() -> list[str]:
     return sorted(_MODELS)
 
 
+def input_shape(name: str) -> tuple[int, ...]:
+    """The example input (without the batch axis) that `name` is defined on, e.g. (224, 224, 3)."""
+    return tuple(lookup("model", name, _MODELS)[1])
+
+
 def get(name: str, **kwargs):
     """Returns the Linen module registered as `name`, built with `kwargs` (dtype names allowed)."""
-    ctor = lookup("model", name, _MODELS)
+    ctor, _ = lookup("model", name, _MODELS)
     for key in ("dtype", "param_dtype"):
         if isinstance(kwargs.get(key), str):
             try:

@@ -55,3 +55,9 @@ class MLP(nn.Module):
 # Universal approximation theorem: one hidden layer of `width` units approximates any continuous
 # function on a compact set (Cybenko 1989, Hornik 1991); 1-D in, 1-D out as in the lectures.
 ShallowMLP = functools.partial(MLP, depth=1, num_outputs=1, activation="sigmoid")
+
+
+MODELS = {
+    "mlp": (MLP, (40,)),                # MNIST-1D
+    "shallow_mlp": (ShallowMLP, (1,)),  # a function of one variable
+}

@@ -1,0 +1,2 @@
+"""Placeholder: being written in this session."""
+MODELS = {}
