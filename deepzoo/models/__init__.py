@@ -9,7 +9,7 @@ uses, for summaries and tests.
 """
 import jax.numpy as jnp
 
-from deepzoo.models import (alexnet, convnext, googlenet, highway, inception_v3, lenet, mlp, nin, resnet,
+from deepzoo.models import (alexnet, complexity, convnext, googlenet, highway, inception_v3, lenet, mlp, nin, resnet,
                             senet, swin, vgg, vit)
 from deepzoo.registry import lookup
 
@@ -33,7 +33,7 @@ def names() -> list[str]:
     return sorted(_MODELS)
 
 
-def input_shape(name: str) -> tuple[int, ...]:
+def input_shape_of(name: str) -> tuple[int, ...]:
     """The example input (without the batch axis) that `name` is defined on, e.g. (224, 224, 3)."""
     return tuple(lookup("model", name, _MODELS)[1])
 
@@ -54,3 +54,12 @@ def get(name: str, **kwargs):
         cls = getattr(ctor, "func", ctor)  # unwrap functools.partial variants
         fields = [f for f in cls.__dataclass_fields__ if f not in ("parent", "name")]
         raise TypeError(f"model {name!r}: {e}. Its fields: {', '.join(fields)}.") from None
+
+
+def summary(name: str, input_shape=None, *, quiet: bool = False, **kwargs) -> complexity.Summary:
+    """Prints (unless quiet) and returns the parameters, per-example MACs and output shape of `name`,
+    on its paper's input unless `input_shape` is given; nothing is allocated."""
+    result = complexity.profile(get(name, **kwargs), input_shape or input_shape_of(name), name=name)
+    if not quiet:
+        print(result)
+    return result
