@@ -1,2 +1,74 @@
-"""Placeholder: being written in this session."""
-MODELS = {}
+"""Network in Network: Lin, Chen & Yan (2014), "Network in network", ICLR (arXiv:1312.4400), in the
+lecture's (d2l's, section 8.3) form for 224x224 grey images.
+
+    nin_block = conv kxk/s -> ReLU -> conv 1x1 -> ReLU -> conv 1x1 -> ReLU     (an "mlpconv" layer:
+                                                            a small MLP applied at every pixel)
+    block1 nin_block(96, 11x11/4, pad 0)   -> max-pool 3x3/2     224 -> 54 -> 26
+    block2 nin_block(256, 5x5/1, pad 2)    -> max-pool 3x3/2      26 -> 26 -> 12
+    block3 nin_block(384, 3x3/1, pad 1)    -> max-pool 3x3/2      12 -> 12 -> 5
+    dropout 0.5 -> head nin_block(num_classes, 3x3/1, pad 1) -> global average pool -> logits
+
+No dense layer: the last block makes one map per class and global average pooling turns each map into
+that class's score, which is what removes the parameter-heavy classifier of AlexNet and VGG. As in d2l and
+the authors' Caffe model, the head's last 1x1 convolution is followed by a ReLU too.
+
+"nin_mnist" is the same network for 28x28x1 digits: widths 32, 64, 96, first kernel 5x5/1 pad 2
+(28 -> 13 -> 6 -> 2 after the three poolings).
+"""
+import functools
+from typing import Any, Sequence
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from deepzoo.layers.checks import check_images
+
+# (output channels, kernel, stride, padding) of the first convolution of block1 .. block3.
+LECTURE = ((96, 11, 4, 0), (256, 5, 1, 2), (384, 3, 1, 1))
+MNIST = ((32, 5, 1, 2), (64, 3, 1, 1), (96, 3, 1, 1))
+
+
+class NiNBlock(nn.Module):
+    """mlpconv: a kxk convolution, then two 1x1 convolutions with as many channels, each with a ReLU."""
+    channels: int
+    kernel: int
+    stride: int
+    padding: int
+    dtype: Any = jnp.float32
+    param_dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x):
+        conv = functools.partial(nn.Conv, self.channels, kernel_init=nn.initializers.kaiming_normal(),
+                                 dtype=self.dtype, param_dtype=self.param_dtype)
+        x = nn.relu(conv((self.kernel, self.kernel), strides=self.stride, padding=self.padding, name="conv")(x))
+        x = nn.relu(conv((1, 1), name="mlp1")(x))
+        return nn.relu(conv((1, 1), name="mlp2")(x))
+
+
+class NiN(nn.Module):
+    num_classes: int = 1000
+    blocks: Sequence[tuple[int, int, int, int]] = LECTURE
+    dropout_rate: float = 0.5
+    dtype: Any = jnp.float32
+    param_dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x, *, train: bool = False):
+        check_images(x, type(self).__name__)  # channels free: d2l feeds grey images, the paper RGB
+        x = x.astype(self.dtype)
+        block = functools.partial(NiNBlock, dtype=self.dtype, param_dtype=self.param_dtype)
+        for i, (channels, kernel, stride, padding) in enumerate(self.blocks):
+            x = block(channels, kernel, stride, padding, name=f"block{i + 1}")(x)
+            x = nn.max_pool(x, (3, 3), strides=(2, 2))
+        x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
+        x = block(self.num_classes, 3, 1, 1, name="head")(x)
+        return x.mean(axis=(1, 2))  # global average pooling: one score per class map
+
+
+NiNMNIST = functools.partial(NiN, num_classes=10, blocks=MNIST)
+
+MODELS = {
+    "nin": (NiN, (224, 224, 1)),
+    "nin_mnist": (NiNMNIST, (28, 28, 1)),
+}
