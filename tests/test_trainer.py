@@ -127,7 +127,7 @@ def test_tfds_mock_data_trains_a_few_steps(tmp_path):
     ({"dataset.name": "mnist_1d"}, KeyError, r"unknown dataset 'mnist_1d'.*mnist1d"),
     ({"task.name": "clasification"}, KeyError, r"Did you mean 'classification'"),
     ({"optimizer.name": "adamm"}, KeyError, r"unknown optimizer 'adamm'.*Did you mean 'adam'"),
-    ({"model.kwargs.num_outputs": 5}, ValueError, r"outputs 5 logits but the dataset has 10 classes.*num_outputs=10"),
+    ({"model.kwargs.num_outputs": 5}, ValueError, r"outputs 5 logits but the dataset has 10 classes.*num_classes=10 \(num_outputs"),
     ({"batch_size": 100}, ValueError, r"batch_size=100 .* 8 devices.*multiple of .* 16"),
     ({"log_every_steps": 0}, ValueError, r"config.log_every_steps=0 must be a whole number >= 1"),
     ({"ema_decay": 1.5}, ValueError, r"config.ema_decay=1.5 must be in \[0, 1\)"),

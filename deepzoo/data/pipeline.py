@@ -42,16 +42,18 @@ class _TrainBatch:
         for epoch in np.unique(epochs):
             where = epochs == epoch
             indices[where] = self._permutation(int(epoch))[offsets[where]]
-        return self.source.read(indices)
+        # Augmentation randomness per example, from (seed, stream position): independent of processes.
+        return self.source.read(indices, seeds=[(self.seed, int(p)) for p in positions])
 
 
 def train_batches(source, *, global_batch_size: int, seed: int, start_step: int = 0,
-                  num_steps: int | None = None, prefetch: int = 0,
+                  num_steps: int | None = None, prefetch: int = 0, threads: int = 1,
                   process_index: int | None = None, process_count: int | None = None):
     """Iterator of this process's training batches for steps start_step, start_step + 1, ...
 
-    prefetch > 0 prepares that many batches ahead in a background thread (for record sources whose
-    decoding is slow); in-memory sources are fastest with 0.
+    prefetch > 0 prepares that many batches ahead in `threads` background threads (for record sources
+    whose decoding is slow; PIL releases the GIL while it decodes and resizes); in-memory sources are
+    fastest with prefetch=0.
     """
     if len(source) == 0:
         raise ValueError("the training split is empty.")
@@ -60,7 +62,7 @@ def train_batches(source, *, global_batch_size: int, seed: int, start_step: int 
     steps = grain.MapDataset.range(start_step, stop).map(
         _TrainBatch(source, seed, global_batch_size, index, local))
     if prefetch:
-        return iter(steps.to_iter_dataset(grain.ReadOptions(num_threads=1, prefetch_buffer_size=prefetch)))
+        return iter(steps.to_iter_dataset(grain.ReadOptions(num_threads=threads, prefetch_buffer_size=prefetch)))
     return (steps[i] for i in range(len(steps)))
 
 

@@ -11,6 +11,7 @@ import tensorflow_datasets as tfds
 from absl import logging
 from jax.experimental import multihost_utils
 
+from deepzoo.data import images
 from deepzoo.data.builders import OFFLINE_BUILDERS
 
 # How a record becomes the model input: (feature name, scale). Images are uint8 in [0, 255], except
@@ -36,7 +37,7 @@ class ArraySource:
     def __len__(self):
         return len(next(iter(self.arrays.values())))
 
-    def read(self, indices: np.ndarray) -> dict[str, np.ndarray]:
+    def read(self, indices: np.ndarray, seeds=None) -> dict[str, np.ndarray]:
         return {k: v[indices] for k, v in self.arrays.items()}
 
 
@@ -49,9 +50,42 @@ class RecordSource:
     def __len__(self):
         return len(self.records)
 
-    def read(self, indices: np.ndarray) -> dict[str, np.ndarray]:
+    def read(self, indices: np.ndarray, seeds=None) -> dict[str, np.ndarray]:
         rows = [self.records[int(i)] for i in indices]
         return self.to_example({k: np.stack([r[k] for r in rows]) for k in rows[0]})
+
+
+class ImageSource:
+    """Images of any size (e.g. ImageNet's decoded JPEGs) cropped to size x size uint8, one by one.
+
+    With `augment`, read(indices, seeds) draws each example's random-resized crop and flip from its
+    seed, which the pipeline derives from (config seed, stream position): the same step sees the same
+    crops however many processes share it. Without, every image gets the evaluation centre crop.
+    """
+
+    def __init__(self, records, key: str, size: int, augment: bool, num_classes: int | None = None):
+        self.records, self.key, self.size, self.augment = records, key, size, augment
+        self.num_classes = num_classes
+
+    def __len__(self):
+        return len(self.records)
+
+    def read(self, indices: np.ndarray, seeds=None) -> dict[str, np.ndarray]:
+        if self.augment and seeds is None:
+            raise ValueError("an augmenting ImageSource needs one seed per example (read(indices, seeds)).")
+        crops, labels = [], []
+        for n, i in enumerate(indices):
+            record = self.records[int(i)]
+            image = record[self.key]
+            if image.ndim != 3:
+                raise ValueError(f"record {int(i)}: {self.key!r} has shape {image.shape}; ImageSource "
+                                 f"expects (height, width, channels).")
+            if self.augment:
+                crops.append(images.train_transform(image, self.size, np.random.default_rng(seeds[n])))
+            else:
+                crops.append(images.eval_transform(image, self.size))
+            labels.append(record["label"])
+        return {"input": np.stack(crops), "label": np.asarray(labels, np.int32)}
 
 
 def _prepare_offline(name: str, directory: str):
@@ -93,11 +127,17 @@ def _explain_failure(name: str, directory: str, error: Exception) -> Exception:
     return error
 
 
-def load(name: str, split: str, *, data_dir: str | None = None, cache: bool = True):
+def load(name: str, split: str, *, data_dir: str | None = None, cache: bool = True,
+         image_size: int = 0, augment: bool = False):
     """Returns the `split` of dataset `name` as a source of {"input": float32, "label": int32} examples.
 
     cache=True reads the split into memory once (small datasets: batches are then one numpy gather).
+    image_size > 0 makes an ImageSource instead: uint8 size x size crops of images of any size, random
+    (augment=True, for training) or central; the task normalises them on the device.
     """
+    if image_size and augment and cache:
+        raise ValueError("random crops are drawn afresh every epoch and cannot be cached: set "
+                         "--config.dataset.cache=False when --config.dataset.image_size is set.")
     directory = resolve_data_dir(data_dir)
     if name in OFFLINE_BUILDERS:
         _prepare_offline(name, directory)
@@ -111,6 +151,9 @@ def load(name: str, split: str, *, data_dir: str | None = None, cache: bool = Tr
         raise ValueError(f"dataset {name!r} has features {list(features)}; deepzoo's classification "
                          f"input expects {key!r} and 'label'. Add it to deepzoo.data.sources._INPUTS.")
     num_classes = getattr(features["label"], "num_classes", None)
+    if image_size:
+        source = ImageSource(records, key, image_size, augment, num_classes)
+        return ArraySource(source.read(np.arange(len(source))), num_classes) if cache else source
 
     def to_example(rows):
         return {"input": rows[key].astype(np.float32) * np.float32(scale),

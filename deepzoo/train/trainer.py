@@ -122,9 +122,11 @@ def train_and_evaluate(config, workdir) -> dict[str, float]:
     replicated, num_steps = sharding.replicated(mesh), config.num_train_steps
 
     ds = config.dataset
-    train_source = data.load(ds.name, ds.train_split, data_dir=ds.data_dir, cache=ds.cache)
-    eval_source = data.load(ds.name, ds.eval_split, data_dir=ds.data_dir, cache=ds.cache) \
-        if ds.eval_split else None
+    image_size = ds.get("image_size", 0)  # > 0: crops of images of any size (ImageNet), uint8
+    train_source = data.load(ds.name, ds.train_split, data_dir=ds.data_dir, cache=ds.cache,
+                             image_size=image_size, augment=True)
+    eval_source = data.load(ds.name, ds.eval_split, data_dir=ds.data_dir, cache=ds.cache,
+                            image_size=image_size) if ds.eval_split else None
     if eval_source is not None and len(eval_source) == 0:
         raise ValueError(f"the eval split {ds.eval_split!r} of {ds.name!r} is empty; set "
                          f"--config.dataset.eval_split to another split, or to '' for no evaluation.")
@@ -167,7 +169,8 @@ def train_and_evaluate(config, workdir) -> dict[str, float]:
         eval_steps["ema_"] = jax.jit(make_eval_step(model, task, use_ema=True), out_shardings=replicated)
 
     batches = data.train_batches(train_source, global_batch_size=config.batch_size, seed=config.seed,
-                                 start_step=start, num_steps=num_steps - start, prefetch=ds.prefetch)
+                                 start_step=start, num_steps=num_steps - start, prefetch=ds.prefetch,
+                                 threads=ds.get("threads", 1))
     writer = MetricWriter(workdir, resume_step=start)
     progress = Progress(start, num_steps)
     def run_evals(state, step, write=True):

@@ -1,0 +1,42 @@
+"""Learning-rate schedules and optimizers from config, against their closed forms."""
+import math
+
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+import pytest
+
+from deepzoo.train import optim
+
+
+def _cfg(**fields):
+    return ml_collections.ConfigDict({"name": "sgd", "learning_rate": 0.4, **fields})
+
+
+def test_warmup_then_cosine_as_in_goyal_et_al():
+    lr = optim.schedule(_cfg(schedule="cosine", warmup_steps=10), num_steps=110)
+    assert float(lr(0)) == 0.0 and math.isclose(float(lr(5)), 0.2, rel_tol=1e-6)
+    assert math.isclose(float(lr(10)), 0.4, rel_tol=1e-6)
+    assert math.isclose(float(lr(60)), 0.4 * 0.5 * (1 + math.cos(math.pi * 0.5)), rel_tol=1e-5)
+    assert abs(float(lr(110))) < 1e-7
+
+
+def test_step_decay_divides_by_ten_every_period():
+    lr = optim.schedule(_cfg(schedule="step", decay_every_steps=30, decay_factor=0.1), num_steps=90)
+    for step, expected in ((0, 0.4), (29, 0.4), (30, 0.04), (59, 0.04), (60, 0.004)):
+        assert math.isclose(float(lr(step)), expected, rel_tol=1e-5)
+
+
+def test_rmsprop_matches_its_update_rule():
+    cfg = _cfg(name="rmsprop", learning_rate=0.1, rms_decay=0.9, eps=1.0, momentum=0.0)
+    tx, _ = optim.create(cfg, num_steps=1)
+    params, grad = jnp.array([1.0, -2.0]), jnp.array([0.5, 3.0])
+    updates, _ = tx.update(grad, tx.init(params), params)
+    nu = 0.1 * np.square(np.asarray(grad))  # optax starts the square average at 0
+    np.testing.assert_allclose(updates, -0.1 * np.asarray(grad) / np.sqrt(nu + 1.0), rtol=1e-6)
+
+
+def test_unknown_schedule_lists_the_known_ones():
+    with pytest.raises(KeyError, match="Known schedules: constant, cosine, linear, step"):
+        optim.schedule(_cfg(schedule="cosin"), num_steps=10)
