@@ -1,0 +1,15 @@
+"""ResNet-18 on ImageNet, He et al. 2016 (v1.5 layout), with the Goyal et al. 2017 large-batch recipe.
+
+    launch/tpu_pod.sh <tpu-name> --config=configs/imagenet_resnet18.py --workdir=gs://<bucket>/resnet18
+
+Batch 1024, SGD momentum 0.9, lr 0.4 (0.1 x batch / 256), 5 warm-up epochs, cosine, 100 epochs,
+weight decay 1e-4. Expected top-1: 69.8% (torchvision 69.76%).
+"""
+from configs.imagenet_common import imagenet_config
+
+
+def get_config(arg: str | None = None):
+    return imagenet_config(
+        model="resnet18", arg=arg, batch_size=1024, epochs=100, warmup_epochs=5,
+        optimizer=dict(name="sgd", learning_rate=0.1 * 1024 / 256, momentum=0.9, weight_decay=1e-4),
+        reference="ResNet-18 ImageNet top-1 69.8% (torchvision 69.76%)")

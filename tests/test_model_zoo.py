@@ -1,0 +1,86 @@
+"""Every registered model: built by name, initialised and applied in train and eval mode.
+
+Small models run for real; the ImageNet-sized ones are traced abstractly (jax.eval_shape), which checks
+shapes and dtypes through every layer without the memory or the minutes.
+"""
+import jax
+import jax.numpy as jnp
+import pytest
+
+from deepzoo import models
+
+SMALL_MACS = 30e6  # below this, run the model for real
+
+
+def _outputs(model):
+    return getattr(model, "num_classes", None) or getattr(model, "num_outputs")
+
+
+def _init_and_apply(model, x, train):
+    variables = model.init(jax.random.key(0), x, train=False)
+    state = {k: v for k, v in variables.items() if k != "params"}
+    if train:
+        out, updates = model.apply(variables, x, train=True, rngs={"dropout": jax.random.key(1)},
+                                   mutable=list(state))
+        return out, variables, updates
+    return model.apply(variables, x, train=False), variables, state
+
+
+@pytest.mark.parametrize("name", models.names())
+def test_every_model_initialises_and_applies_in_train_and_eval_mode(name):
+    model = models.get(name)
+    shape = models.input_shape_of(name)
+    x = jnp.ones((2, *shape), jnp.float32)
+    small = models.summary(name, quiet=True).macs <= SMALL_MACS
+    for train in (False, True):
+        run = (lambda x: _init_and_apply(model, x, train)) if small else \
+            (lambda x: jax.eval_shape(lambda x: _init_and_apply(model, x, train), x))
+        out, variables, state = run(x)
+        assert out.shape == (2, _outputs(model)), (name, train)
+        assert out.dtype == jnp.float32
+        if train:  # the mutable collections come back with their shapes unchanged
+            before = {k: v for k, v in variables.items() if k != "params"}
+            assert jax.tree.map(jnp.shape, state) == jax.tree.map(jnp.shape, before)
+        if small:
+            assert bool(jnp.all(jnp.isfinite(out))), (name, train)
+
+
+@pytest.mark.parametrize("name", [n for n in models.names() if n.endswith("_mnist")])
+def test_mnist_variants_compute_in_bfloat16_with_float32_parameters(name):
+    model = models.get(name, dtype="bfloat16")
+    x = jnp.ones((2, *models.input_shape_of(name)))
+    variables = jax.eval_shape(lambda: model.init(jax.random.key(0), x, train=False))
+    out = jax.eval_shape(lambda v: model.apply(v, x, train=False), variables)
+    assert {p.dtype for p in jax.tree.leaves(variables["params"])} == {jnp.dtype("float32")}
+    assert out.shape == (2, 10) and out.dtype in (jnp.bfloat16, jnp.float32)
+
+
+def test_every_family_registers_an_mnist_variant_small_enough_for_a_cpu():
+    families = {"lenet", "alexnet", "vgg", "nin", "googlenet", "inception_v3", "resnet", "senet",
+                "highway", "convnext", "vit", "swin"}
+    for family in families:
+        summary = models.summary(f"{family}_mnist", quiet=True)
+        assert summary.input_shape == (28, 28, 1) and summary.output_shape == (10,)
+        assert summary.macs <= 15e6 and summary.params <= 1.5e6, summary
+
+
+@pytest.mark.parametrize("name", ["resnet_mnist", "vit_mnist", "lenet5"])
+def test_wrong_channel_count_names_the_layer_and_the_expected_shape(name):
+    model = models.get(name)
+    shape = models.input_shape_of(name)
+    variables = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.ones((1, *shape)), train=False))
+    wrong = jnp.ones((1, *shape[:-1], shape[-1] + 2))
+    with pytest.raises(Exception, match=r"(?s)(expects|expected).*(shape|channel)") as error:
+        jax.eval_shape(lambda v: model.apply(v, wrong, train=False), variables)
+    assert "/" in str(error.value) or "expects" in str(error.value)  # a layer path, or our own check
+
+
+def test_unbatched_image_gets_a_hint():
+    model = models.get("resnet_mnist")
+    with pytest.raises(ValueError, match=r"add a batch axis"):
+        model.init(jax.random.key(0), jnp.ones((28, 28, 1)))
+
+
+def test_unknown_variant_lists_close_matches():
+    with pytest.raises(KeyError, match=r"Did you mean 'resnet50'"):
+        models.get("resnet05")
