@@ -165,7 +165,7 @@ class GoogLeNet(nn.Module):
     aux_logits: bool = False        # the two auxiliary classifiers used in training (section 5)
     aux_after: Sequence[str] = ("inception4a", "inception4d")
     dropout_rate: float = 0.4
-    in_channels: int | None = 3
+    in_channels: int | None = 3     # checked on the input; None skips the check
     dtype: Any = jnp.float32
     param_dtype: Any = jnp.float32
 

@@ -232,7 +232,7 @@ class InceptionV3(nn.Module):
     blocks: Sequence = INCEPTION_V3_BLOCKS
     width: float = 1.0                  # channel multiplier of the Inception blocks (1.0 = the paper)
     dropout_rate: float = 0.5
-    in_channels: int | None = 3
+    in_channels: int | None = 3     # checked on the input; None skips the check
     dtype: Any = jnp.float32
     param_dtype: Any = jnp.float32
 
