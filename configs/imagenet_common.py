@@ -20,7 +20,7 @@ def imagenet_config(*, model: str, arg: str | None, reference: str, batch_size: 
                     label_smoothing: float = 0.0, image_size: int = 224, model_kwargs: dict | None = None,
                     ema_decay: float = 0.0):
     """A full ImageNet run of `model`; arg "smoke" shrinks it to a few steps on 32x32 crops (CI)."""
-    steps_per_epoch = TRAIN_IMAGES // batch_size
+    steps_per_epoch = TRAIN_IMAGES / batch_size  # epochs count images; steps are rounded
     config = ml_collections.ConfigDict()
     config.seed = 0
 
@@ -57,7 +57,7 @@ def imagenet_config(*, model: str, arg: str | None, reference: str, batch_size: 
     config.ema_decay = ema_decay
 
     config.log_every_steps = 100
-    config.eval_every_steps = 5 * steps_per_epoch
+    config.eval_every_steps = round(5 * steps_per_epoch)
     config.checkpoint_every_steps = 1000
     config.keep_checkpoints = 3
     config.reference = reference

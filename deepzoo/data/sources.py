@@ -60,7 +60,8 @@ class ImageSource:
 
     With `augment`, read(indices, seeds) draws each example's random-resized crop and flip from its
     seed, which the pipeline derives from (config seed, stream position): the same step sees the same
-    crops however many processes share it. Without, every image gets the evaluation centre crop.
+    crops however many processes share it (no seeds: each record's own fixed crop). Without augment,
+    every image gets the evaluation centre crop.
     """
 
     def __init__(self, records, key: str, size: int, augment: bool, num_classes: int | None = None):
@@ -71,8 +72,8 @@ class ImageSource:
         return len(self.records)
 
     def read(self, indices: np.ndarray, seeds=None) -> dict[str, np.ndarray]:
-        if self.augment and seeds is None:
-            raise ValueError("an augmenting ImageSource needs one seed per example (read(indices, seeds)).")
+        if seeds is None:  # a look at the data, not training: the same crop of a record every time
+            seeds = [int(i) for i in indices]
         crops, labels = [], []
         for n, i in enumerate(indices):
             record = self.records[int(i)]

@@ -17,7 +17,10 @@ class TrainState:
 
 def create_train_state(model, tx, example_input, *, seed: int, ema: bool = False) -> TrainState:
     """Initialises params from `seed` (pure: call it under jit with out_shardings to place them)."""
-    params_key, dropout_key = jax.random.split(jax.random.key(seed))
+    # The RBG generator compiles an initialiser 4-5x faster than threefry on XLA:CPU (~4 s instead of
+    # ~20 s for a small ResNet): every weight's draw is otherwise its own unrolled hash. Initial values
+    # need only be reproducible, which RBG is for a fixed program; dropout keeps threefry (step.py).
+    params_key, dropout_key = jax.random.split(jax.random.key(seed, impl="rbg"))
     variables = model.init({"params": params_key, "dropout": dropout_key}, example_input, train=False)
     variables = dict(variables)
     params = variables.pop("params")
