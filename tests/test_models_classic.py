@@ -249,6 +249,13 @@ def test_nin_parameters_per_block():
     assert build("nin")[0].num_classes == 1000  # the zoo's default; the lecture's count is for 10 classes
 
 
+def test_nin_mnist_has_the_papers_wide_head():
+    model, shape = build("nin_mnist")
+    head = abstract_variables(model, shape)["params"]["head"]
+    assert [head[k]["kernel"].shape for k in ("conv", "mlp1", "mlp2")] == [(3, 3, 96, 96), (1, 1, 96, 96),
+                                                                          (1, 1, 96, 10)]
+
+
 # ----------------------------------------------------------------------------- MNIST-sized variants
 
 @pytest.mark.parametrize("name", MNIST_VARIANTS)
