@@ -123,7 +123,7 @@ def test_tfds_mock_data_trains_a_few_steps(tmp_path):
 
 
 @pytest.mark.parametrize("overrides,error,message", [
-    ({"model.name": "resnet"}, KeyError, r"unknown model 'resnet'.*Known models: mlp"),
+    ({"model.name": "resnet"}, KeyError, r"unknown model 'resnet'.*Known models: .*mlp"),
     ({"dataset.name": "mnist_1d"}, KeyError, r"unknown dataset 'mnist_1d'.*mnist1d"),
     ({"task.name": "clasification"}, KeyError, r"Did you mean 'classification'"),
     ({"optimizer.name": "adamm"}, KeyError, r"unknown optimizer 'adamm'.*Did you mean 'adam'"),
