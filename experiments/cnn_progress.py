@@ -47,18 +47,28 @@ PUBLISHED = [
     ("VGG-11", "vgg11", 2014, 69.0, 132.9, 7.609),
     ("VGG-16", "vgg16", 2014, 71.6, 138.4, 15.470),
     ("VGG-19", "vgg19", 2014, 72.4, 143.7, 19.632),
-    ("GoogLeNet", "googlenet", 2014, 69.8, 6.8, 1.5),  # paper: 6.8M, 1.5G mult-adds
+    ("GoogLeNet", "googlenet", 2014, 69.8, 6.8, 1.5),  # the paper's "1.5 billion multiply-adds" budget
     ("Inception-v3", "inception_v3", 2015, 77.3, 27.2, 5.713),
     ("ResNet-18", "resnet18", 2015, 69.8, 11.7, 1.814),
     ("ResNet-34", "resnet34", 2015, 73.3, 21.8, 3.664),
     ("ResNet-50", "resnet50", 2015, 76.1, 25.6, 4.089),
     ("ResNet-101", "resnet101", 2015, 77.4, 44.5, 7.801),
     ("ResNet-152", "resnet152", 2015, 78.3, 60.2, 11.514),
-    ("SE-ResNet-50", "se_resnet50", 2017, 76.7, 28.1, 3.87),
+    ("SE-ResNet-50", "se_resnet50", 2017, 76.7, 28.1, 3.87),  # v1 layout (stride on the 1x1); ours is v1.5
     ("ViT-B/16", "vit_b16", 2020, 81.1, 86.6, 17.564),
     ("Swin-T", "swin_t", 2021, 81.5, 28.3, 4.491),
     ("ConvNeXt-T", "convnext_t", 2022, 82.5, 28.6, 4.456),
 ]
+IMAGENET_NOTES = """\
+Published figures: torchvision's model tables (single 224 crop; 299 for Inception-v3), which reproduce the
+papers. Two MAC counts differ, and both differences are understood. GoogLeNet's "1.5 billion
+multiply-adds" is the paper's design budget; the network of its Table 1 counts 1.583G (the ops column of
+Table 1, block by block, agrees with ours). SE-ResNet-50's 3.87G is for the v1 ResNet layout (stride 2 on
+the first 1x1 convolution of a bottleneck); deepzoo's ResNets are v1.5 (stride on the 3x3), as torchvision's,
+which costs 0.22G more: ResNet-50 v1.5 has 4.089G, and the squeeze-excitation adds 0.0025G.
+Top-1 accuracies are published, not measured here: ImageNet cannot be downloaded on this machine. The
+configs/imagenet_<model>.py files hold each paper's recipe for a pod."""
+
 # ILSVRC classification winners, top-5 error % (the lectures' progress slide).
 ILSVRC_TOP5_ERROR = {2012: 16.4, 2013: 11.7, 2014: 6.7, 2015: 3.57, 2017: 2.25}
 # Part 2 in historical order: the family each network stands for.
@@ -70,14 +80,18 @@ MNIST_MODELS = [
 ]
 
 
-def _write_table(rows, columns, path_stem: Path, title: str):
+def _write_table(rows, columns, path_stem: Path, title: str, notes: str = ""):
     with open(path_stem.with_suffix(".csv"), "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         writer.writerows({c: row.get(c, "") for c in columns} for row in rows)
     lines = [f"# {title}", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(str(row.get(c, "")) for c in columns) + " |" for row in rows]
-    path_stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    path_stem.with_suffix(".md").write_text("\n".join(lines) + "\n" + (f"\n{notes}\n" if notes else ""))
+
+
+_LABEL_PLACES = {"GoogLeNet": (-8, 0, "right"), "Inception-v3": (0, 14, "center"), "ResNet-50": (8, -7, "left"),
+                 "SE-ResNet-50": (8, 6, "left"), "VGG-16": (0, -32, "center")}
 
 
 def _bubbles(ax, points, xlabel, ylabel):
@@ -85,7 +99,10 @@ def _bubbles(ax, points, xlabel, ylabel):
     biggest = max(p for *_, p in points)
     for label, x, y, params in points:
         ax.scatter(x, y, s=2000 * params / biggest + 20, alpha=0.45, edgecolors="k")
-        ax.annotate(label, (x, y), textcoords="offset points", xytext=(6, 4), fontsize=8)
+        # Right of the bubble, except where a neighbour sits there (the labels of the published chart).
+        dx, dy, align = _LABEL_PLACES.get(label.split(" (")[0], (8, 0, "left"))
+        ax.annotate(label, (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=8, ha=align,
+                    va="center")
     ax.set_xscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -105,15 +122,17 @@ def imagenet_table(output_dir: Path):
     columns = ["network", "model", "year", "input", "params", "published params (M)", "GMACs", "published GMACs",
                "MACs vs published", "ImageNet top-1 (published)"]
     _write_table(rows, columns, output_dir / "results_imagenet",
-                 "ImageNet networks: parameters and MACs counted from the jaxpr, beside the published figures")
+                 "ImageNet networks: parameters and MACs counted from the jaxpr, beside the published figures",
+                 notes=IMAGENET_NOTES)
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(14, 6), gridspec_kw={"width_ratios": [2, 1]})
-    _bubbles(left, [(r["network"], r["_macs"] / 1e9, r["ImageNet top-1 (published)"], r["_params"]) for r in rows],
+    _bubbles(left, [(f"{r['network']} ({r['year']})", r["_macs"] / 1e9, r["ImageNet top-1 (published)"], r["_params"]) for r in rows],
              "GMACs per image (counted by deepzoo)", "ImageNet top-1 % (published)")
     left.set_title("ImageNet top-1 vs compute; bubble area = parameters")
-    years = list(ILSVRC_TOP5_ERROR)
-    right.bar([str(y) for y in years], list(ILSVRC_TOP5_ERROR.values()), color="tab:blue", alpha=0.7)
-    for i, err in enumerate(ILSVRC_TOP5_ERROR.values()):
+    years, errors = list(ILSVRC_TOP5_ERROR), list(ILSVRC_TOP5_ERROR.values())
+    right.bar(range(len(years)), errors, color="tab:blue", alpha=0.7)
+    right.set_xticks(range(len(years)), [str(y) for y in years])
+    for i, err in enumerate(errors):
         right.annotate(f"{err}", (i, err), ha="center", va="bottom", fontsize=9)
     right.set_title("ILSVRC winners: top-5 error %")
     right.set_xlabel("year")
