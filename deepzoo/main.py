@@ -3,8 +3,6 @@
 Multi-host: on TPU pods and SLURM, jax.distributed.initialize() finds its peers by itself
 (--distributed); elsewhere give --coordinator_address, --num_processes and --process_id.
 """
-import logging as std_logging
-
 from absl import app, flags, logging
 from ml_collections import config_flags
 
@@ -29,19 +27,13 @@ def initialize_distributed():
         jax.distributed.initialize()
 
 
-def _quiet_libraries():
-    """Orbax logs every save step by step at INFO; keep its warnings, drop the chatter."""
-    def keep(record):
-        return record.levelno >= std_logging.WARNING or "/orbax/" not in record.pathname
-    logging.get_absl_logger().addFilter(keep)
-
-
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    _quiet_libraries()
     initialize_distributed()
+    from deepzoo.train.checkpoint import quiet_orbax_logs  # noqa: PLC0415
     from deepzoo.train.trainer import train_and_evaluate  # noqa: PLC0415
+    quiet_orbax_logs()
     config = _CONFIG.value
     results = train_and_evaluate(config, _WORKDIR.value)
     split = config.dataset.eval_split

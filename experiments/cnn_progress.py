@@ -31,6 +31,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
 from deepzoo import config as config_lib  # noqa: E402
 from deepzoo import models  # noqa: E402
 from deepzoo.train import train_and_evaluate  # noqa: E402
+from deepzoo.train.checkpoint import quiet_orbax_logs  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 flags.DEFINE_string("output_dir", str(HERE / "cnn_progress"), "Where tables and figures go.")
@@ -188,6 +189,7 @@ def main(argv):
     output_dir.mkdir(parents=True, exist_ok=True)
     imagenet_table(output_dir)
     if not FLAGS.skip_training:
+        quiet_orbax_logs()
         mnist_runs(output_dir, Path(FLAGS.workdir), FLAGS.models or [name for _, name in MNIST_MODELS])
     print(f"tables and figures in {output_dir}")
 

@@ -1,6 +1,8 @@
 """Orbax checkpoints in <workdir>/checkpoints: saved periodically, on a stop signal and at the end.
 Restoring takes the newest one that reads back; a damaged newer one is reported and moved aside to
 <workdir>/checkpoints_damaged/<step> (kept for inspection, never overwritten by the rerun)."""
+import logging as std_logging
+
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
@@ -8,6 +10,15 @@ from absl import logging
 from jax.experimental import multihost_utils
 
 from deepzoo.train import files
+
+
+def _drop_orbax_info(record):
+    return record.levelno >= std_logging.WARNING or "/orbax/" not in record.pathname
+
+
+def quiet_orbax_logs():
+    """Orbax logs every save step by step at INFO: keep its warnings, drop the chatter (idempotent)."""
+    logging.get_absl_logger().addFilter(_drop_orbax_info)
 
 
 class Checkpoints:
