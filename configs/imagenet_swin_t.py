@@ -12,5 +12,6 @@ from configs.imagenet_common import imagenet_config
 def get_config(arg: str | None = None):
     return imagenet_config(
         model="swin_t", arg=arg, batch_size=1024, epochs=300, warmup_epochs=20, label_smoothing=0.1,
+        model_kwargs=dict(drop_path_rate=0.2),  # stochastic depth of the last block
         optimizer=dict(name="adamw", learning_rate=1e-3, weight_decay=0.05, grad_clip_norm=5.0),
         reference="Swin-T ImageNet top-1 81.3% (Liu et al. 2021; torchvision 81.47%)")
