@@ -3,13 +3,19 @@
     python -m deepzoo.main --config=configs/mnist5k_cnn.py:resnet_mnist --workdir=runs/mnist5k/resnet_mnist
 
 The arg is a registered `<family>_mnist` model (see deepzoo.models.names()), optionally followed by
-",smoke" for a few steps. The same recipe for every network, so that the comparison is about the
-architecture: AdamW 1e-3 with a short warm-up and cosine decay, batch 128, 15 epochs of the 4,000
-training digits, evaluated on the 1,000 test digits. experiments/cnn_progress.py runs them all.
+",smoke" for a few steps. One recipe for every convolutional network, so that the comparison is about
+the architecture: AdamW 1e-3 with a short warm-up and cosine decay, batch 128, 15 epochs of the 4,000
+training digits, evaluated on the 1,000 test digits (the transformers: see RECIPES).
+experiments/cnn_progress.py runs them all.
 """
 import ml_collections
 
 TRAIN_EXAMPLES = 4000
+# The transformers lack the convolutional prior and learn more slowly from 4,000 digits: with the CNN
+# recipe (15 epochs, lr 1e-3, no clipping) ViT reached 59% and Swin 38% test accuracy (measured). They
+# get the usual transformer recipe instead: a larger learning rate, gradient clipping, twice the epochs.
+TRANSFORMER_RECIPE = dict(epochs=30, learning_rate=3e-3, grad_clip_norm=1.0)
+RECIPES = {"vit_mnist": TRANSFORMER_RECIPE, "swin_mnist": TRANSFORMER_RECIPE}
 
 
 def get_config(arg: str | None = None):
@@ -33,13 +39,14 @@ def get_config(arg: str | None = None):
     config.task.name = "classification"
     config.task.kwargs = ml_collections.ConfigDict(dict(label_smoothing=0.0))
 
+    recipe = {"epochs": 15, "learning_rate": 1e-3, "grad_clip_norm": 0.0, **RECIPES.get(model, {})}
     config.batch_size = 128
-    epochs = 15
-    config.num_train_steps = epochs * TRAIN_EXAMPLES // config.batch_size
+    config.num_train_steps = recipe["epochs"] * TRAIN_EXAMPLES // config.batch_size
 
     config.optimizer = ml_collections.ConfigDict(dict(
-        name="adamw", learning_rate=1e-3, schedule="cosine", warmup_steps=config.num_train_steps // 20,
-        b1=0.9, b2=0.999, eps=1e-8, weight_decay=1e-4, grad_clip_norm=0.0))
+        name="adamw", learning_rate=recipe["learning_rate"], schedule="cosine",
+        warmup_steps=config.num_train_steps // 20, b1=0.9, b2=0.999, eps=1e-8, weight_decay=1e-4,
+        grad_clip_norm=recipe["grad_clip_norm"]))
 
     config.eval_batch_size = 1000
     config.grad_accum_steps = 1

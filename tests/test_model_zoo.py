@@ -9,39 +9,37 @@ import pytest
 
 from deepzoo import models
 
-SMALL_MACS = 30e6  # below this, run the model for real
+
+def _runs_for_real(name):  # the MNIST-sized ones; the others are traced only
+    return name.endswith("_mnist") or models.input_shape_of(name) in ((40,), (1,), (28, 28, 1))
 
 
 def _outputs(model):
     return getattr(model, "num_classes", None) or getattr(model, "num_outputs")
 
 
-def _init_and_apply(model, x, train):
-    variables = model.init(jax.random.key(0), x, train=False)
-    state = {k: v for k, v in variables.items() if k != "params"}
-    if train:
-        out, updates = model.apply(variables, x, train=True, rngs={"dropout": jax.random.key(1)},
-                                   mutable=list(state))
-        return out, variables, updates
-    return model.apply(variables, x, train=False), variables, state
-
-
 @pytest.mark.parametrize("name", models.names())
 def test_every_model_initialises_and_applies_in_train_and_eval_mode(name):
     model = models.get(name)
-    shape = models.input_shape_of(name)
-    x = jnp.ones((2, *shape), jnp.float32)
-    small = models.summary(name, quiet=True).macs <= SMALL_MACS
+    x = jnp.ones((2, *models.input_shape_of(name)), jnp.float32)
+    key = jax.random.key(0, impl="rbg")  # compiles initialisers 4-5x faster than threefry on CPU
+    real = _runs_for_real(name)
+    init = jax.jit(lambda x: model.init(key, x, train=False))
+    variables = init(x) if real else jax.eval_shape(init, x)
+    state = {k: v for k, v in variables.items() if k != "params"}
+
+    def apply(variables, x, train):
+        if train:
+            return model.apply(variables, x, train=True, rngs={"dropout": key}, mutable=list(state))
+        return model.apply(variables, x, train=False), state
+
     for train in (False, True):
-        run = (lambda x: _init_and_apply(model, x, train)) if small else \
-            (lambda x: jax.eval_shape(lambda x: _init_and_apply(model, x, train), x))
-        out, variables, state = run(x)
-        assert out.shape == (2, _outputs(model)), (name, train)
-        assert out.dtype == jnp.float32
-        if train:  # the mutable collections come back with their shapes unchanged
-            before = {k: v for k, v in variables.items() if k != "params"}
-            assert jax.tree.map(jnp.shape, state) == jax.tree.map(jnp.shape, before)
-        if small:
+        run = jax.jit(apply, static_argnums=2)
+        out, new_state = run(variables, x, train) if real else jax.eval_shape(run, variables, x, train)
+        assert out.shape == (2, _outputs(model)) and out.dtype == jnp.float32, (name, train)
+        # The mutable collections (BatchNorm statistics) come back with their shapes unchanged.
+        assert jax.tree.map(jnp.shape, new_state) == jax.tree.map(jnp.shape, state)
+        if real:
             assert bool(jnp.all(jnp.isfinite(out))), (name, train)
 
 
