@@ -173,10 +173,20 @@ def mnist_runs(output_dir: Path, workdir: Path, names: list[str]):
         _write_table(rows, columns, table, "Each family adapted to 28x28 digits, trained on 4,000 real MNIST "
                      "digits (configs/mnist5k_cnn.py), tested on 1,000")  # after every network: resumable
 
-    fig, ax = plt.subplots(figsize=(9, 6))
-    _bubbles(ax, [(r["network"], int(r["MACs"]) / 1e6, float(r["test accuracy %"]), int(r["params"])) for r in rows],
-             "MMACs per digit", "MNIST-5k test accuracy % (measured here)")
-    ax.set_title("The same families on 28x28 digits, one recipe, 2 CPU cores; bubble area = parameters")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(15, 6), gridspec_kw={"width_ratios": [3, 2]})
+    _bubbles(left, [(r["network"], int(r["MACs"]) / 1e6, float(r["test accuracy %"]), int(r["params"]))
+                    for r in rows], "MMACs per digit", "MNIST-5k test accuracy % (measured here)")
+    left.set_title("Each family on 28x28 digits, trained here; bubble area = parameters")
+    accuracies = [float(r["test accuracy %"]) for r in rows]
+    right.barh(range(len(rows)), accuracies, color="tab:green", alpha=0.7)
+    right.set_yticks(range(len(rows)), [r["network"] for r in rows])
+    right.invert_yaxis()  # history reads top to bottom
+    for i, r in enumerate(rows):
+        right.annotate(f"{accuracies[i]:.1f}%  {float(r['wall time (s)']):.0f} s", (accuracies[i], i),
+                       xytext=(3, 0), textcoords="offset points", va="center", fontsize=8)
+    right.set_xlim(min(accuracies) - 5, 100)
+    right.set_xlabel("test accuracy % (and training wall time)")
+    right.set_title("In historical order")
     fig.tight_layout()
     fig.savefig(output_dir / "mnist5k_progress.png", dpi=120)
     plt.close(fig)
