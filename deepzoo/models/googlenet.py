@@ -32,9 +32,9 @@ import functools
 from typing import Any, Sequence
 
 import flax.linen as nn
-import jax
 import jax.numpy as jnp
 
+from deepzoo.layers import norms
 from deepzoo.layers.checks import check_images
 
 # Table 1, the stem: (name, kernel, stride, features); "maxpool" is 3x3/2 max pooling (Caffe's ceil mode,
@@ -80,12 +80,8 @@ conv_init = nn.initializers.variance_scaling(1.0, "fan_in", "uniform")
 bias_init = nn.initializers.constant(0.2)
 
 
-def local_response_norm(x, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
-    """AlexNet's LRN across channels, in Caffe's convention: x / (k + alpha/size * sum_window x^2)^beta."""
-    pad = (size // 2, size // 2)
-    sum_sq = jax.lax.reduce_window(jnp.square(x), jnp.array(0, x.dtype), jax.lax.add, (1, 1, 1, size),
-                                   (1, 1, 1, 1), ((0, 0), (0, 0), (0, 0), pad))
-    return x / (k + alpha / size * sum_sq) ** beta
+# GoogLeNet's reference (BVLC Caffe) normalises with alpha / size and k = 1.
+local_response_norm = functools.partial(norms.local_response_norm, k=1.0, average=True)
 
 
 def max_pool(x, stride: int = 2):

@@ -20,10 +20,10 @@ import functools
 from typing import Any, Sequence
 
 import flax.linen as nn
-import jax
 import jax.numpy as jnp
 
 from deepzoo.layers.checks import check_images
+from deepzoo.layers.norms import local_response_norm
 from deepzoo.models.alexnet import adaptive_avg_pool
 
 # Table 1 of the paper, one column per configuration, read top to bottom.
@@ -62,16 +62,6 @@ CONFIGS = {
               "conv3-64", "maxpool",
               "conv3-64", "conv3-64", "maxpool"),
 }
-
-
-def local_response_norm(x, n: int = 5, k: float = 2.0, alpha: float = 1e-4, beta: float = 0.75):
-    """Krizhevsky et al. (2012), section 3.3: each activation is divided by
-    (k + alpha * sum of the squares of the n channels centred on it)^beta. NHWC; no parameters.
-    (Note alpha multiplies the sum itself; PyTorch's LocalResponseNorm divides it by n first.)"""
-    squares = jnp.square(x.astype(jnp.float32))  # a sum of squares in bf16 loses the small ones
-    window_sum = jax.lax.reduce_window(squares, 0.0, jax.lax.add, (1, 1, 1, n), (1, 1, 1, 1),
-                                       ((0, 0), (0, 0), (0, 0), (n // 2, (n - 1) // 2)))
-    return (x / (k + alpha * window_sum) ** beta).astype(x.dtype)
 
 
 class VGG(nn.Module):
