@@ -73,8 +73,8 @@ def test_classification_normalises_uint8_pixels_on_the_device():
     pixels = np.random.default_rng(0).integers(0, 256, (2, 4, 4, 3)).astype(np.uint8)
     mean, std = images.IMAGENET_MEAN, images.IMAGENET_STD
     task = tasks.get("classification", input_mean=mean, input_std=std)
-    seen = task._inputs({"input": jnp.asarray(pixels)})
+    seen = task.inputs({"input": jnp.asarray(pixels)})[0]
     expected = (pixels.astype(np.float64) - np.array(mean)) / np.array(std)
     assert seen.dtype == jnp.float32
     np.testing.assert_allclose(np.asarray(seen), expected, rtol=1e-5, atol=1e-5)
-    assert tasks.get("classification")._inputs({"input": pixels}) is pixels  # untouched without stats
+    assert tasks.get("classification").inputs({"input": pixels})[0] is pixels  # untouched without stats

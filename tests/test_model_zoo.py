@@ -10,33 +10,39 @@ import pytest
 from deepzoo import models
 
 
-def _runs_for_real(name):  # the MNIST-sized ones; the others are traced only
-    return name.endswith("_mnist") or models.input_shape_of(name) in ((40,), (1,), (28, 28, 1))
+def _runs_for_real(name):  # the MNIST-sized ones and the small sequence models; the others are traced only
+    return (name.endswith("_mnist") or name.startswith("char_") or
+            models.input_shape_of(name) in ((40,), (1,), (28, 28, 1)))
 
 
-def _outputs(model):
-    return getattr(model, "num_classes", None) or getattr(model, "num_outputs")
+def _output_shape(name, model):
+    """(batch, classes) for classifiers; (batch, length, vocabulary) for the sequence models."""
+    inputs = models.example_inputs(name, 2)
+    if jnp.issubdtype(inputs[0].dtype, jnp.integer):
+        return (2, inputs[-1].shape[1], model.vocab_size)
+    return (2, getattr(model, "num_classes", None) or getattr(model, "num_outputs"))
 
 
 @pytest.mark.parametrize("name", models.names())
 def test_every_model_initialises_and_applies_in_train_and_eval_mode(name):
     model = models.get(name)
-    x = jnp.ones((2, *models.input_shape_of(name)), jnp.float32)
+    # Ones: a valid input for images and token ids alike (id 1 is EOS, never padding).
+    xs = tuple(jnp.ones(s.shape, s.dtype) for s in models.example_inputs(name, 2))
     key = jax.random.key(0, impl="rbg")  # compiles initialisers 4-5x faster than threefry on CPU
     real = _runs_for_real(name)
-    init = jax.jit(lambda x: model.init(key, x, train=False))
-    variables = init(x) if real else jax.eval_shape(init, x)
+    init = jax.jit(lambda xs: model.init(key, *xs, train=False))
+    variables = init(xs) if real else jax.eval_shape(init, xs)
     state = {k: v for k, v in variables.items() if k != "params"}
 
-    def apply(variables, x, train):
+    def apply(variables, xs, train):
         if train:
-            return model.apply(variables, x, train=True, rngs={"dropout": key}, mutable=list(state))
-        return model.apply(variables, x, train=False), state
+            return model.apply(variables, *xs, train=True, rngs={"dropout": key}, mutable=list(state))
+        return model.apply(variables, *xs, train=False), state
 
     for train in (False, True):
         run = jax.jit(apply, static_argnums=2)
-        out, new_state = run(variables, x, train) if real else jax.eval_shape(run, variables, x, train)
-        assert out.shape == (2, _outputs(model)) and out.dtype == jnp.float32, (name, train)
+        out, new_state = run(variables, xs, train) if real else jax.eval_shape(run, variables, xs, train)
+        assert out.shape == _output_shape(name, model) and out.dtype == jnp.float32, (name, train)
         # The mutable collections (BatchNorm statistics) come back with their shapes unchanged.
         assert jax.tree.map(jnp.shape, new_state) == jax.tree.map(jnp.shape, state)
         if real:

@@ -3,17 +3,19 @@
     model = deepzoo.models.get("resnet50", num_classes=10)
     deepzoo.models.summary("resnet50")      # parameters, multiply-accumulates, output shape
 
-Each family file defines `MODELS = {name: (constructor, input_shape)}`: the constructor is the module
-class or a `functools.partial` of it, and input_shape (without the batch axis) is the input the paper
-uses, for summaries and tests.
+Each family file defines `MODELS = {name: (constructor, inputs)}`: the constructor is the module class
+or a `functools.partial` of it; inputs, without the batch axis, are what the paper feeds it, for
+summaries and tests: one float input's shape, e.g. (224, 224, 3), or a tuple of ShapeDtypeStructs, one
+per positional input (token ids for the sequence models).
 """
 import jax.numpy as jnp
 
-from deepzoo.models import (alexnet, complexity, convnext, googlenet, highway, inception_v3, lenet, mlp, nin, resnet,
-                            senet, swin, vgg, vit)
+from deepzoo.models import (alexnet, char_rnn, complexity, convnext, googlenet, highway, inception_v3, lenet, mlp,
+                            nin, resnet, senet, seq2seq, swin, vgg, vit)
 from deepzoo.registry import lookup
 
-_FAMILIES = (mlp, lenet, alexnet, vgg, nin, googlenet, inception_v3, resnet, senet, highway, convnext, vit, swin)
+_FAMILIES = (mlp, lenet, alexnet, vgg, nin, googlenet, inception_v3, resnet, senet, highway, convnext, vit, swin,
+             char_rnn, seq2seq)
 
 
 def _collect(families):
@@ -33,9 +35,15 @@ def names() -> list[str]:
     return sorted(_MODELS)
 
 
-def input_shape_of(name: str) -> tuple[int, ...]:
-    """The example input (without the batch axis) that `name` is defined on, e.g. (224, 224, 3)."""
+def input_shape_of(name: str) -> tuple:
+    """The example input (without the batch axis) that `name` is defined on, e.g. (224, 224, 3), or a
+    tuple of ShapeDtypeStructs for a model with several or integer inputs."""
     return tuple(lookup("model", name, _MODELS)[1])
+
+
+def example_inputs(name: str, batch_size: int = 1) -> tuple:
+    """Abstract inputs (ShapeDtypeStructs) of `name` with a batch axis: model.init(key, *inputs)."""
+    return complexity.example_inputs(input_shape_of(name), batch_size)
 
 
 def get(name: str, **kwargs):

@@ -25,6 +25,8 @@ def count_params(tree) -> int:
 
 
 def _eqn_macs(eqn) -> int:
+    if eqn.primitive.name not in ("dot_general", "conv_general_dilated"):
+        return 0
     out_size = math.prod(eqn.outvars[0].aval.shape)
     if eqn.primitive.name == "dot_general":
         (lhs_contracting, _), _ = eqn.params["dimension_numbers"]
@@ -102,16 +104,25 @@ class Summary:
         return "\n".join(rows)
 
 
-def profile(model, input_shape, *, name: str | None = None, dtype=jnp.float32) -> Summary:
-    """Parameters, per-example MACs (eval mode) and output shape of a Linen `model`, without allocating."""
-    x = jax.ShapeDtypeStruct((1, *input_shape), dtype)
-    variables = jax.eval_shape(lambda x: model.init(jax.random.key(0), x, train=False), x)
+def example_inputs(spec, batch_size: int = 1, dtype=jnp.float32) -> tuple:
+    """A model's abstract inputs with a batch axis: `spec` is one input's shape (a float input, e.g.
+    (224, 224, 3)) or a tuple of ShapeDtypeStructs, one per positional input (e.g. token ids)."""
+    if all(isinstance(d, int) for d in spec):
+        return (jax.ShapeDtypeStruct((batch_size, *spec), dtype),)
+    return tuple(jax.ShapeDtypeStruct((batch_size, *s.shape), s.dtype) for s in spec)
 
-    def apply(variables, x):
-        return model.apply(variables, x, train=False)
 
-    out = jax.eval_shape(apply, variables, x)
-    scopes = macs_by_scope(apply, variables, x)
+def profile(model, input_spec, *, name: str | None = None, dtype=jnp.float32) -> Summary:
+    """Parameters, per-example MACs (eval mode) and output shape of a Linen `model`, without allocating.
+    `input_spec`: see example_inputs."""
+    xs = example_inputs(input_spec, 1, dtype)
+    variables = jax.eval_shape(lambda xs: model.init(jax.random.key(0), *xs, train=False), xs)
+
+    def apply(variables, xs):
+        return model.apply(variables, *xs, train=False)
+
+    out = jax.eval_shape(apply, variables, xs)
+    scopes = macs_by_scope(apply, variables, xs)
     root = type(model).__name__
     layer_macs = collections.Counter()
     for scope, macs in scopes.items():
@@ -120,7 +131,8 @@ def profile(model, input_shape, *, name: str | None = None, dtype=jnp.float32) -
     params = variables["params"]
     layers = tuple((layer, count_params(params.get(layer, {})), layer_macs.get(layer, 0))
                    for layer in dict.fromkeys([*params, *layer_macs]))
-    return Summary(name=name or root, input_shape=tuple(input_shape), output_shape=tuple(out.shape[1:]),
+    shapes = [x.shape[1:] if x.dtype == dtype else (x.shape[1:], str(x.dtype)) for x in xs]
+    return Summary(name=name or root, input_shape=shapes[0] if len(xs) == 1 else tuple(shapes), output_shape=tuple(out.shape[1:]),
                    output_dtype=str(out.dtype), params=count_params(params),
                    state=count_params({k: v for k, v in variables.items() if k != "params"}),
                    macs=sum(scopes.values()), layers=layers)

@@ -259,3 +259,18 @@ def beam_search(step_fn: StepFn, state, *, batch_size: int, beam_size: int, bos_
     scores = out["finished_scores"]
     tokens = jnp.where(jnp.isfinite(scores)[:, :, None], out["finished_seqs"], PAD_ID)
     return tokens, scores
+
+
+def generate(model, variables, source, *, max_length: int, bos_id: int, eos_id: int, beam_size: int = 1,
+             length_penalty: float = 0.6):
+    """Decodes `source` with an encoder-decoder module that has the methods start_decoding(source) ->
+    state and decode_step(tokens, state) -> (logits, state) (Seq2Seq, ShowAttendTell): greedy when
+    beam_size is 1, else the best beam. Returns int32 (B, max_length)."""
+    state = model.apply(variables, source, method="start_decoding")
+    step = lambda tokens, state, t: model.apply(variables, tokens, state, method="decode_step")
+    if beam_size == 1:
+        return greedy_decode(step, state, batch_size=source.shape[0], bos_id=bos_id, eos_id=eos_id,
+                             max_length=max_length)
+    beams, _ = beam_search(step, state, batch_size=source.shape[0], beam_size=beam_size, bos_id=bos_id,
+                           eos_id=eos_id, max_length=max_length, length_penalty=length_penalty)
+    return beams[:, 0]

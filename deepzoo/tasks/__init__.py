@@ -1,14 +1,18 @@
 """What is learned: a task gives the loss (with metrics) for training and the metrics for evaluation.
 
+    inputs(batch) -> tuple                                         # the model's positional inputs
     loss(model, params, model_state, batch, rngs) -> (scalar, (new_model_state, metrics))
     evaluate(model, params, model_state, batch) -> metrics        # batch["mask"] marks real examples
 Metrics are {name: (sum, count)} (see metrics.py).
 """
-from deepzoo.tasks.classification import Classification
-from deepzoo.tasks.regression import Regression
 from deepzoo.registry import lookup
+from deepzoo.tasks.classification import Classification
+from deepzoo.tasks.language_model import LanguageModel
+from deepzoo.tasks.regression import Regression
+from deepzoo.tasks.seq2seq import Seq2Seq
 
-_TASKS = {"classification": Classification, "regression": Regression}
+_TASKS = {"classification": Classification, "language_model": LanguageModel, "regression": Regression,
+          "seq2seq": Seq2Seq}
 
 
 def names() -> list[str]:

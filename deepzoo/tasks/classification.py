@@ -6,14 +6,7 @@ import jax.numpy as jnp
 import optax
 
 from deepzoo.tasks import metrics as metrics_lib
-
-
-def apply_model(model, params, model_state, x, *, train, rngs=None):
-    """Runs `model`; in training also returns its updated mutable collections (e.g. batch_stats)."""
-    variables = {"params": params, **model_state}
-    if train:
-        return model.apply(variables, x, train=True, rngs=rngs, mutable=list(model_state))
-    return model.apply(variables, x, train=False), model_state
+from deepzoo.tasks.apply import apply_model
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,12 +17,13 @@ class Classification:
     input_mean: tuple = ()
     input_std: tuple = ()
 
-    def _inputs(self, batch):
+    def inputs(self, batch) -> tuple:
+        """The model's positional inputs."""
         x = batch["input"]
         if self.input_mean or self.input_std:
             mean, std = jnp.asarray(self.input_mean or 0.0), jnp.asarray(self.input_std or 1.0)
-            return (x.astype(jnp.float32) - mean) / std
-        return x
+            return ((x.astype(jnp.float32) - mean) / std,)
+        return (x,)
 
     def _losses(self, logits, labels):
         logits = logits.astype(jnp.float32)  # the softmax in f32 even when the model computes in bf16
@@ -48,14 +42,14 @@ class Classification:
                              f"{source.num_classes} (num_outputs for the MLPs).")
 
     def loss(self, model, params, model_state, batch, rngs):
-        logits, new_state = apply_model(model, params, model_state, self._inputs(batch), train=True,
+        logits, new_state = apply_model(model, params, model_state, self.inputs(batch), train=True,
                                        rngs=rngs)
         losses, correct = self._losses(logits, batch["label"])
         metrics = {"loss": metrics_lib.pair(losses, 1.0), "accuracy": metrics_lib.pair(correct, 1.0)}
         return jnp.mean(losses), (new_state, metrics)
 
     def evaluate(self, model, params, model_state, batch):
-        logits, _ = apply_model(model, params, model_state, self._inputs(batch), train=False)
+        logits, _ = apply_model(model, params, model_state, self.inputs(batch), train=False)
         losses, correct = self._losses(logits, batch["label"])
         mask = batch["mask"]
         return {"loss": metrics_lib.pair(losses, mask), "accuracy": metrics_lib.pair(correct, mask)}

@@ -5,11 +5,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from deepzoo.tasks import metrics as metrics_lib
-from deepzoo.tasks.classification import apply_model
+from deepzoo.tasks.apply import apply_model
 
 
 @dataclasses.dataclass(frozen=True)
 class Regression:
+
+    def inputs(self, batch) -> tuple:
+        return (batch["input"],)
 
     def validate(self, output_shape, source, model_name):
         target = source.read(np.arange(1))["target"]
@@ -23,10 +26,10 @@ class Regression:
         return jnp.mean(err.reshape(err.shape[0], -1) ** 2, axis=-1)
 
     def loss(self, model, params, model_state, batch, rngs):
-        pred, new_state = apply_model(model, params, model_state, batch["input"], train=True, rngs=rngs)
+        pred, new_state = apply_model(model, params, model_state, self.inputs(batch), train=True, rngs=rngs)
         errors = self._errors(pred, batch["target"])
         return jnp.mean(errors), (new_state, {"mse": metrics_lib.pair(errors, 1.0)})
 
     def evaluate(self, model, params, model_state, batch):
-        pred, _ = apply_model(model, params, model_state, batch["input"], train=False)
+        pred, _ = apply_model(model, params, model_state, self.inputs(batch), train=False)
         return {"mse": metrics_lib.pair(self._errors(pred, batch["target"]), batch["mask"])}

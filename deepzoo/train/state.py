@@ -15,13 +15,16 @@ class TrainState:
     ema_params: Any = None      # exponential moving average of params; None when disabled
 
 
-def create_train_state(model, tx, example_input, *, seed: int, ema: bool = False) -> TrainState:
-    """Initialises params from `seed` (pure: call it under jit with out_shardings to place them)."""
+def create_train_state(model, tx, example_inputs, *, seed: int, ema: bool = False) -> TrainState:
+    """Initialises params from `seed` (pure: call it under jit with out_shardings to place them).
+    `example_inputs`: the model's input, or a tuple of its positional inputs (task.inputs(batch))."""
+    if not isinstance(example_inputs, tuple):
+        example_inputs = (example_inputs,)
     # The RBG generator compiles an initialiser 4-5x faster than threefry on XLA:CPU (~4 s instead of
     # ~20 s for a small ResNet): every weight's draw is otherwise its own unrolled hash. Initial values
     # need only be reproducible, which RBG is for a fixed program; dropout keeps threefry (step.py).
     params_key, dropout_key = jax.random.split(jax.random.key(seed, impl="rbg"))
-    variables = model.init({"params": params_key, "dropout": dropout_key}, example_input, train=False)
+    variables = model.init({"params": params_key, "dropout": dropout_key}, *example_inputs, train=False)
     variables = dict(variables)
     params = variables.pop("params")
     return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params),

@@ -122,11 +122,13 @@ def train_and_evaluate(config, workdir) -> dict[str, float]:
     replicated, num_steps = sharding.replicated(mesh), config.num_train_steps
 
     ds = config.dataset
-    image_size = ds.get("image_size", 0)  # > 0: crops of images of any size (ImageNet), uint8
-    train_source = data.load(ds.name, ds.train_split, data_dir=ds.data_dir, cache=ds.cache,
-                             image_size=image_size, augment=True)
+    # Optional fields: image_size > 0 crops images of any size (ImageNet); text datasets need max_length
+    # (and vocab_size, languages for SentencePiece translation).
+    options = {k: ds[k] for k in ("image_size", "max_length", "vocab_size", "languages") if k in ds}
+    train_source = data.load(ds.name, ds.train_split, data_dir=ds.data_dir, cache=ds.cache, augment=True,
+                             **options)
     eval_source = data.load(ds.name, ds.eval_split, data_dir=ds.data_dir, cache=ds.cache,
-                            image_size=image_size) if ds.eval_split else None
+                            **options) if ds.eval_split else None
     if eval_source is not None and len(eval_source) == 0:
         raise ValueError(f"the eval split {ds.eval_split!r} of {ds.name!r} is empty; set "
                          f"--config.dataset.eval_split to another split, or to '' for no evaluation.")
@@ -134,12 +136,11 @@ def train_and_evaluate(config, workdir) -> dict[str, float]:
     task = tasks.get(config.task.name, **config.task.kwargs)
     tx, learning_rate = optim.create(config.optimizer, num_steps)
 
-    example = train_source.read(np.arange(1))
-    init = lambda: create_train_state(model, tx, example["input"], seed=config.seed,
-                                      ema=config.ema_decay > 0)
+    example = task.inputs(train_source.read(np.arange(1)))
+    init = lambda: create_train_state(model, tx, example, seed=config.seed, ema=config.ema_decay > 0)
     shapes = jax.eval_shape(init)
     task.validate(jax.eval_shape(lambda s: model.apply({"params": s.params, **s.model_state},
-                                                       example["input"]), shapes).shape,
+                                                       *example), shapes).shape,
                   train_source, f"{config.model.name} (config.model)")
     state_sharding = jax.tree.map(lambda _: replicated, shapes)
 
