@@ -2,6 +2,17 @@
 
 Offline datasets (see builders.py) are prepared into the TFDS data dir on first use; any other TFDS
 name must already be prepared there in ArrayRecord format (as on pods).
+
+A dataset's kind (KINDS, by name) says what its examples are:
+    classification  {"input": float32, "label": int32}                  load("mnist1d", "train")
+    translation     {"source": int32 (L,), "target": int32 (L,)}          load("numbers_en_de", "train",
+                    SentencePiece ids + EOS, then PAD                          max_length=48, vocab_size=256)
+    language_model  {"tokens": int32 (L + 1,)} UTF-8 bytes (ByteVocab)   load("python_docstrings", "train",
+                    of the split's texts joined by blank lines                 max_length=256)
+    captioning      {"image": uint8 (28, 112, 1), "target": int32 (L,)}   load("mnist_captions", "train",
+                    caption word ids + EOS, then PAD                           max_length=8)
+Text sources carry `vocab` (size/encode/decode, ids as in deepzoo.data.text) and `vocab_size`; their
+reference strings (for BLEU) come from `texts(name, split, feature)`, in the sources' example order.
 """
 import os
 
@@ -11,13 +22,29 @@ import tensorflow_datasets as tfds
 from absl import logging
 from jax.experimental import multihost_utils
 
-from deepzoo.data import images
-from deepzoo.data.builders import OFFLINE_BUILDERS
+from deepzoo.data import images, text
+from deepzoo.data.builders import OFFLINE_BUILDERS, TEXT_BUILDERS
+
+_BUILDERS = {**OFFLINE_BUILDERS, **TEXT_BUILDERS}  # every dataset prepared here on first use
 
 # How a record becomes the model input: (feature name, scale). Images are uint8 in [0, 255], except
 # scikit-learn's digits, whose pixels count 0..16 ink dots.
 _INPUTS = {"mnist1d": ("x", 1.0), "digits": ("image", 1 / 16)}
 _DEFAULT_INPUT = ("image", 1 / 255)
+
+# What a dataset's examples are, by name (before any "/config"); any other name is classification.
+KINDS = {
+    "numbers_en_de": "translation",
+    **{f"wmt{year}_translate": "translation" for year in range(13, 20)},
+    "wmt_t2t_translate": "translation",
+    "python_docstrings": "language_model",
+    "mnist_captions": "captioning",
+}
+
+
+def dataset_kind(name: str) -> str:
+    """"classification", "translation", "language_model" or "captioning"."""
+    return KINDS.get(name.split("/")[0], "classification")
 
 
 def resolve_data_dir(path: str | None = None) -> str:
@@ -25,14 +52,16 @@ def resolve_data_dir(path: str | None = None) -> str:
 
 
 class ArraySource:
-    """A split held in memory as arrays; `read(indices)` gathers a batch with one fancy index."""
+    """A split held in memory as arrays; `read(indices)` gathers a batch with one fancy index.
+    Keyword `attributes` become attributes of the source (text datasets: vocab, vocab_size)."""
 
-    def __init__(self, arrays: dict[str, np.ndarray], num_classes: int | None = None):
+    def __init__(self, arrays: dict[str, np.ndarray], num_classes: int | None = None, **attributes):
         lengths = {len(v) for v in arrays.values()}
         if len(lengths) != 1:
             raise ValueError(f"arrays have different lengths: { {k: len(v) for k, v in arrays.items()} }")
         self.arrays = arrays
         self.num_classes = num_classes
+        self.__dict__.update(attributes)
 
     def __len__(self):
         return len(next(iter(self.arrays.values())))
@@ -42,10 +71,12 @@ class ArraySource:
 
 
 class RecordSource:
-    """A split read record by record from ArrayRecord files (for datasets too big to hold in memory)."""
+    """A split read record by record from ArrayRecord files (for datasets too big to hold in memory).
+    Keyword `attributes` become attributes of the source (text datasets: vocab, vocab_size)."""
 
-    def __init__(self, records, to_example, num_classes: int | None = None):
+    def __init__(self, records, to_example, num_classes: int | None = None, **attributes):
         self.records, self.to_example, self.num_classes = records, to_example, num_classes
+        self.__dict__.update(attributes)
 
     def __len__(self):
         return len(self.records)
@@ -93,7 +124,7 @@ def _prepare_offline(name: str, directory: str):
     """Process 0 prepares first, so that processes sharing a disk never write the same files;
     the others then find it prepared (or, on a disk of their own, prepare their copy)."""
     def prepare():
-        builder = OFFLINE_BUILDERS[name](data_dir=directory, file_format="array_record")
+        builder = _BUILDERS[name](data_dir=directory, file_format="array_record")
         if not builder.is_prepared():
             logging.info("Preparing the offline dataset %r in %s (once).", name, directory)
             builder.download_and_prepare()
@@ -108,7 +139,7 @@ def _prepare_offline(name: str, directory: str):
 
 def _explain_failure(name: str, directory: str, error: Exception) -> Exception:
     """Turns TFDS's errors (or its silent network retries) into one that says what to do."""
-    offline = ", ".join(sorted(OFFLINE_BUILDERS))
+    offline = ", ".join(sorted(_BUILDERS))
     try:
         builder = tfds.builder(name, data_dir=directory)
     except tfds.core.registered.DatasetNotFoundError:
@@ -128,24 +159,43 @@ def _explain_failure(name: str, directory: str, error: Exception) -> Exception:
     return error
 
 
+def _open(name: str, split: str, directory: str):
+    """The split's records (a tfds data source), preparing an offline dataset on first use."""
+    if name in _BUILDERS:
+        _prepare_offline(name, directory)
+    elif dataset_kind(name) == "translation":
+        # Without TensorFlow, TFDS imports its legacy builders lazily and never registers WMT's.
+        import tensorflow_datasets.translate  # noqa: F401
+    try:
+        return tfds.data_source(name, split=split, data_dir=directory, download=False)
+    except Exception as e:  # noqa: BLE001  (re-raised, explained)
+        raise _explain_failure(name, directory, e) from e
+
+
 def load(name: str, split: str, *, data_dir: str | None = None, cache: bool = True,
-         image_size: int = 0, augment: bool = False):
-    """Returns the `split` of dataset `name` as a source of {"input": float32, "label": int32} examples.
+         image_size: int = 0, augment: bool = False, max_length: int = 0, vocab_size: int = 0,
+         languages: tuple = ("en", "de")):
+    """Returns the `split` of dataset `name` as a source of examples; their kind (see the module's
+    docstring) follows from the name: {"input": float32, "label": int32} for classification.
 
     cache=True reads the split into memory once (small datasets: batches are then one numpy gather).
     image_size > 0 makes an ImageSource instead: uint8 size x size crops of images of any size, random
     (augment=True, for training) or central; the task normalises them on the device.
+    Text datasets: max_length is the length of every token sequence (required); translation also
+    takes vocab_size (SentencePiece pieces, required) and languages (source, target feature names).
     """
+    kind = dataset_kind(name)
+    if kind != "classification":
+        if image_size:
+            raise ValueError(f"image_size={image_size} applies to image classification datasets, not to "
+                             f"{name!r} ({kind}); leave --config.dataset.image_size unset.")
+        return _text_source(kind, name, split, resolve_data_dir(data_dir), cache, max_length, vocab_size,
+                            tuple(languages))
     if image_size and augment and cache:
         raise ValueError("random crops are drawn afresh every epoch and cannot be cached: set "
                          "--config.dataset.cache=False when --config.dataset.image_size is set.")
     directory = resolve_data_dir(data_dir)
-    if name in OFFLINE_BUILDERS:
-        _prepare_offline(name, directory)
-    try:
-        records = tfds.data_source(name, split=split, data_dir=directory, download=False)
-    except Exception as e:  # noqa: BLE001  (re-raised, explained)
-        raise _explain_failure(name, directory, e) from e
+    records = _open(name, split, directory)
     features = records.dataset_info.features
     key, scale = _INPUTS.get(name, _DEFAULT_INPUT)
     if key not in features or "label" not in features:
@@ -164,3 +214,98 @@ def load(name: str, split: str, *, data_dir: str | None = None, cache: bool = Tr
     if cache:
         source = ArraySource(source.read(np.arange(len(source))), num_classes)
     return source
+
+
+def _string(value) -> str:
+    """A Text feature's value as str: data_source gives UTF-8 bytes (str under tfds mock_data)."""
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def _text_features(records) -> list[str]:
+    features = records.dataset_info.features
+    return [k for k in features.keys() if isinstance(features[k], tfds.features.Text)]
+
+
+def texts(name: str, split: str, feature: str, *, data_dir: str | None = None) -> list[str]:
+    """The strings of text feature `feature` of every example of the split, in the order of the
+    examples of `load(name, split)`: the references for BLEU, e.g. texts("numbers_en_de", "test", "de"),
+    texts("mnist_captions", "test", "caption")."""
+    records = _open(name, split, resolve_data_dir(data_dir))
+    if feature not in _text_features(records):
+        raise ValueError(f"dataset {name!r} has no text feature {feature!r}; its text features are "
+                         f"{_text_features(records)}.")
+    return [_string(records[i][feature]) for i in range(len(records))]
+
+
+def _targets(vocab, strings, max_length: int) -> np.ndarray:
+    """Token ids + EOS, right-padded with PAD (cut to max_length, EOS kept last): int32 (n, max_length)."""
+    return text.pad([ids + [text.EOS] for ids in vocab.encode_batch(strings)], max_length)
+
+
+def _training_texts(name: str, directory: str, languages: tuple):
+    """Every text of the train split, in record order, each language in turn: the vocabulary's
+    training text (a generator: nothing is read unless the vocabulary has to be trained)."""
+    records = _open(name, "train", directory)
+    for i in range(len(records)):
+        record = records[i]
+        for language in sorted(languages):  # the same vocabulary for en->de and de->en
+            yield _string(record[language])
+
+
+def _text_source(kind: str, name: str, split: str, directory: str, cache: bool, max_length: int,
+                 vocab_size: int, languages: tuple):
+    if max_length <= 0:
+        raise ValueError(f"dataset {name!r} is a {kind} dataset: set max_length > 0 (got {max_length}), the "
+                         f"length of its token sequences (--config.dataset.max_length).")
+    records = _open(name, split, directory)
+    if kind == "language_model":
+        return _language_model_source(name, split, records, max_length, vocab_size)
+
+    if kind == "captioning":
+        vocab = text.WordVocab(text.CAPTION_WORDS)
+        _check_fixed_vocab(name, vocab, vocab_size)
+
+        def to_example(rows):
+            return {"image": rows["image"],
+                    "target": _targets(vocab, map(_string, rows["caption"]), max_length)}
+    else:  # translation
+        known = _text_features(records)
+        if len(languages) != 2 or not set(languages) <= set(known):
+            raise ValueError(f"languages={languages} for dataset {name!r}: give (source, target), two of its "
+                             f"text features {known}.")
+        if vocab_size <= 0:
+            raise ValueError(f"dataset {name!r} is tokenised with SentencePiece: set vocab_size > 0 (got "
+                             f"{vocab_size}), e.g. 256 for numbers_en_de, 32000 for WMT.")
+        vocab = text.sentencepiece_vocab(name, _training_texts(name, directory, languages), vocab_size,
+                                         directory)
+        source_language, target_language = languages
+
+        def to_example(rows):
+            return {"source": _targets(vocab, map(_string, rows[source_language]), max_length),
+                    "target": _targets(vocab, map(_string, rows[target_language]), max_length)}
+
+    source = RecordSource(records, to_example, vocab=vocab, vocab_size=vocab.size)
+    if cache:
+        source = ArraySource(source.read(np.arange(len(source))), vocab=vocab, vocab_size=vocab.size)
+    return source
+
+
+def _check_fixed_vocab(name: str, vocab, vocab_size: int):
+    if vocab_size and vocab_size != vocab.size:
+        raise ValueError(f"dataset {name!r} has a fixed vocabulary of {vocab.size} tokens "
+                         f"({type(vocab).__name__}); leave vocab_size unset (got {vocab_size}).")
+
+
+def _language_model_source(name: str, split: str, records, max_length: int, vocab_size: int):
+    """The split's texts joined by blank lines into one byte stream, cut into non-overlapping windows
+    of max_length + 1 tokens (the last, partial window is dropped). Always held in memory."""
+    vocab = text.ByteVocab()
+    _check_fixed_vocab(name, vocab, vocab_size)
+    corpus = "\n\n".join(_string(records[i]["text"]) for i in range(len(records)))
+    stream = vocab.encode_array(corpus)
+    windows = len(stream) // (max_length + 1)
+    if windows == 0:
+        raise ValueError(f"split {split!r} of {name!r} has {len(stream)} tokens, fewer than one window of "
+                         f"max_length + 1 = {max_length + 1}; lower max_length.")
+    tokens = stream[:windows * (max_length + 1)].reshape(windows, max_length + 1)
+    return ArraySource({"tokens": tokens}, vocab=vocab, vocab_size=vocab.size)
