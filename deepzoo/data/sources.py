@@ -6,7 +6,7 @@ name must already be prepared there in ArrayRecord format (as on pods).
 A dataset's kind (KINDS, by name) says what its examples are:
     classification  {"input": float32, "label": int32}                  load("mnist1d", "train")
     translation     {"source": int32 (L,), "target": int32 (L,)}          load("numbers_en_de", "train",
-                    SentencePiece ids + EOS, then PAD                          max_length=48, vocab_size=256)
+                    SentencePiece ids + EOS, then PAD                          max_length=24, vocab_size=256)
     language_model  {"tokens": int32 (L + 1,)} UTF-8 bytes (ByteVocab)   load("python_docstrings", "train",
                     of the split's texts joined by blank lines                 max_length=256)
     captioning      {"image": uint8 (28, 112, 1), "target": int32 (L,)}   load("mnist_captions", "train",
