@@ -7,17 +7,20 @@ or in two steps, keeping the source (its size, its classes):
     for batch in data.eval_batches(data.load("mnist1d", "test"), global_batch_size=1000): ...
 """
 from deepzoo.data.pipeline import eval_batches, train_batches
-from deepzoo.data.sources import ArraySource, RecordSource, load, resolve_data_dir
+from deepzoo.data.sources import ArraySource, RecordSource, dataset_kind, load, resolve_data_dir, texts
 
 
 
 def get(name: str, split: str, *, global_batch_size: int, seed: int = 0, start_step: int = 0,
-        num_steps: int | None = None, data_dir: str | None = None, cache: bool = True, prefetch: int = 0):
+        num_steps: int | None = None, data_dir: str | None = None, cache: bool = True, prefetch: int = 0,
+        **options):
     """This process's training batches of dataset `name`, split `split`, from `start_step` on: the
-    same batches for the same (seed, step), however often the run was interrupted."""
-    return train_batches(load(name, split, data_dir=data_dir, cache=cache),
+    same batches for the same (seed, step), however often the run was interrupted. `options` go to
+    `load` (max_length, vocab_size, languages for text; image_size, augment for images)."""
+    return train_batches(load(name, split, data_dir=data_dir, cache=cache, **options),
                          global_batch_size=global_batch_size, seed=seed, start_step=start_step,
                          num_steps=num_steps, prefetch=prefetch)
 
 
-__all__ = ["ArraySource", "RecordSource", "eval_batches", "get", "load", "resolve_data_dir", "train_batches"]
+__all__ = ["ArraySource", "RecordSource", "dataset_kind", "eval_batches", "get", "load", "resolve_data_dir", "texts",
+           "train_batches"]

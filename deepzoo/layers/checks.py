@@ -1,6 +1,7 @@
 """Input checks that turn a confusing failure deep inside a network into an error naming the fix."""
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 
 def check_images(x, model: str, channels: int | None = None):
@@ -27,8 +28,9 @@ def check_tokens(tokens, model: str, vocab_size: int, what: str = "tokens"):
     if tokens.shape[1] == 0:
         raise ValueError(f"{model} got empty {what} (length 0); every sequence needs at least one token "
                          f"(EOS).")
-    if not isinstance(tokens, jax.core.Tracer) and tokens.size:
-        low, high = int(jnp.min(tokens)), int(jnp.max(tokens))
+    if isinstance(tokens, (np.ndarray, jax.Array)) and not isinstance(tokens, jax.core.Tracer) and tokens.size:
+        values = np.asarray(tokens)  # numpy: no device op, so this also works on constants under jit
+        low, high = int(values.min()), int(values.max())
         if low < 0 or high >= vocab_size:
             raise ValueError(f"{model}: {what} hold ids in [{low}, {high}] but the vocabulary has "
                              f"{vocab_size} tokens (ids 0..{vocab_size - 1}); set vocab_size to the "

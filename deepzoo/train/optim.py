@@ -17,8 +17,10 @@ def schedule(cfg, num_steps: int):
         "cosine": lambda: optax.cosine_decay_schedule(lr, decay_steps),
         "linear": lambda: optax.linear_schedule(lr, 0.0, decay_steps),
         # Multiply by decay_factor every decay_every_steps (AlexNet/VGG: 0.1 per 30 epochs; GoogLeNet:
-        # 0.96 per 8 epochs; Inception-v3: 0.94 per 2 epochs).
-        "step": lambda: optax.exponential_decay(lr, cfg.decay_every_steps, cfg.decay_factor, staircase=True),
+        # 0.96 per 8 epochs; Inception-v3: 0.94 per 2 epochs), from decay_begin_steps on (Luong et al.
+        # 2015: halve every epoch after the fifth).
+        "step": lambda: optax.exponential_decay(lr, cfg.decay_every_steps, cfg.decay_factor, staircase=True,
+                                                transition_begin=cfg.get("decay_begin_steps", 0)),
     })()
     if not warmup:
         return after_warmup
@@ -36,6 +38,8 @@ def create(cfg, num_steps: int):
         "adamw": lambda: optax.adamw(lr, b1, b2, eps, weight_decay=decay),  # decoupled decay
         "rmsprop": lambda: optax.rmsprop(lr, decay=cfg.get("rms_decay", 0.9), eps=eps,
                                          momentum=cfg.get("momentum") or None),
+        # Zeiler 2012; Bahdanau et al. 2015 trained RNNsearch with rho 0.95, eps 1e-6, learning rate 1.
+        "adadelta": lambda: optax.adadelta(lr, rho=cfg.get("rho", 0.9), eps=eps),
     })()
     chain = []
     if cfg.get("grad_clip_norm"):
