@@ -21,6 +21,9 @@ the task (the weights come back with return_attention=True).
     h, w = model.grid_shape(images.shape[1:3])                    # (4, 14): alpha.reshape(B, T, h, w)
     tokens = decoding.generate(model, variables, images, max_length=8, bos_id=2, eos_id=1, beam_size=3)
 
+Measured here (2 CPU cores): batch 64, Adam 3e-3 (warm-up 50 steps, cosine to 0 at 400), 400 steps in about
+3 minutes; greedy captions of 512 mnist_captions test images: 62% exactly right.
+
 Token ids follow deepzoo.data.text: PAD 0, EOS 1, BOS 2, UNK 3. The default vocabulary is its caption
 WordVocab (4 specials + 31 words: zero..nineteen, twenty..ninety, hundred, thousand, and): 35 tokens.
 """
@@ -36,10 +39,10 @@ from deepzoo.models.seq2seq import AttentionDecoder
 from deepzoo.models.vgg import CONFIGS as VGG_CONFIGS
 
 # 28 x 112 -> 14 x 56 -> 7 x 28 -> 4 x 14 regions of 128 channels. A region's receptive field is 38 pixels
-# (a digit is 28 wide) at a stride of 8, so each region sees about one whole digit. About 38M MACs.
-MNIST_CNN = ("conv3-32", "maxpool",
+# (a digit is 28 wide) at a stride of 8, so each region sees about one whole digit. About 12M MACs.
+MNIST_CNN = ("conv3-16", "maxpool",
+             "conv3-32", "maxpool",
              "conv3-64", "maxpool",
-             "conv3-128", "maxpool",
              "conv3-128")
 # The paper's annotations: VGG-19 (configuration E) up to conv5_4, before its last max-pool: 14 x 14 x 512.
 VGG19_CONV5_4 = tuple(VGG_CONFIGS["E"][:-1])
@@ -99,7 +102,7 @@ class ConvEncoder(nn.Module):
 class ShowAttendTell(nn.Module):
     vocab_size: int = 35               # deepzoo.data.text's caption WordVocab
     embed_dim: int = 64                # word embedding
-    features: int = 256                # LSTM units (and attention width)
+    features: int = 128                # LSTM units (and attention width)
     cnn: Sequence[str] = MNIST_CNN     # the encoder; the grid's channels D are its last conv's
     batch_norm: bool = True            # in the CNN; trains the small encoder from scratch much faster
     dropout_rate: float = 0.0          # on the word embeddings and before the output layer
