@@ -41,8 +41,7 @@ def english_below_1000(n):
     return f"{UNITS_EN[hundreds]} hundred" + (f" and {english_below_100(rest)}" if rest else "")
 
 
-def english(n):
-    """British style, as num2words: 'four thousand, one hundred and twelve', 'one thousand and one'."""
+def english_below_million(n):
     thousands, rest = divmod(n, 1000)
     if not thousands:
         return english_below_1000(rest)
@@ -52,23 +51,44 @@ def english(n):
     return f"{english_below_1000(thousands)} thousand{joint}"
 
 
-def german_below_1000(n, before_tausend=False):
+def english(n):
+    """British style, as num2words: 'four thousand, one hundred and twelve', 'one thousand and one',
+    'two million and one', 'one million, one thousand'."""
+    millions, rest = divmod(n, 10 ** 6)
+    if not millions:
+        return english_below_million(rest)
+    if not rest:
+        return f"{english_below_1000(millions)} million"
+    joint = f", {english_below_million(rest)}" if rest >= 100 else f" and {english_below_100(rest)}"
+    return f"{english_below_1000(millions)} million{joint}"
+
+
+def german_below_1000(n, one="eins"):
+    """`one`: how a final 1 is said: "eins" alone, "ein" before "tausend", "eine" before "Millionen"."""
     hundreds, rest = divmod(n, 100)
     out = ("ein" if hundreds == 1 else UNITS_DE[hundreds]) + "hundert" if hundreds else ""
     if rest == 1:
-        return out + ("ein" if before_tausend else "eins")
+        return out + one
     if rest < 20:
         return out + (UNITS_DE[rest] if rest else "")
     tens, units = divmod(rest, 10)  # units before tens: 21 = ein-und-zwanzig
     return out + (("ein" if units == 1 else UNITS_DE[units]) + "und" if units else "") + TENS_DE[tens]
 
 
+def german_below_million(n):
+    thousands, rest = divmod(n, 1000)
+    return ((german_below_1000(thousands, one="ein") + "tausend" if thousands else "")
+            + (german_below_1000(rest) if rest else ""))
+
+
 def german(n):
+    """One word below a million; millions are a separate word: "zwei Millionen einundzwanzigtausend"."""
     if n == 0:
         return "null"
-    thousands, rest = divmod(n, 1000)
-    return ((german_below_1000(thousands, before_tausend=True) + "tausend" if thousands else "")
-            + (german_below_1000(rest) if rest else ""))
+    millions, rest = divmod(n, 10 ** 6)
+    head = "" if not millions else "eine Million" if millions == 1 else \
+        german_below_1000(millions, one="eine") + " Millionen"
+    return " ".join(part for part in (head, german_below_million(rest) if rest else "") if part)
 
 
 def spoken_caption(n):
@@ -123,16 +143,21 @@ def captions(data_dir):
 
 # ---- numbers_en_de --------------------------------------------------------------------------------
 
-def test_independent_spelling_matches_num2words_with_german_fix():
+def test_independent_spelling_matches_num2words_with_german_fixes():
     """The reference spellers above agree with the builder's words on a spread of numbers, including
-    the one num2words error the builder fixes (101,000: 'einhunderteinstausend')."""
+    the two num2words errors the builder fixes (101,000: 'einhunderteinstausend'; 101,000,000:
+    'einhunderteins Millionen')."""
     from num2words import num2words
     rng = np.random.default_rng(0)
-    for n in list(range(0, 1200)) + [int(x) for x in rng.integers(0, 10 ** 6, 500)] + [101_000, 201_001]:
+    spread = [int(x) for x in rng.integers(0, 10 ** 6, 300)] + [int(x) for x in rng.integers(0, 10 ** 9, 500)]
+    edges = [101_000, 201_001, 10 ** 6, 1_001_000, 2_000_001, 21_021_021, 101_101_101, 999_999_999]
+    for n in list(range(0, 1200)) + spread + edges:
         assert builders.english(n) == english(n), n
         assert builders.german(n) == german(n), n
     assert num2words(101_000, lang="de") == "einhunderteinstausend"  # still wrong upstream: fix needed
+    assert num2words(101_000_000, lang="de") == "einhunderteins Millionen"
     assert builders.german(101_000) == "einhunderteintausend"
+    assert builders.german(101_000_000) == "einhunderteine Millionen"
 
 
 def test_drawn_numbers_are_distinct_small_ones_in_train_and_digit_counts_uniform():
@@ -142,23 +167,24 @@ def test_drawn_numbers_are_distinct_small_ones_in_train_and_digit_counts_uniform
     everything = drawn["train"] + drawn["validation"] + drawn["test"]
     assert len(set(everything)) == len(everything) == 54_000  # distinct within and across splits
     assert set(range(1000)) <= set(drawn["train"])             # every number below 1,000 in train
-    assert set(range(10_000)) <= set(everything)               # 4-digit numbers are all used up
+    assert max(everything) < 10 ** 9
     for split in ("validation", "test"):
         counts = collections.Counter(len(str(n)) for n in drawn[split])
-        assert set(counts) == {4, 5, 6}
-        for d in (4, 5, 6):  # binomial(2000, 1/3): mean 667, sd 21; 4.5 sd either side
-            assert 570 < counts[d] < 763, (split, counts)
+        assert set(counts) == set(range(4, 10))
+        for d in range(4, 10):  # binomial(2000, 1/6): mean 333, sd 17; 4.5 sd either side
+            assert 257 < counts[d] < 410, (split, counts)
     train = collections.Counter(len(str(n)) for n in drawn["train"])
     assert [train[d] for d in (1, 2, 3)] == [10, 90, 900]
-    assert train[4] == 9000 - sum(len(str(n)) == 4 for n in drawn["validation"] + drawn["test"])
-    assert abs(train[5] - train[6]) < 1000  # the rest shared evenly between 5 and 6 digits
+    # 50,000 over 9 counts: 1,000 below 1,000, the rest evenly over 4..9 digits (~8,170 each)
+    for d in range(4, 10):
+        assert 7_600 < train[d] < 8_800, train
     assert builders.draw_numbers(sizes, builders.NumbersEnDe.SEED) == drawn
     assert builders.draw_numbers(sizes, 6)["test"] != drawn["test"]
 
 
 def test_too_many_numbers_is_refused():
-    with pytest.raises(ValueError, match="no numbers left for split 'test'"):
-        builders.draw_numbers({"test": 999_001, "validation": 0, "train": 0}, 0)
+    with pytest.raises(ValueError, match="more than 1,000,000 numbers"):
+        builders.draw_numbers({"test": 999_001, "validation": 2_000, "train": 0}, 0)
 
 
 def test_numbers_builder_splits_and_words(numbers):
@@ -375,7 +401,7 @@ def test_load_translation(data_dir, numbers):
     source = sources.load("numbers_en_de", "validation", **kwargs)
     assert len(source) == 100 and source.num_classes is None
     assert source.vocab_size == source.vocab.size == 64
-    assert os.path.exists(os.path.join(data_dir, "deepzoo_spm", "numbers_en_de_64.model"))
+    assert os.path.exists(os.path.join(data_dir, "deepzoo_spm", "numbers_en_de_2.0.0_64.model"))
     batch = source.read(np.arange(len(source)))
     assert set(batch) == {"source", "target"}
     for key in batch:
@@ -470,7 +496,7 @@ def test_wmt_through_mock_data(tmp_path):
         with pytest.raises(ValueError, match=r"text features \['de', 'en'\]"):
             sources.load("wmt14_translate/de-en", "train", data_dir=str(tmp_path), max_length=24,
                          vocab_size=30, languages=("en", "fr"))
-    assert os.path.exists(tmp_path / "deepzoo_spm" / "wmt14_translate-de-en_30.model")
+    assert os.path.exists(tmp_path / "deepzoo_spm" / "wmt14_translate-de-en_1.0.0_30.model")
     assert batch["source"].shape == batch["target"].shape == (12, 24)
     assert batch["source"].dtype == np.int32
     for key in ("source", "target"):

@@ -167,30 +167,31 @@ def caption(number: int) -> str:
 
 
 class NumbersEnDe(tfds.core.GeneratorBasedBuilder):
-    """Numbers 0..999,999 written out in English and in German by num2words (`english`, `german`): a
-    translation task whose German puts units before tens (21: "twenty-one" -> "einundzwanzig"), so
-    attention must reorder.
+    """Numbers 0..999,999,999 written out in English and in German by num2words (`english`, `german`):
+    a translation task whose German puts units before tens (21: "twenty-one" -> "einundzwanzig") and
+    glues everything below a million into one word, so attention must reorder and look far back.
+    English inputs run from 1 to 20 words ("nine hundred and ninety-nine million, nine hundred and ...").
 
     Every number occurs at most once in the whole dataset. Numbers are drawn with a fixed seed by
-    digit count: pick a digit count uniformly (1 digit: 0..9, d digits: 10**(d-1)..10**d - 1), then
-    the next number of a fixed random permutation of that count's numbers; a count whose numbers are
-    used up is no longer picked. There are only 1,000 numbers below 1,000 and they are the words every
-    longer number is made of, so all of them go to train: validation and test (drawn first) take 4-,
-    5- and 6-digit numbers (digit count uniform over those three); train draws from all six counts,
-    so it holds every number below 1,000 and all the 4-digit numbers left (7,684), and 5- and 6-digit
-    ones for the rest (about 20,700 each).
+    digit count: pick a digit count uniformly (1 digit: 0..9, d digits: 10**(d-1)..10**d - 1), then an
+    unused number of that count uniformly; a count whose numbers are used up is no longer picked.
+    There are only 1,000 numbers below 1,000 and they are the words every longer number is made of, so
+    all of them go to train: validation and test (drawn first) take 4- to 9-digit numbers (digit count
+    uniform over those six); train draws from all nine counts, so it holds every number below 1,000
+    and the 4-digit numbers left, and 5- to 9-digit ones for the rest.
     SPLIT_SIZES can be made smaller in a subclass (the tests do).
     """
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "num2words en/de of distinct numbers; numbers below 1,000 all in train."}
+    VERSION = tfds.core.Version("2.0.0")
+    RELEASE_NOTES = {"1.0.0": "num2words en/de of distinct numbers; numbers below 1,000 all in train.",
+                     "2.0.0": "Numbers up to 999,999,999 (1.0.0 stopped below a million)."}
     SPLIT_SIZES = {"train": 50_000, "validation": 2_000, "test": 2_000}
     SEED = 5
 
     def _info(self):
         return tfds.core.DatasetInfo(
             builder=self,
-            description="English -> German number words (num2words) for numbers 0..999,999.",
+            description="English -> German number words (num2words) for numbers 0..999,999,999.",
             features=tfds.features.FeaturesDict({
                 "en": tfds.features.Text(),
                 "de": tfds.features.Text(),
@@ -217,30 +218,50 @@ def english(number: int) -> str:
 
 
 def german(number: int) -> str:
-    """num2words's German, with its one error fixed: it writes 101,000 "einhunderteinstausend" (and so
-    every thousands part x01 > 1), where German says "einhunderteintausend" ("ein" before
-    "tausend"). "einstausend" occurs in no correct number word, so replacing it is safe."""
+    """num2words's German, with its two errors fixed: it writes 101,000 "einhunderteinstausend" (and so
+    every thousands part x01 > 1) and 101,000,000 "einhunderteins Millionen", where German says
+    "einhunderteintausend" and "einhunderteine Millionen". "einstausend" and "eins Millionen" occur in
+    no correct number word, so replacing them is safe."""
     from num2words import num2words
 
-    return num2words(number, lang="de").replace("einstausend", "eintausend")
+    return num2words(number, lang="de").replace("einstausend", "eintausend").replace(
+        "eins Millionen", "eine Millionen")
+
+
+MAX_DIGITS = 9
+EVAL_DIGITS = range(4, MAX_DIGITS + 1)  # validation and test: every number below 1,000 is in train
+MAX_NUMBERS = 1_000_000                 # far below the 10**9 numbers, so rejection draws stay fast
 
 
 def draw_numbers(split_sizes: dict, seed: int) -> dict[str, list[int]]:
     """NumbersEnDe's numbers for each split (see its docstring): test, validation, then train."""
+    if sum(split_sizes.values()) > MAX_NUMBERS:
+        raise ValueError(f"split sizes {split_sizes} ask for more than {MAX_NUMBERS:,} numbers; drawing "
+                         f"distinct numbers by rejection would crawl: ask for fewer.")
     rng = np.random.default_rng(seed)
-    # One random order per digit count; drawing "a uniform unused number" is taking the next one.
-    pools = {d: list(rng.permutation(np.arange(0 if d == 1 else 10 ** (d - 1), 10 ** d)))
-             for d in range(1, 7)}
-    digit_counts = {"test": range(4, 7), "validation": range(4, 7), "train": range(1, 7)}
+    low = lambda d: 0 if d == 1 else 10 ** (d - 1)
+    # Up to 4 digits, one random order per count (drawing an unused number is taking the next one);
+    # above, too many numbers to list: uniform draws, redrawn on a repeat.
+    pools = {d: list(rng.permutation(np.arange(low(d), 10 ** d))) for d in range(1, 5)}
+    used = set()
+
+    def take(d):
+        if d in pools:
+            return int(pools[d].pop())
+        while True:
+            n = int(rng.integers(low(d), 10 ** d))
+            if n not in used:
+                return n
+
+    digit_counts = {"test": EVAL_DIGITS, "validation": EVAL_DIGITS, "train": range(1, MAX_DIGITS + 1)}
     numbers = {}
     for split in ("test", "validation", "train"):
         numbers[split] = []
         for _ in range(split_sizes[split]):
-            counts = [d for d in digit_counts[split] if pools[d]]
-            if not counts:
-                raise ValueError(f"no numbers left for split {split!r}; split sizes {split_sizes} exceed "
-                                 f"the 1,000,000 numbers below one million.")
-            numbers[split].append(int(pools[counts[rng.integers(len(counts))]].pop()))
+            counts = [d for d in digit_counts[split] if d not in pools or pools[d]]
+            n = take(counts[rng.integers(len(counts))])
+            used.add(n)
+            numbers[split].append(n)
     return numbers
 
 

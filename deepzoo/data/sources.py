@@ -276,8 +276,9 @@ def _text_source(kind: str, name: str, split: str, directory: str, cache: bool, 
         if vocab_size <= 0:
             raise ValueError(f"dataset {name!r} is tokenised with SentencePiece: set vocab_size > 0 (got "
                              f"{vocab_size}), e.g. 256 for numbers_en_de, 32000 for WMT.")
-        vocab = text.sentencepiece_vocab(name, _training_texts(name, directory, languages), vocab_size,
-                                         directory)
+        # The version in the name: a rebuilt dataset never reuses the vocabulary of the previous one.
+        vocab = text.sentencepiece_vocab(f"{name}_{records.dataset_info.version}",
+                                         _training_texts(name, directory, languages), vocab_size, directory)
         source_language, target_language = languages
 
         def to_example(rows):
