@@ -29,7 +29,7 @@ from deepzoo.data import text  # noqa: E402
 from deepzoo.models import decoding  # noqa: E402
 from deepzoo.tasks.seq2seq import shift_right  # noqa: E402
 from deepzoo.train import trainer  # noqa: E402
-from deepzoo.train.checkpoint import load_arrays, quiet_orbax_logs  # noqa: E402
+from deepzoo.train.checkpoint import load_variables, quiet_orbax_logs  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", "runs/captioning", "The run directory (resumable).")
@@ -85,8 +85,7 @@ def main(argv):
     config = config_lib.load("configs/mnist_captions.py" + (f":{FLAGS.variant}" if FLAGS.variant else ""))
     trainer.train_and_evaluate(config, workdir)
     model = models.get(config.model.name, **config.model.kwargs)
-    state = load_arrays(str(workdir / "checkpoints"))
-    variables = {"params": state["params"], **state.get("model_state", {})}
+    variables = load_variables(workdir)
 
     ds = config.dataset
     test = data.load(ds.name, "test", data_dir=ds.data_dir, max_length=ds.max_length)

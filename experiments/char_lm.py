@@ -29,7 +29,7 @@ from deepzoo import data, models, tasks  # noqa: E402
 from deepzoo.models import complexity, decoding  # noqa: E402
 from deepzoo.tasks import metrics as metrics_lib  # noqa: E402
 from deepzoo.train import trainer  # noqa: E402
-from deepzoo.train.checkpoint import load_arrays, quiet_orbax_logs  # noqa: E402
+from deepzoo.train.checkpoint import load_variables, quiet_orbax_logs  # noqa: E402
 from deepzoo.train.writers import read_metrics  # noqa: E402
 
 CELLS = ("rnn", "gru", "lstm")
@@ -43,12 +43,6 @@ flags.DEFINE_string("prompt", '"""Return the ', "Text the samples continue.")
 flags.DEFINE_list("temperatures", ["0.5", "0.8", "1.0"], "Sampling temperatures (0: greedy).")
 flags.DEFINE_integer("sample_length", 300, "Characters sampled per temperature.")
 flags.DEFINE_integer("seed", 0, "Sampling seed.")
-
-
-def restore(config, workdir: Path):
-    model = models.get(config.model.name, **config.model.kwargs)
-    state = load_arrays(str(workdir / "checkpoints"))
-    return model, {"params": state["params"], **state.get("model_state", {})}
 
 
 def bits_per_char(model, variables, source, batch_size: int) -> float:
@@ -105,7 +99,8 @@ def main(argv):
         config = config_lib.load(f"configs/char_lm.py:{cell}" + (f",{FLAGS.variant}" if FLAGS.variant else ""))
         runs[cell] = workdir / cell
         results = trainer.train_and_evaluate(config, runs[cell])
-        model, variables = restore(config, runs[cell])
+        model = models.get(config.model.name, **config.model.kwargs)
+        variables = load_variables(runs[cell])
         ds = config.dataset
         test = data.load(ds.name, "test", data_dir=ds.data_dir, max_length=ds.max_length)
         test_bpc = bits_per_char(model, variables, test, config.eval_batch_size)

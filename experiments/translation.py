@@ -30,11 +30,12 @@ from deepzoo import data, models  # noqa: E402
 from deepzoo.data import text  # noqa: E402
 from deepzoo.models import decoding  # noqa: E402
 from deepzoo.train import trainer  # noqa: E402
-from deepzoo.train.checkpoint import load_arrays, quiet_orbax_logs  # noqa: E402
+from deepzoo.train.checkpoint import load_variables, quiet_orbax_logs  # noqa: E402
 
 ATTENTIONS = ("none", "bahdanau", "luong")
-# Buckets of English input length in words ("nine hundred and ninety-nine thousand, ..." is 10).
-BUCKETS = ((1, 4), (5, 7), (8, 10), (11, 13), (14, 16), (17, 99))
+# Buckets of English input length in words ("nine hundred and ninety-nine million, nine hundred and
+# ninety-nine thousand, nine hundred and ninety-nine" is 14; hyphenated tens are one word).
+BUCKETS = ((1, 3), (4, 6), (7, 9), (10, 12), (13, 99))
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("attentions", list(ATTENTIONS), "Which models to train and compare.")
@@ -56,13 +57,6 @@ def bucket_of(words: int) -> str:
         if low <= words <= high:
             return f"{low}-{high}" if high < 99 else f"{low}+"
     raise ValueError(words)
-
-
-def restore(config, workdir: Path):
-    """The trained model and its variables, from the run's newest checkpoint."""
-    model = models.get(config.model.name, **config.model.kwargs)
-    state = load_arrays(str(workdir / "checkpoints"))
-    return model, {"params": state["params"], **state.get("model_state", {})}
 
 
 def decode(model, variables, sources, *, beam_size, max_length, batch_size, length_penalty):
@@ -170,7 +164,8 @@ def main(argv):
                                  (f",{FLAGS.variant}" if FLAGS.variant else ""))
         logging.info("Training %s (resumes if %s holds a checkpoint).", name, workdir / name)
         trainer.train_and_evaluate(config, workdir / name)
-        model, variables = restore(config, workdir / name)
+        model = models.get(config.model.name, **config.model.kwargs)
+        variables = load_variables(workdir / name)
         ds = config.dataset
         source = data.load(ds.name, FLAGS.split, data_dir=ds.data_dir, max_length=ds.max_length,
                            vocab_size=ds.vocab_size, languages=ds.languages)

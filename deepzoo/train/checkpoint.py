@@ -94,3 +94,13 @@ def load_arrays(directory: str, step: int | None = None):
         return manager.restore(step, args=ocp.args.StandardRestore(target))
     finally:
         manager.close()
+
+
+def load_variables(workdir, step: int | None = None, *, ema: bool = False) -> dict:
+    """The Flax variables ({"params": ..., "batch_stats": ...}) a run in `workdir` saved, ready for
+    `model.apply(variables, ...)`: how experiments evaluate and decode a trained model."""
+    state = load_arrays(str(files.path(workdir) / "checkpoints"), step)
+    params = state.get("ema_params") if ema else state["params"]
+    if params is None:
+        raise ValueError(f"the run in {workdir} kept no EMA of its parameters (config.ema_decay was 0).")
+    return {"params": params, **(state.get("model_state") or {})}

@@ -1,0 +1,68 @@
+"""The sequence experiments end to end on their smoke configs (slow: each prepares its dataset and
+compiles its models), and translation's scoring on hand-made hypotheses."""
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# experiments/ is not a package: load translation.py by path (only this one: the drivers share flag names).
+_spec = importlib.util.spec_from_file_location("translation", ROOT / "experiments" / "translation.py")
+translation = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(translation)
+
+
+def test_translation_scores_by_input_length():
+    english = ["twenty-one", "one thousand, two hundred and three",
+               "nine hundred and ninety-nine million, nine hundred and ninety-nine thousand, nine hundred and "
+               "ninety-nine"]
+    references = ["einundzwanzig", "eintausendzweihundertdrei",
+                  "neunhundertneunundneunzig Millionen neunhundertneunundneunzigtausendneunhundertneunundneunzig"]
+    hypotheses = ["einundzwanzig", "eintausendzweihundertdrei", "neunhundert Millionen"]
+    assert [translation.input_words(e) for e in english] == [1, 6, 14]
+    result = translation.score(hypotheses, references, english)
+    assert result["1-3"] == {"n": 1, "bleu": pytest.approx(100.0), "chrf": pytest.approx(100.0), "exact": 1.0}
+    assert result["4-6"]["exact"] == 1.0 and result["13+"]["exact"] == 0.0 and "7-9" not in result
+    assert 0 < result["13+"]["bleu"] < 100 and 0 < result["13+"]["chrf"] < 100
+    assert result["all"]["n"] == 3 and abs(result["all"]["exact"] - 2 / 3) < 1e-9
+
+
+def run(script, tmp_path, *flags):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = tmp_path / "out"
+    result = subprocess.run([sys.executable, str(ROOT / "experiments" / script), f"--workdir={tmp_path / 'runs'}",
+                             f"--output_dir={out}", *flags], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out
+
+
+@pytest.mark.slow
+def test_translation_experiment_writes_tables_and_figures(tmp_path):
+    out = run("translation.py", tmp_path, "--variant=smoke", "--attentions=none,luong", "--beam_size=2")
+    assert (out / "bleu_by_length.png").read_bytes().startswith(b"\x89PNG")
+    assert (out / "attention_luong.png").exists() and not (out / "attention_none.png").exists()
+    table = (out / "results.md").read_text()
+    assert "| none | beam 2 |" in table and "| luong | greedy |" in table
+    assert (out / "results.csv").read_text().startswith("model,decoding,bucket,examples,char_bleu,chrf")
+
+
+@pytest.mark.slow
+def test_char_lm_experiment_reports_bits_and_samples(tmp_path):
+    out = run("char_lm.py", tmp_path, "--variant=smoke", "--cells=gru", "--temperatures=0,1", "--sample_length=20")
+    assert "| gru |" in (out / "results.md").read_text()
+    samples = (out / "samples.md").read_text()
+    assert samples.count("## gru, temperature") == 2 and '"""Return the ' in samples
+    assert (out / "bits_per_char.png").read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.slow
+def test_captioning_experiment_reports_exact_match_and_attention(tmp_path):
+    out = run("captioning.py", tmp_path, "--variant=smoke", "--beam_size=2", "--examples=2")
+    table = (out / "results.md").read_text()
+    assert "| greedy |" in table and "| beam 2 |" in table and "4 digits" in table
+    assert (out / "attention.png").read_bytes().startswith(b"\x89PNG")
