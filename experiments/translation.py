@@ -91,7 +91,8 @@ def plot_alignment(model, variables, source, target, vocab, path: Path, title: s
     from deepzoo.tasks.seq2seq import shift_right  # the decoder reads [BOS, target[:-1]]
     _, weights = model.apply(variables, source[None], shift_right(target[None], text.BOS),
                              return_attention=True)
-    pieces = lambda ids: ["</s>" if i == text.EOS else vocab.decode([int(i)]) for i in ids if i != text.PAD]
+    # A piece that is only SentencePiece's word boundary decodes to "": show it as "▁".
+    pieces = lambda ids: ["</s>" if i == text.EOS else vocab.decode([int(i)]) or "▁" for i in ids if i != text.PAD]
     src, tgt = pieces(source), pieces(target)
     weights = np.asarray(weights[0, :len(tgt), :len(src)])
     fig, ax = plt.subplots(figsize=(0.45 * len(src) + 2, 0.4 * len(tgt) + 1.5))
