@@ -17,10 +17,10 @@ and the decoders run it in a `jax.lax.while_loop` of at most `max_length` steps 
 every row is finished, so they jit (the sizes and ids are static Python ints) and never loop forever:
 
     step = lambda tokens, state, t: model.apply(params, tokens, state, method=model.decode_step)
-    tokens = greedy_decode(step, state, batch_size=B, bos_id=1, eos_id=2, max_length=20)        # (B, 20)
-    tokens = sample_decode(step, state, rng, batch_size=B, bos_id=1, eos_id=2, max_length=20,
+    tokens = greedy_decode(step, state, batch_size=B, bos_id=2, eos_id=1, max_length=20)        # (B, 20)
+    tokens = sample_decode(step, state, rng, batch_size=B, bos_id=2, eos_id=1, max_length=20,
                            temperature=0.8, top_k=40)
-    beams, scores = beam_search(step, state, batch_size=B, beam_size=4, bos_id=1, eos_id=2, max_length=20)
+    beams, scores = beam_search(step, state, batch_size=B, beam_size=4, bos_id=2, eos_id=1, max_length=20)
     best = beams[:, 0]                                                                            # (B, 20)
 
 Outputs hold the generated tokens without BOS; EOS is kept and every position after it is PAD_ID (0).
