@@ -31,6 +31,7 @@ from deepzoo.data import text  # noqa: E402
 from deepzoo.models import decoding  # noqa: E402
 from deepzoo.train import trainer  # noqa: E402
 from deepzoo.train.checkpoint import load_variables, quiet_orbax_logs  # noqa: E402
+from deepzoo.train.writers import read_metrics  # noqa: E402
 
 ATTENTIONS = ("none", "bahdanau", "luong")
 # Buckets of English input length in words ("nine hundred and ninety-nine million, nine hundred and
@@ -126,7 +127,19 @@ def plot_by_length(results: dict, path: Path):
     plt.close(fig)
 
 
-def write_tables(results, greedy, output_dir: Path, split: str, beam_size: int):
+def learning_table(workdirs: dict, eval_split: str) -> list[str]:
+    """Markdown rows: each model's greedy exact match on `eval_split` at every evaluation during training."""
+    curves = {name: {r["step"]: r["exact_match"] for r in read_metrics(str(path))
+                     if r.get("split") == eval_split and "exact_match" in r} for name, path in workdirs.items()}
+    steps = sorted(set().union(*curves.values()))
+    lines = [f"Greedy exact match (%) on the {eval_split} split during training (how fast each model learns):", "",
+             "| model | " + " | ".join(f"step {s}" for s in steps) + " |", "|---|" + "---|" * len(steps)]
+    lines += [f"| {name} | " + " | ".join(f"{100 * curve[s]:.1f}" if s in curve else "-" for s in steps) + " |"
+              for name, curve in curves.items()]
+    return lines
+
+
+def write_tables(results, greedy, output_dir: Path, split: str, beam_size: int, learning: list[str]):
     buckets = list(next(iter(results.values())))
     with open(output_dir / "results.csv", "w", newline="") as f:
         writer = csv.writer(f)
@@ -144,8 +157,8 @@ def write_tables(results, greedy, output_dir: Path, split: str, beam_size: int):
         for name, by_bucket in table.items():
             cells = [f"{by_bucket[b]['bleu']:.1f} / {100 * by_bucket[b]['exact']:.1f}" for b in buckets]
             lines.append(f"| {name} | {decoding_name} | " + " | ".join(cells) + " |")
-    counts = " | ".join(f"{b}: {results[next(iter(results))][b]['n']}" for b in buckets)
-    lines += ["", f"Examples per bucket: {counts}.", "",
+    counts = ", ".join(f"{b}: {results[next(iter(results))][b]['n']}" for b in buckets)
+    lines += ["", f"Examples per bucket: {counts}.", "", *learning, "",
               "![BLEU by input length](bleu_by_length.png)", ""]
     lines += [f"![alignment, {name}](attention_{name}.png)" for name in results if name != "none"]
     (output_dir / "results.md").write_text("\n".join(lines) + "\n")
@@ -185,7 +198,8 @@ def main(argv):
                            output_dir / f"attention_{name}.png",
                            f"{name} attention: {english[longest]}")
     plot_by_length(beam, output_dir / "bleu_by_length.png")
-    write_tables(beam, greedy, output_dir, FLAGS.split, FLAGS.beam_size)
+    learning = learning_table({name: workdir / name for name in FLAGS.attentions}, config.dataset.eval_split)
+    write_tables(beam, greedy, output_dir, FLAGS.split, FLAGS.beam_size, learning)
     print((output_dir / "results.md").read_text())
 
 
