@@ -7,16 +7,20 @@ German writes units before tens and glues words together ("twenty-one" -> "einun
 "dreihundertfünfundvierzig"), so a decoder must look back at the right part of the source: what
 attention is for. Variants: none, bahdanau, luong, optionally followed by ",smoke".
 
-One recipe for all three (the comparison is the attention): the same encoder (bidirectional GRU,
-except Luong's one-directional LSTM stack of the paper, here one layer), 256 units, a joint
-SentencePiece vocabulary of 256 pieces trained on the train split, Adam 1e-3 with clipping at 1.
+One recipe for all three (the comparison is the attention): the same bidirectional GRU encoder and GRU
+decoder of 256 units, a joint SentencePiece vocabulary of 256 pieces trained on the train split, Adam
+1e-3 with clipping at 1.
 """
 import ml_collections
 
+# Only the attention differs: every model has the same bidirectional GRU encoder and GRU decoder (the
+# papers' own encoders are in configs/wmt14_seq2seq.py). A first run gave Luong's model its paper's
+# one-directional LSTM: it learned far more slowly than the others (1% exact at step 1,000 against 97%
+# without attention), which said more about the cell than about the attention.
 ATTENTION = {
-    "none": dict(attention="none", cell="gru", bidirectional=False),       # Cho et al. 2014 (RNNencdec)
-    "bahdanau": dict(attention="bahdanau", cell="gru", bidirectional=True), # RNNsearch
-    "luong": dict(attention="luong", cell="lstm", bidirectional=False),     # global, general score, input feeding
+    "none": dict(attention="none"),          # Cho et al. 2014: the encoder's final states at every step
+    "bahdanau": dict(attention="bahdanau"),  # additive, from the previous state (RNNsearch)
+    "luong": dict(attention="luong"),        # multiplicative ("general"), from the new state, input feeding
 }
 
 
@@ -42,8 +46,8 @@ def get_config(arg: str | None = None):
     config.model = ml_collections.ConfigDict()
     config.model.name = "seq2seq"
     config.model.kwargs = ml_collections.ConfigDict(dict(
-        vocab_size=256, embed_dim=128, features=256, encoder_layers=1, decoder_layers=1, dropout_rate=0.1,
-        dtype="float32", **ATTENTION[attention]))
+        vocab_size=256, embed_dim=128, features=256, cell="gru", bidirectional=True, encoder_layers=1,
+        decoder_layers=1, dropout_rate=0.1, dtype="float32", **ATTENTION[attention]))
 
     config.task = ml_collections.ConfigDict()
     config.task.name = "seq2seq"
