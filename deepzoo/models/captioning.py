@@ -140,7 +140,7 @@ class ShowAttendTell(nn.Module):
         logits, weights = self.decoder(state, previous, train=train)
         return (logits, weights) if return_attention else logits
 
-    def start_decoding(self, image):
+    def start_decoding(self, image, max_length: int | None = None):  # a recurrent state needs no room per token
         """The decoder state before the first word (BOS): LSTM carry and the image's annotations."""
         return self.decoder.start(*self.encode(image))
 

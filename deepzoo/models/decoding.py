@@ -61,6 +61,16 @@ def _token_id(name: str, value) -> int:
     return int(value)
 
 
+def _first_tokens(bos_id, rows: int):
+    """bos_id as (rows,) int32: one int for every row, or one id per row (a GPT prompt's last token)."""
+    if isinstance(bos_id, (int, np.integer)) and not isinstance(bos_id, bool):
+        return jnp.full((rows,), bos_id, jnp.int32)
+    if jnp.shape(bos_id) != (rows,) or not jnp.issubdtype(jnp.result_type(bos_id), jnp.integer):
+        raise ValueError(f"bos_id must be a Python int or an int array of shape (batch_size,) = ({rows},); "
+                         f"got {bos_id!r}.")
+    return jnp.asarray(bos_id, jnp.int32)
+
+
 def _prepare_state(state, rows: int):
     """Checks every leaf has `rows` rows (or is 0-d) and makes the leaves arrays with strong dtypes,
     so that the while_loop carry keeps one type (a Python float would be weakly typed)."""
@@ -88,7 +98,7 @@ def _step(step_fn: StepFn, tokens, state, t, *, bos_id: int, eos_id: int):
                          f"{rows} input tokens; got shape {shape}.")
     vocab = shape[1]
     for name, token in (("bos_id", bos_id), ("eos_id", eos_id)):
-        if not 0 <= token < vocab:
+        if isinstance(token, int) and not 0 <= token < vocab:
             raise ValueError(f"{name}={token} is outside the vocabulary [0, {vocab}) of step_fn's logits "
                              f"(shape {shape}); pass an id of the model's vocabulary.")
     old_leaves, old_tree = jax.tree.flatten(state)
@@ -110,7 +120,8 @@ def _step(step_fn: StepFn, tokens, state, t, *, bos_id: int, eos_id: int):
 def _decode(step_fn: StepFn, state, choose, *, batch_size, bos_id, eos_id, max_length):
     """One token per row per step, chosen by choose(logits (B, V) float32, t) -> (B,) int32."""
     batch_size, max_length = _positive_int("batch_size", batch_size), _positive_int("max_length", max_length)
-    bos_id, eos_id = _token_id("bos_id", bos_id), _token_id("eos_id", eos_id)
+    first = _first_tokens(bos_id, batch_size)
+    eos_id = None if eos_id is None else _token_id("eos_id", eos_id)
     state = _prepare_state(state, batch_size)
 
     def unfinished(carry):
@@ -122,9 +133,9 @@ def _decode(step_fn: StepFn, state, choose, *, batch_size, bos_id, eos_id, max_l
         logits, state = _step(step_fn, last, state, t, bos_id=bos_id, eos_id=eos_id)
         token = jnp.where(done, PAD_ID, choose(logits, t)).astype(jnp.int32)
         tokens = tokens.at[:, t].set(token)
-        return t + 1, token, state, tokens, done | (token == eos_id)
+        return t + 1, token, state, tokens, done if eos_id is None else done | (token == eos_id)
 
-    init = (jnp.int32(0), jnp.full((batch_size,), bos_id, jnp.int32), state,
+    init = (jnp.int32(0), first, state,
             jnp.full((batch_size, max_length), PAD_ID, jnp.int32), jnp.zeros((batch_size,), bool))
     return lax.while_loop(unfinished, body, init)[3]
 
@@ -133,8 +144,9 @@ def greedy_decode(step_fn: StepFn, state, *, batch_size: int, bos_id: int, eos_i
     """The most likely next token at every step: int32 (batch_size, max_length).
 
     step_fn: the model's step (module docstring); state: its initial state for batch_size rows;
-    bos_id: the token fed at t = 0; eos_id: ends a row, which then holds PAD_ID; max_length: the most
-    tokens generated per row (EOS included). Stops early once every row has emitted EOS.
+    bos_id: the token fed at t = 0 (an int, or an int array (batch_size,) of one per row); eos_id: ends
+    a row, which then holds PAD_ID (None: rows never end); max_length: the most tokens generated per
+    row (EOS included). Stops early once every row has emitted EOS.
     """
     return _decode(step_fn, state, lambda logits, t: jnp.argmax(logits, axis=-1), batch_size=batch_size,
                    bos_id=bos_id, eos_id=eos_id, max_length=max_length)
@@ -263,10 +275,11 @@ def beam_search(step_fn: StepFn, state, *, batch_size: int, beam_size: int, bos_
 
 def generate(model, variables, source, *, max_length: int, bos_id: int, eos_id: int, beam_size: int = 1,
              length_penalty: float = 0.6):
-    """Decodes `source` with an encoder-decoder module that has the methods start_decoding(source) ->
-    state and decode_step(tokens, state) -> (logits, state) (Seq2Seq, ShowAttendTell): greedy when
-    beam_size is 1, else the best beam. Returns int32 (B, max_length)."""
-    state = model.apply(variables, source, method="start_decoding")
+    """Decodes `source` with an encoder-decoder module that has the methods start_decoding(source,
+    max_length) -> state and decode_step(tokens, state) -> (logits, state) (Seq2Seq, ShowAttendTell,
+    Transformer; max_length sizes a Transformer's key/value caches): greedy when beam_size is 1, else
+    the best beam. Returns int32 (B, max_length)."""
+    state = model.apply(variables, source, max_length, method="start_decoding")
     step = lambda tokens, state, t: model.apply(variables, tokens, state, method="decode_step")
     if beam_size == 1:
         return greedy_decode(step, state, batch_size=source.shape[0], bos_id=bos_id, eos_id=eos_id,

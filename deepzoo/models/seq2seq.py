@@ -193,7 +193,7 @@ class Seq2Seq(nn.Module):
         logits, weights = self.decoder(state, previous, train=train)
         return (logits, weights) if return_attention else logits
 
-    def start_decoding(self, source):
+    def start_decoding(self, source, max_length: int | None = None):  # a recurrent state needs no room per token
         return self.decoder.start(*self.encode(source))
 
     def decode_step(self, tokens, state):
