@@ -1,15 +1,18 @@
-"""English -> German number words (offline): seq2seq without attention, with Bahdanau's, with Luong's.
+"""English -> German number words (offline): seq2seq without attention, with Bahdanau's, with Luong's,
+and the Transformer.
 
     python -m deepzoo.main --config=configs/numbers_translation.py:bahdanau --workdir=runs/numbers/bahdanau
     python experiments/translation.py        # trains all three, BLEU and exact match by input length
 
 German writes units before tens and glues words together ("twenty-one" -> "einundzwanzig", "345" ->
 "dreihundertfünfundvierzig"), so a decoder must look back at the right part of the source: what
-attention is for. Variants: none, bahdanau, luong, optionally followed by ",smoke".
+attention is for. Variants: none, bahdanau, luong, transformer, optionally followed by ",smoke".
 
-One recipe for all three (the comparison is the attention): the same bidirectional GRU encoder and GRU
-decoder of 256 units, a joint SentencePiece vocabulary of 256 pieces trained on the train split, Adam
-1e-3 with clipping at 1.
+One recipe for the three recurrent models (the comparison is the attention): the same bidirectional
+GRU encoder and GRU decoder of 256 units, a joint SentencePiece vocabulary of 256 pieces trained on the
+train split, Adam 1e-3 with clipping at 1. The Transformer (3 + 3 post-LN layers of width 128, 4 heads,
+about the recurrent models' parameter count) keeps its paper's recipe, scaled down: Adam (0.9, 0.98,
+1e-9), the rsqrt schedule with a 250-step warm-up, label smoothing 0.1, dropout 0.1.
 """
 import ml_collections
 
@@ -22,13 +25,14 @@ ATTENTION = {
     "bahdanau": dict(attention="bahdanau"),  # additive, from the previous state (RNNsearch)
     "luong": dict(attention="luong"),        # multiplicative ("general"), from the new state, input feeding
 }
+MODELS = (*ATTENTION, "transformer")
 
 
 def get_config(arg: str | None = None):
     attention, _, variant = (arg or "bahdanau").partition(",")
-    if attention not in ATTENTION:
-        raise ValueError(f"unknown attention {attention!r} in configs/numbers_translation.py:{arg}; "
-                         f"known: {', '.join(ATTENTION)}.")
+    if attention not in MODELS:
+        raise ValueError(f"unknown model {attention!r} in configs/numbers_translation.py:{arg}; "
+                         f"known: {', '.join(MODELS)}.")
     config = ml_collections.ConfigDict()
     config.seed = 0
 
@@ -44,20 +48,28 @@ def get_config(arg: str | None = None):
     config.dataset.max_length = 32              # pieces, EOS included (the longest is 28); longer ones are cut
 
     config.model = ml_collections.ConfigDict()
-    config.model.name = "seq2seq"
-    config.model.kwargs = ml_collections.ConfigDict(dict(
-        vocab_size=256, embed_dim=128, features=256, cell="gru", bidirectional=True, encoder_layers=1,
-        decoder_layers=1, dropout_rate=0.1, dtype="float32", **ATTENTION[attention]))
-
     config.task = ml_collections.ConfigDict()
     config.task.name = "seq2seq"
-    config.task.kwargs = ml_collections.ConfigDict(dict(
-        label_smoothing=0.0,
-        eval_decode_length=32))                 # evaluation also decodes greedily: exact_match
-
-    config.optimizer = ml_collections.ConfigDict(dict(
-        name="adam", learning_rate=1e-3, schedule="cosine", warmup_steps=100, b1=0.9, b2=0.999, eps=1e-8,
-        weight_decay=0.0, grad_clip_norm=1.0))
+    if attention == "transformer":
+        config.model.name = "transformer_small"
+        config.model.kwargs = ml_collections.ConfigDict(dict(
+            vocab_size=256, d_model=128, num_heads=4, mlp_dim=512, encoder_layers=3, decoder_layers=3,
+            dropout_rate=0.1, max_length=32, dtype="float32"))
+        config.task.kwargs = ml_collections.ConfigDict(dict(label_smoothing=0.1, eval_decode_length=32))
+        config.optimizer = ml_collections.ConfigDict(dict(
+            name="adam", learning_rate=2e-3, schedule="rsqrt", warmup_steps=250, b1=0.9, b2=0.98, eps=1e-9,
+            weight_decay=0.0, grad_clip_norm=0.0))
+    else:
+        config.model.name = "seq2seq"
+        config.model.kwargs = ml_collections.ConfigDict(dict(
+            vocab_size=256, embed_dim=128, features=256, cell="gru", bidirectional=True, encoder_layers=1,
+            decoder_layers=1, dropout_rate=0.1, dtype="float32", **ATTENTION[attention]))
+        config.task.kwargs = ml_collections.ConfigDict(dict(
+            label_smoothing=0.0,
+            eval_decode_length=32))             # evaluation also decodes greedily: exact_match
+        config.optimizer = ml_collections.ConfigDict(dict(
+            name="adam", learning_rate=1e-3, schedule="cosine", warmup_steps=100, b1=0.9, b2=0.999, eps=1e-8,
+            weight_decay=0.0, grad_clip_norm=1.0))
 
     config.batch_size = 64
     config.num_train_steps = 2500               # ~3 epochs of the 50,000 pairs
@@ -74,7 +86,8 @@ def get_config(arg: str | None = None):
         config.num_train_steps, config.log_every_steps, config.eval_every_steps = 4, 2, 4
         config.checkpoint_every_steps = 4
         config.batch_size, config.eval_batch_size = 16, 1000
-        config.model.kwargs.update(embed_dim=16, features=16)
+        config.model.kwargs.update(dict(d_model=16, mlp_dim=32, encoder_layers=1, decoder_layers=1)
+                                   if attention == "transformer" else dict(embed_dim=16, features=16))
         config.task.kwargs.eval_decode_length = 8
         config.optimizer.warmup_steps = 1
     elif variant:

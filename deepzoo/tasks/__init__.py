@@ -8,11 +8,12 @@ Metrics are {name: (sum, count)} (see metrics.py).
 from deepzoo.registry import lookup
 from deepzoo.tasks.classification import Classification
 from deepzoo.tasks.language_model import LanguageModel
+from deepzoo.tasks.masked_lm import MaskedLM
 from deepzoo.tasks.regression import Regression
 from deepzoo.tasks.seq2seq import Seq2Seq
 
-_TASKS = {"classification": Classification, "language_model": LanguageModel, "regression": Regression,
-          "seq2seq": Seq2Seq}
+_TASKS = {"classification": Classification, "language_model": LanguageModel, "masked_lm": MaskedLM,
+          "regression": Regression, "seq2seq": Seq2Seq}
 
 
 def names() -> list[str]:

@@ -3,19 +3,35 @@
 Gradient accumulation is not here: the train step averages microbatch gradients itself (step.py),
 so one optimizer update is one step and the schedule counts updates.
 """
+import jax.numpy as jnp
 import optax
 
 from deepzoo.registry import lookup
 
 
+def rsqrt_schedule(peak: float, warmup: int):
+    """The Transformer's lrate (Vaswani et al. 2017, eq. 3) = d^-0.5 min(step^-0.5, step warmup^-1.5):
+    linear up to `peak` at step `warmup`, then proportional to 1/sqrt(step). The paper's step counts
+    from 1; optax's from 0, hence count + 1. Its peak is d^-0.5 warmup^-0.5 (7.0e-4 for base)."""
+    def lr(count):
+        step = jnp.asarray(count, jnp.float32) + 1.0
+        return peak * jnp.minimum(step / warmup, jnp.sqrt(warmup / step))
+    return lr
+
+
 def schedule(cfg, num_steps: int):
     """Learning rate as a function of the update count: optional linear warmup, then `cfg.schedule`."""
     lr, warmup = cfg.learning_rate, cfg.get("warmup_steps", 0)
+    if cfg.get("schedule") == "rsqrt":  # its warmup is part of the formula
+        if not warmup:
+            raise ValueError("schedule 'rsqrt' needs config.optimizer.warmup_steps > 0 (4000 in the paper).")
+        return rsqrt_schedule(lr, warmup)
     decay_steps = max(num_steps - warmup, 1)
     after_warmup = lookup("schedule", cfg.get("schedule", "constant"), {
         "constant": lambda: optax.constant_schedule(lr),
         "cosine": lambda: optax.cosine_decay_schedule(lr, decay_steps),
         "linear": lambda: optax.linear_schedule(lr, 0.0, decay_steps),
+        "rsqrt": None,  # handled above; listed so that a misspelling names it
         # Multiply by decay_factor every decay_every_steps (AlexNet/VGG: 0.1 per 30 epochs; GoogLeNet:
         # 0.96 per 8 epochs; Inception-v3: 0.94 per 2 epochs), from decay_begin_steps on (Luong et al.
         # 2015: halve every epoch after the fifth).
