@@ -19,6 +19,9 @@ Fast autoregressive decoding keeps a cache of keys and values per self-attention
 step projects only the new tokens, writes their keys and values at `index`, and attends over the
 positions written so far, so a token costs the same whatever the prefix, apart from attention itself.
 Pass `cache=` to MultiHeadAttention, EncoderBlock or DecoderBlock; they then return (output, new cache).
+Cross-attention reads a memory that does not change while decoding: `memory_keys_values` projects it
+once per source, and `memory_kv=` hands the result to MultiHeadAttention or DecoderBlock, so a decoding
+step does not project the whole source again in every layer.
 
 Attention weights are sown into the "intermediates" collection under "attention_weights" (B, heads,
 q_len, kv_len): model.apply(..., mutable=["intermediates"]) returns them for every layer (heatmaps).
@@ -50,6 +53,15 @@ def empty_cache(batch: int, max_length: int, num_heads: int, head_dim: int, dtyp
     """The key/value cache of one self-attention layer before the first token: nothing written yet."""
     zeros = jnp.zeros((batch, max_length, num_heads, head_dim), dtype)
     return {"key": zeros, "value": zeros, "index": jnp.zeros((), jnp.int32)}
+
+
+def memory_keys_values(attention_params, memory, dtype=jnp.float32) -> dict:
+    """{"key", "value"}: (B, S, heads, head_dim), what the MultiHeadAttention whose parameters are
+    `attention_params` computes from x_kv=memory (B, S, width), for `memory_kv=`."""
+    def project(p):  # parent=None: a free-standing layer even when called inside another module
+        dense = nn.DenseGeneral(p["kernel"].shape[1:], use_bias="bias" in p, dtype=dtype, parent=None)
+        return dense.apply({"params": p}, memory)
+    return {"key": project(attention_params["key"]), "value": project(attention_params["value"])}
 
 
 def _check_broadcasts(name: str, array, logits_shape, hint: str):
@@ -139,15 +151,17 @@ class MultiHeadAttention(nn.Module):
     param_dtype: Any = jnp.float32
 
     @nn.compact
-    def __call__(self, x_q, x_kv=None, *, mask=None, bias=None, train: bool = False, cache=None):
+    def __call__(self, x_q, x_kv=None, *, mask=None, bias=None, train: bool = False, cache=None,
+                 memory_kv=None):
         """x_q (..., q_len, width) attends over x_kv (..., kv_len, width_kv), itself by default.
 
         With `cache` (self-attention only; see empty_cache), x_q holds the next tokens: their keys and
         values are written into the cache, they attend over every cached position up to their own,
-        and the call returns (output, new cache). `mask` then covers (q_len, max_length)."""
-        if cache is not None and x_kv is not None:
+        and the call returns (output, new cache). `mask` then covers (q_len, max_length).
+        With `memory_kv` (from memory_keys_values) x_kv's keys and values are given: x_kv is unused."""
+        if cache is not None and (x_kv is not None or memory_kv is not None):
             raise ValueError(f"{self.name}: a key/value cache is for self-attention; cross-attention "
-                             f"(x_kv given) takes no cache.")
+                             f"(x_kv or memory_kv given) takes no cache.")
         x_kv = x_q if x_kv is None else x_kv    # self-attention unless told otherwise
         features = self.qkv_features or x_q.shape[-1]
         if features % self.num_heads:
@@ -158,8 +172,10 @@ class MultiHeadAttention(nn.Module):
                                  kernel_init=self.kernel_init, bias_init=self.bias_init, dtype=self.dtype,
                                  param_dtype=self.param_dtype)
         q = proj(name="query")(x_q)
-        k = proj(name="key")(x_kv)
-        v = proj(name="value")(x_kv)
+        if memory_kv is None:
+            k, v = proj(name="key")(x_kv), proj(name="value")(x_kv)
+        else:
+            k, v = memory_kv["key"], memory_kv["value"]
         if cache is not None:
             cache, written = _write_cache(cache, k, v)
             k, v = cache["key"], cache["value"]
@@ -238,8 +254,8 @@ class DecoderBlock(nn.Module):
 
     self_mask: (q_len, q_len) from causal_mask; with `cache` it may be None (the cache already hides
     the future) and the block returns (x, new cache). memory_mask: (batch, 1, 1, source_len) from
-    padding_mask. The cross-attention's keys and values are recomputed at every decoding step: that
-    cost grows with the source, not with the prefix.
+    padding_mask. memory_kv: the cross-attention's keys and values of the memory, computed once with
+    memory_keys_values(params["cross_attention"], memory) for a decoding loop (memory is then unused).
     """
     num_heads: int
     mlp_dim: int
@@ -255,10 +271,11 @@ class DecoderBlock(nn.Module):
     param_dtype: Any = jnp.float32
 
     @nn.compact
-    def __call__(self, x, memory, *, self_mask=None, memory_mask=None, train: bool = False, cache=None):
+    def __call__(self, x, memory, *, self_mask=None, memory_mask=None, train: bool = False, cache=None,
+                 memory_kv=None):
         sub = _Sublayers(self, train)
         x, cache = sub.residual(x, "norm1", lambda y: sub.self_attention(y, self_mask, None, cache))
-        x, _ = sub.residual(x, "norm2", lambda y: sub.cross_attention(y, memory, memory_mask))
+        x, _ = sub.residual(x, "norm2", lambda y: sub.cross_attention(y, memory, memory_mask, memory_kv))
         x, _ = sub.residual(x, "norm3", sub.feed_forward)
         return x if cache is None else (x, cache)
 
@@ -292,8 +309,9 @@ class _Sublayers:
         y, cache = y if cache is not None else (y, None)
         return self._dropout(y), cache
 
-    def cross_attention(self, y, memory, mask):
-        return self._dropout(self._attention("cross_attention")(y, memory, mask=mask, train=self.train)), None
+    def cross_attention(self, y, memory, mask, memory_kv):
+        y = self._attention("cross_attention")(y, memory, mask=mask, train=self.train, memory_kv=memory_kv)
+        return self._dropout(y), None
 
     def feed_forward(self, y):
         b = self.b

@@ -19,8 +19,9 @@ one per stack (Xiong et al. 2020: trains without warm-up tricks); the paper's po
 Training (section 5): Adam (0.9, 0.98, 1e-9), lrate = d^-0.5 min(step^-0.5, step warmup^-1.5) with warmup
 4000 (optimizer schedule "rsqrt"), label smoothing 0.1 (task seq2seq), checkpoint averaging
 (deepzoo.train.checkpoint.average_variables). Decoding keeps a key/value cache per decoder layer
-(start_decoding / decode_step, see deepzoo/models/decoding.py): a new token costs one position's
-projections and one row of attention, however long the prefix. Token ids: PAD 0, EOS 1, BOS 2.
+(start_decoding / decode_step, see deepzoo/models/decoding.py) and projects the source into each
+layer's cross-attention keys and values once: a new token costs one position's projections and one
+row of attention, however long the prefix. Token ids: PAD 0, EOS 1, BOS 2.
 """
 import functools
 from typing import Any
@@ -29,7 +30,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from deepzoo.layers.attention import DecoderBlock, EncoderBlock, causal_mask, empty_cache, padding_mask
+from deepzoo.layers.attention import (DecoderBlock, EncoderBlock, causal_mask, empty_cache, memory_keys_values,
+                                      padding_mask)
 from deepzoo.layers.checks import check_tokens
 from deepzoo.layers.positions import check_length, sinusoidal_positions
 
@@ -82,13 +84,14 @@ class Transformer(nn.Module):
             x = block(x, mask=mask, train=train)
         return (self.encoder_norm(x) if self.pre_norm else x), mask
 
-    def _decode(self, x, memory, memory_mask, self_mask, train: bool, caches=None):
+    def _decode(self, x, memory, memory_mask, self_mask, train: bool, caches=None, memory_kv=None):
         new_caches = []
         for i, block in enumerate(self.decoder):
             if caches is None:
                 x = block(x, memory, self_mask=self_mask, memory_mask=memory_mask, train=train)
             else:
-                x, cache = block(x, memory, memory_mask=memory_mask, train=train, cache=caches[i])
+                x, cache = block(x, None, memory_mask=memory_mask, train=train, cache=caches[i],
+                                 memory_kv=memory_kv[i])
                 new_caches.append(cache)
         x = self.decoder_norm(x) if self.pre_norm else x
         return self.embed.attend(x).astype(jnp.float32), new_caches   # the shared embedding, transposed
@@ -107,21 +110,24 @@ class Transformer(nn.Module):
         return logits
 
     def start_decoding(self, source, max_length: int | None = None):
-        """The decoding state: the encoded source and an empty key/value cache per decoder layer, room
-        for max_length tokens (default: the position table)."""
+        """The decoding state: every decoder layer's cross-attention keys and values of the encoded
+        source (computed once here, not at every step) and an empty key/value cache per decoder layer
+        with room for max_length tokens (default: the position table)."""
         max_length = max_length or self.max_length
         check_length(max_length, self.max_length, "Transformer", "decoded tokens")
         memory, memory_mask = self.encode(source)
+        memory_kv = [memory_keys_values(block.variables["params"]["cross_attention"], memory, self.dtype)
+                     for block in self.decoder]
         head_dim = self.d_model // self.num_heads
         cache = empty_cache(source.shape[0], max_length, self.num_heads, head_dim, self.dtype)
-        return {"memory": memory, "memory_mask": memory_mask, "cache": [cache] * self.decoder_layers}
+        return {"memory_kv": memory_kv, "memory_mask": memory_mask, "cache": [cache] * self.decoder_layers}
 
     def decode_step(self, tokens, state):
         """tokens (N,): each row's previous token -> logits (N, vocab), the state with the caches advanced.
         The position is the caches' index (one for all rows, so beam search leaves it alone)."""
         index = state["cache"][0]["index"]
         x = self._embed(tokens[:, None], index, train=False)
-        logits, caches = self._decode(x, state["memory"], state["memory_mask"], None, False, state["cache"])
+        logits, caches = self._decode(x, None, state["memory_mask"], None, False, state["cache"], state["memory_kv"])
         return logits[:, 0], {**state, "cache": caches}
 
 
