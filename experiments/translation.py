@@ -1,16 +1,26 @@
-"""Does attention help? English -> German number words, with and without attention, by input length.
+"""Does attention help, and is attention all you need? English -> German number words: the recurrent
+seq2seq without attention, with Bahdanau's and Luong's, and the Transformer, by input length.
 
-Trains configs/numbers_translation.py for each attention (none, bahdanau, luong), then decodes the test
-split greedily and with beam search and reports sacrebleu BLEU and exact match, overall and by the
-length of the English input: the analogue of Bahdanau et al. 2015's Figure 2, where the encoder-decoder
-without attention falls apart on long sentences. Also draws each attention model's alignment for a long
-number (their Figure 3).
+Trains configs/numbers_translation.py for each model (none, bahdanau, luong, transformer), then decodes
+the test split greedily and with beam search and reports sacrebleu BLEU and exact match, overall and by
+the length of the English input (the analogue of Bahdanau et al. 2015's Figure 2, where the
+encoder-decoder without attention falls apart on long sentences), with each model's parameters and
+training time. Draws each recurrent attention model's alignment for a long number (their Figure 3) and
+the Transformer's attention, every layer and head.
 
-    python experiments/translation.py                          # ~20 min per model on 2 CPU cores
-    python experiments/translation.py --attentions=none,luong --workdir=/tmp/runs
+    python experiments/translation.py                          # 10-20 min per model on 2 CPU cores
+    python experiments/translation.py --models=none,transformer --workdir=/tmp/runs
 
-Runs are resumable (each is an ordinary workdir); writes results.md, results.csv, bleu_by_length.png
-and attention_<name>.png to --output_dir (default: experiments/translation/).
+Runs are resumable (each is an ordinary workdir); writes results.md, results.csv, bleu_by_length.png,
+attention_<name>.png and transformer_<encoder|decoder|cross>_attention.png to --output_dir (default:
+experiments/translation/).
+
+A pod run (WMT'14, trained with deepzoo.main) is evaluated on newstest2014 with sacrebleu instead:
+
+    python experiments/translation.py --config=configs/wmt14_transformer.py:base --workdir=gs://.../base
+
+which averages the run's last config.decode.average_last checkpoints, decodes the test split with beam
+search and writes wmt14_<variant>.md beside the other results.
 """
 import csv
 import functools
@@ -25,21 +35,26 @@ from absl import app, flags, logging
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from deepzoo import attention_maps  # noqa: E402
 from deepzoo import config as config_lib  # noqa: E402
 from deepzoo import data, models  # noqa: E402
 from deepzoo.data import text  # noqa: E402
 from deepzoo.models import decoding  # noqa: E402
 from deepzoo.train import trainer  # noqa: E402
-from deepzoo.train.checkpoint import load_variables, quiet_orbax_logs  # noqa: E402
+from deepzoo.models import complexity  # noqa: E402
+from deepzoo.tasks.seq2seq import shift_right  # noqa: E402
+from deepzoo.train.checkpoint import average_variables, load_variables, quiet_orbax_logs  # noqa: E402
 from deepzoo.train.writers import read_metrics  # noqa: E402
 
-ATTENTIONS = ("none", "bahdanau", "luong")
+MODELS = ("none", "bahdanau", "luong", "transformer")
 # Buckets of English input length in words ("nine hundred and ninety-nine million, nine hundred and
 # ninety-nine thousand, nine hundred and ninety-nine" is 14; hyphenated tens are one word).
 BUCKETS = ((1, 3), (4, 6), (7, 9), (10, 12), (13, 99))
 
 FLAGS = flags.FLAGS
-flags.DEFINE_list("attentions", list(ATTENTIONS), "Which models to train and compare.")
+flags.DEFINE_list("models", list(MODELS), "Which models to train and compare.")
+flags.DEFINE_string("config", "", "Evaluate this pod run (e.g. configs/wmt14_transformer.py:base) in --workdir "
+                    "on --split instead, with sacrebleu and checkpoint averaging.")
 flags.DEFINE_string("workdir", "runs/translation", "Run directories, one per model (resumable).")
 flags.DEFINE_string("output_dir", str(Path(__file__).with_suffix("")), "Where tables and figures go.")
 flags.DEFINE_string("variant", "", "Config variant appended to each model's arg, e.g. 'smoke' for tests.")
@@ -87,14 +102,16 @@ def score(hypotheses, references, english) -> dict:
     return result
 
 
+def pieces(ids, vocab) -> list[str]:
+    """The SentencePiece pieces of ids up to PAD; a piece that is only the word boundary shows as "▁"."""
+    return ["</s>" if i == text.EOS else vocab.decode([int(i)]) or "▁" for i in ids if i != text.PAD]
+
+
 def plot_alignment(model, variables, source, target, vocab, path: Path, title: str):
     """Attention weights of the teacher-forced reference translation: target pieces x source pieces."""
-    from deepzoo.tasks.seq2seq import shift_right  # the decoder reads [BOS, target[:-1]]
     _, weights = model.apply(variables, source[None], shift_right(target[None], text.BOS),
                              return_attention=True)
-    # A piece that is only SentencePiece's word boundary decodes to "": show it as "▁".
-    pieces = lambda ids: ["</s>" if i == text.EOS else vocab.decode([int(i)]) or "▁" for i in ids if i != text.PAD]
-    src, tgt = pieces(source), pieces(target)
+    src, tgt = pieces(source, vocab), pieces(target, vocab)
     weights = np.asarray(weights[0, :len(tgt), :len(src)])
     fig, ax = plt.subplots(figsize=(0.45 * len(src) + 2, 0.4 * len(tgt) + 1.5))
     ax.imshow(weights, cmap="gray_r", vmin=0, vmax=1, aspect="auto")
@@ -106,6 +123,22 @@ def plot_alignment(model, variables, source, target, vocab, path: Path, title: s
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def plot_transformer_attention(model, variables, source, target, vocab, output_dir: Path, english: str):
+    """Every layer's and head's weights for one teacher-forced pair: the encoder's self-attention, the
+    decoder's masked self-attention and its attention over the source, one PNG each."""
+    previous = shift_right(target[None], text.BOS)
+    weights = attention_maps.collect(model, variables, source[None], previous)
+    src, tgt = pieces(source, vocab), pieces(target, vocab)
+    inputs = ["<s>"] + tgt[:-1]   # what the decoder reads at each position
+    groups = {"encoder": (lambda n: n.startswith("encoder_block"), src, src),
+              "decoder": (lambda n: n.startswith("decoder_block") and n.endswith("/attention"), inputs, inputs),
+              "cross": (lambda n: n.endswith("/cross_attention"), tgt, src)}
+    for kind, (belongs, queries, keys) in groups.items():
+        attention_maps.plot({n: w for n, w in weights.items() if belongs(n)},
+                            output_dir / f"transformer_{kind}_attention.png", queries=queries, keys=keys,
+                            title=f"Transformer {kind} attention, every layer and head: {english}")
 
 
 def plot_by_length(results: dict, path: Path):
@@ -139,7 +172,14 @@ def learning_table(workdirs: dict, eval_split: str) -> list[str]:
     return lines
 
 
-def write_tables(results, greedy, output_dir: Path, split: str, beam_size: int, learning: list[str]):
+def training_seconds(workdir) -> float:
+    """Wall time of the training steps, from the step rates the trainer logged (resumed runs included)."""
+    records = [r for r in read_metrics(str(workdir)) if r.get("split") == "train" and r.get("steps_per_sec")]
+    steps = [0] + [r["step"] for r in records]
+    return sum((s - p) / r["steps_per_sec"] for p, s, r in zip(steps, steps[1:], records))
+
+
+def write_tables(results, greedy, about, output_dir: Path, split: str, beam_size: int, learning: list[str]):
     buckets = list(next(iter(results.values())))
     with open(output_dir / "results.csv", "w", newline="") as f:
         writer = csv.writer(f)
@@ -150,18 +190,50 @@ def write_tables(results, greedy, output_dir: Path, split: str, beam_size: int, 
                     writer.writerow([name, decoding_name, b, r["n"], f"{r['bleu']:.2f}", f"{r['chrf']:.2f}",
                                      f"{r['exact']:.4f}"])
     lines = [f"# English -> German number words ({split} split)", "",
-             f"sacrebleu BLEU over characters / exact match (%), beam search (width {beam_size}, GNMT length penalty) and "
-             f"greedy, by English input length in words. Regenerate with `python experiments/translation.py`.",
-             "", "| model | decoding | " + " | ".join(buckets) + " |", "|---|---|" + "---|" * len(buckets)]
+             f"sacrebleu BLEU over characters / exact match (%), beam search (width {beam_size}, GNMT length "
+             f"penalty) and greedy, by English input length in words. Regenerate with "
+             f"`python experiments/translation.py` (2 CPU cores; training time from the logged step rate).",
+             "", "| model | parameters | training steps | training time | " + " | ".join(buckets) + " |",
+             "|---|---|---|---|" + "---|" * len(buckets)]
     for decoding_name, table in ((f"beam {beam_size}", results), ("greedy", greedy)):
         for name, by_bucket in table.items():
             cells = [f"{by_bucket[b]['bleu']:.1f} / {100 * by_bucket[b]['exact']:.1f}" for b in buckets]
-            lines.append(f"| {name} | {decoding_name} | " + " | ".join(cells) + " |")
+            info = about[name]
+            lines.append(f"| {name}, {decoding_name} | {info['params']:,} | {info['steps']:,} | "
+                         f"{info['seconds'] / 60:.1f} min | " + " | ".join(cells) + " |")
     counts = ", ".join(f"{b}: {results[next(iter(results))][b]['n']}" for b in buckets)
     lines += ["", f"Examples per bucket: {counts}.", "", *learning, "",
               "![BLEU by input length](bleu_by_length.png)", ""]
-    lines += [f"![alignment, {name}](attention_{name}.png)" for name in results if name != "none"]
+    lines += [f"![alignment, {name}](attention_{name}.png)" for name in results if name in ("bahdanau", "luong")]
+    if "transformer" in results:
+        lines += ["", "The Transformer's attention for the longest test number, every layer (rows) and head "
+                  "(columns):", ""]
+        lines += [f"![Transformer {kind} attention](transformer_{kind}_attention.png)"
+                  for kind in ("encoder", "decoder", "cross")]
     (output_dir / "results.md").write_text("\n".join(lines) + "\n")
+
+
+def evaluate_pod_run(config_arg: str, workdir: str, output_dir: Path):
+    """newstest2014 (the test split) with sacrebleu: the average of the last checkpoints, beam search."""
+    config = config_lib.load(config_arg)
+    ds, decode_cfg = config.dataset, config.decode
+    model = models.get(config.model.name, **config.model.kwargs)
+    variables = average_variables(workdir, decode_cfg.average_last)
+    source = data.load(ds.name, FLAGS.split, data_dir=ds.data_dir, max_length=ds.max_length,
+                       vocab_size=ds.vocab_size, languages=ds.languages)
+    tokens = decode(model, variables, source.read(np.arange(len(source)))["source"], beam_size=decode_cfg.beam_size,
+                    max_length=ds.max_length, batch_size=FLAGS.batch_size, length_penalty=decode_cfg.length_penalty)
+    hypotheses = [source.vocab.decode(t) for t in tokens]
+    references = data.texts(ds.name, FLAGS.split, ds.languages[1], data_dir=ds.data_dir)
+    bleu = sacrebleu.corpus_bleu(hypotheses, [references])   # detokenised, 13a: comparable across papers
+    name = config_arg.rpartition(":")[2].replace(",", "_")
+    (output_dir / f"wmt14_{name}.md").write_text(
+        f"# {config_arg} on the {FLAGS.split} split ({len(references)} sentences)\n\n"
+        f"sacreBLEU {bleu.score:.2f} (`{bleu.format(signature=True)}`), beam {decode_cfg.beam_size}, length "
+        f"penalty {decode_cfg.length_penalty}, average of the last {decode_cfg.average_last} checkpoints of "
+        f"{workdir}.\n\nExpected: {config.reference}.\n")
+    logging.info("%s: sacreBLEU %.2f on %s", config_arg, bleu.score, FLAGS.split)
+    return bleu.score
 
 
 def main(argv):
@@ -169,17 +241,22 @@ def main(argv):
     quiet_orbax_logs()
     output_dir, workdir = Path(FLAGS.output_dir), Path(FLAGS.workdir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    unknown = set(FLAGS.attentions) - set(ATTENTIONS)
+    if FLAGS.config:
+        evaluate_pod_run(FLAGS.config, FLAGS.workdir, output_dir)
+        return
+    unknown = set(FLAGS.models) - set(MODELS)
     if unknown:
-        raise app.UsageError(f"unknown attentions {sorted(unknown)}; known: {', '.join(ATTENTIONS)}.")
-    beam, greedy = {}, {}
-    for name in FLAGS.attentions:
+        raise app.UsageError(f"unknown models {sorted(unknown)}; known: {', '.join(MODELS)}.")
+    beam, greedy, about = {}, {}, {}
+    for name in FLAGS.models:
         config = config_lib.load(f"configs/numbers_translation.py:{name}" +
                                  (f",{FLAGS.variant}" if FLAGS.variant else ""))
         logging.info("Training %s (resumes if %s holds a checkpoint).", name, workdir / name)
         trainer.train_and_evaluate(config, workdir / name)
         model = models.get(config.model.name, **config.model.kwargs)
         variables = load_variables(workdir / name)
+        about[name] = {"params": complexity.count_params(variables["params"]), "steps": config.num_train_steps,
+                       "seconds": training_seconds(workdir / name)}
         ds = config.dataset
         source = data.load(ds.name, FLAGS.split, data_dir=ds.data_dir, max_length=ds.max_length,
                            vocab_size=ds.vocab_size, languages=ds.languages)
@@ -192,14 +269,16 @@ def main(argv):
             table[name] = score([source.vocab.decode(t) for t in tokens], references, english)
             logging.info("%s, beam %d: BLEU %.2f, exact match %.4f", name, width, table[name]["all"]["bleu"],
                          table[name]["all"]["exact"])
-        if name != "none":
-            longest = int(np.argmax([input_words(e) for e in english]))
-            plot_alignment(model, variables, arrays["source"][longest], arrays["target"][longest], source.vocab,
-                           output_dir / f"attention_{name}.png",
+        longest = int(np.argmax([input_words(e) for e in english]))
+        pair = (arrays["source"][longest], arrays["target"][longest], source.vocab)
+        if name == "transformer":
+            plot_transformer_attention(model, variables, *pair, output_dir, english[longest])
+        elif name != "none":
+            plot_alignment(model, variables, *pair, output_dir / f"attention_{name}.png",
                            f"{name} attention: {english[longest]}")
     plot_by_length(beam, output_dir / "bleu_by_length.png")
-    learning = learning_table({name: workdir / name for name in FLAGS.attentions}, config.dataset.eval_split)
-    write_tables(beam, greedy, output_dir, FLAGS.split, FLAGS.beam_size, learning)
+    learning = learning_table({name: workdir / name for name in FLAGS.models}, config.dataset.eval_split)
+    write_tables(beam, greedy, about, output_dir, FLAGS.split, FLAGS.beam_size, learning)
     print((output_dir / "results.md").read_text())
 
 

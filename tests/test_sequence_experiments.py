@@ -43,11 +43,13 @@ def run(script, tmp_path, *flags):
 
 @pytest.mark.slow
 def test_translation_experiment_writes_tables_and_figures(tmp_path):
-    out = run("translation.py", tmp_path, "--variant=smoke", "--attentions=none,luong", "--beam_size=2")
+    out = run("translation.py", tmp_path, "--variant=smoke", "--models=none,luong,transformer", "--beam_size=2")
     assert (out / "bleu_by_length.png").read_bytes().startswith(b"\x89PNG")
     assert (out / "attention_luong.png").exists() and not (out / "attention_none.png").exists()
+    for kind in ("encoder", "decoder", "cross"):
+        assert (out / f"transformer_{kind}_attention.png").read_bytes().startswith(b"\x89PNG")
     table = (out / "results.md").read_text()
-    assert "| none | beam 2 |" in table and "| luong | greedy |" in table
+    assert "| none, beam 2 |" in table and "| luong, greedy |" in table and "| transformer, beam 2 |" in table
     assert (out / "results.csv").read_text().startswith("model,decoding,bucket,examples,char_bleu,chrf")
 
 
