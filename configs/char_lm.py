@@ -3,14 +3,17 @@
     python -m deepzoo.main --config=configs/char_lm.py:lstm --workdir=runs/char_lm/lstm
     python experiments/char_lm.py --cell=lstm          # trains it, reports bits per character, samples
 
-Variants: the cell (rnn, gru, lstm), optionally followed by ",smoke" (a few steps, for tests).
+Variants: the cell (rnn, gru, lstm) or gpt, optionally followed by ",smoke" (a few steps, for tests).
+gpt is a small GPT-2 (4 pre-LN blocks of width 192, 6 heads, learned positions, tied output) trained
+as nanoGPT trains its character model: AdamW 1e-3 with weight decay 0.1, betas (0.9, 0.99), clipping at 1;
+its progress line reports model FLOPs utilisation (log_mfu).
 The text is bytes (deepzoo.data.text.ByteVocab), so bits per token is bits per character (the corpus
 is nearly all ASCII). Recipe after Karpathy's char-rnn (2 layers, sequences of 100, Adam 2e-3, clipping),
 sized for two CPU cores: 256 units, batch 32; the loss is averaged over every position of every window.
 """
 import ml_collections
 
-CELLS = ("rnn", "gru", "lstm")
+CELLS = ("rnn", "gru", "lstm", "gpt")
 
 
 def get_config(arg: str | None = None):
@@ -30,9 +33,15 @@ def get_config(arg: str | None = None):
     config.dataset.max_length = 100            # characters read per window (char-rnn seq_length 50-100)
 
     config.model = ml_collections.ConfigDict()
-    config.model.name = f"char_{cell}"
-    config.model.kwargs = ml_collections.ConfigDict(dict(
-        vocab_size=260, embed_dim=64, features=256, num_layers=2, dropout_rate=0.1, dtype="float32"))
+    if cell == "gpt":
+        config.model.name = "gpt_small"
+        config.model.kwargs = ml_collections.ConfigDict(dict(
+            vocab_size=260, max_length=256, num_layers=4, d_model=192, num_heads=6, dropout_rate=0.1,
+            dtype="float32"))
+    else:
+        config.model.name = f"char_{cell}"
+        config.model.kwargs = ml_collections.ConfigDict(dict(
+            vocab_size=260, embed_dim=64, features=256, num_layers=2, dropout_rate=0.1, dtype="float32"))
 
     config.task = ml_collections.ConfigDict()
     config.task.name = "language_model"
@@ -42,6 +51,9 @@ def get_config(arg: str | None = None):
         name="adam", learning_rate=2e-3, schedule="cosine", warmup_steps=100, b1=0.9, b2=0.999, eps=1e-8,
         weight_decay=0.0,
         grad_clip_norm=1.0))                   # global-norm clipping (Pascanu et al. 2013): RNNs explode
+    if cell == "gpt":
+        config.optimizer.update(name="adamw", learning_rate=1e-3, b2=0.99, weight_decay=0.1)
+    config.log_mfu = cell == "gpt"
 
     config.batch_size = 32
     config.num_train_steps = 3000
@@ -60,7 +72,8 @@ def get_config(arg: str | None = None):
         config.checkpoint_every_steps = 6
         config.batch_size, config.eval_batch_size = 16, 64
         config.dataset.max_length = 32
-        config.model.kwargs.features = 32
+        config.model.kwargs.update(dict(d_model=32, num_layers=1, num_heads=2) if cell == "gpt" else
+                                   dict(features=32))
         config.optimizer.warmup_steps = 1
     elif variant:
         raise ValueError(f"unknown variant {variant!r} of char_lm; known: '' and 'smoke' "

@@ -17,7 +17,7 @@ from jax.experimental import multihost_utils
 
 from deepzoo import data, models, tasks
 from deepzoo.tasks import metrics as metrics_lib
-from deepzoo.train import files, optim, sharding
+from deepzoo.train import files, flops, optim, sharding
 from deepzoo.train.checkpoint import Checkpoints
 from deepzoo.train.state import create_train_state
 from deepzoo.train.step import make_eval_step, make_train_step
@@ -174,6 +174,13 @@ def train_and_evaluate(config, workdir) -> dict[str, float]:
                                  threads=ds.get("threads", 1))
     writer = MetricWriter(workdir, resume_step=start)
     progress = Progress(start, num_steps)
+    if config.get("log_mfu", False):  # model FLOPs utilisation in the progress line and the metrics
+        local_rows = np.arange(config.batch_size // jax.process_count())
+        example_batch = sharding.global_batch(train_source.read(local_rows), mesh)
+        progress = Progress(start, num_steps, flops.step_flops(train_step, state, example_batch), flops.matmul_peak())
+        logging.info("A train step does %.3g FLOPs; this machine's measured matmul peak is %.3g FLOP/s.",
+                     progress.step_flops, progress.peak_flops)
+
     def run_evals(state, step, write=True):
         results = {}
         for prefix, eval_step in eval_steps.items() if eval_source is not None else ():
@@ -210,6 +217,8 @@ def train_and_evaluate(config, workdir) -> dict[str, float]:
                                              f"--config.optimizer.grad_clip_norm.") from None
                     history = []
                     results["steps_per_sec"] = progress(step, results)
+                    if progress.mfu(results["steps_per_sec"]) is not None:
+                        results["mfu"] = progress.mfu(results["steps_per_sec"])
                     results["learning_rate"] = float(learning_rate(step - 1))
                     writer.write(step, "train", results)
                     writer.flush()

@@ -49,10 +49,15 @@ def read_metrics(workdir) -> list[dict]:
 
 
 class Progress:
-    """`step 1200/6000 | loss 0.912 | accuracy 0.710 | 812.3 steps/s | ETA 0:00:06`."""
+    """`step 1200/6000 | loss 0.912 | accuracy 0.710 | 812.3 steps/s | ETA 0:00:06`, and `| MFU 31.2%`
+    given the FLOPs of a step and the machine's peak FLOP/s (deepzoo/train/flops.py)."""
 
-    def __init__(self, start_step: int, num_steps: int):
+    def __init__(self, start_step: int, num_steps: int, step_flops: float = 0.0, peak_flops: float = 0.0):
         self.num_steps, self.last_step, self.last_time = num_steps, start_step, time.perf_counter()
+        self.step_flops, self.peak_flops = step_flops, peak_flops
+
+    def mfu(self, rate: float) -> float | None:
+        return self.step_flops * rate / self.peak_flops if self.step_flops and self.peak_flops else None
 
     def __call__(self, step: int, values: dict[str, float]) -> float:
         now = time.perf_counter()
@@ -60,7 +65,9 @@ class Progress:
         self.last_step, self.last_time = step, now
         eta = time.strftime("%H:%M:%S", time.gmtime((self.num_steps - step) / max(rate, 1e-9)))
         shown = " | ".join(f"{k} {v:.4g}" for k, v in values.items())
-        logging.info("step %d/%d | %s | %.1f steps/s | ETA %s", step, self.num_steps, shown, rate, eta)
+        mfu = self.mfu(rate)
+        shown_mfu = "" if mfu is None else f" | MFU {100 * mfu:.1f}%"
+        logging.info("step %d/%d | %s | %.1f steps/s%s | ETA %s", step, self.num_steps, shown, rate, shown_mfu, eta)
         return rate
 
 
@@ -71,7 +78,7 @@ def plot_learning_curves(workdir: str, filename: str = "learning_curves.png"):
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
     records = read_metrics(workdir)
-    skip = {"step", "split", "steps_per_sec", "learning_rate"}
+    skip = {"step", "split", "steps_per_sec", "mfu", "learning_rate"}
     names = sorted({k for r in records for k in r} - skip)
     if not names:
         return None
