@@ -213,26 +213,25 @@ def write_tables(results, greedy, about, output_dir: Path, split: str, beam_size
     (output_dir / "results.md").write_text("\n".join(lines) + "\n")
 
 
-def evaluate_pod_run(config_arg: str, workdir: str, output_dir: Path):
-    """newstest2014 (the test split) with sacrebleu: the average of the last checkpoints, beam search."""
-    config = config_lib.load(config_arg)
+def evaluate_pod_run(config, name: str, workdir: str, output_dir: Path, *, split: str, batch_size: int) -> float:
+    """newstest2014 (the test split) with sacrebleu: the average of the last checkpoints, beam search.
+    Writes wmt14_<name>.md; returns the BLEU."""
     ds, decode_cfg = config.dataset, config.decode
     model = models.get(config.model.name, **config.model.kwargs)
     variables = average_variables(workdir, decode_cfg.average_last)
-    source = data.load(ds.name, FLAGS.split, data_dir=ds.data_dir, max_length=ds.max_length,
+    source = data.load(ds.name, split, data_dir=ds.data_dir, max_length=ds.max_length,
                        vocab_size=ds.vocab_size, languages=ds.languages)
     tokens = decode(model, variables, source.read(np.arange(len(source)))["source"], beam_size=decode_cfg.beam_size,
-                    max_length=ds.max_length, batch_size=FLAGS.batch_size, length_penalty=decode_cfg.length_penalty)
+                    max_length=ds.max_length, batch_size=batch_size, length_penalty=decode_cfg.length_penalty)
     hypotheses = [source.vocab.decode(t) for t in tokens]
-    references = data.texts(ds.name, FLAGS.split, ds.languages[1], data_dir=ds.data_dir)
+    references = data.texts(ds.name, split, ds.languages[1], data_dir=ds.data_dir)
     bleu = sacrebleu.corpus_bleu(hypotheses, [references])   # detokenised, 13a: comparable across papers
-    name = config_arg.rpartition(":")[2].replace(",", "_")
     (output_dir / f"wmt14_{name}.md").write_text(
-        f"# {config_arg} on the {FLAGS.split} split ({len(references)} sentences)\n\n"
+        f"# {config.model.name} ({name}) on the {split} split ({len(references)} sentences)\n\n"
         f"sacreBLEU {bleu.score:.2f} (`{bleu.format(signature=True)}`), beam {decode_cfg.beam_size}, length "
         f"penalty {decode_cfg.length_penalty}, average of the last {decode_cfg.average_last} checkpoints of "
         f"{workdir}.\n\nExpected: {config.reference}.\n")
-    logging.info("%s: sacreBLEU %.2f on %s", config_arg, bleu.score, FLAGS.split)
+    logging.info("%s: sacreBLEU %.2f on %s", name, bleu.score, split)
     return bleu.score
 
 
@@ -242,7 +241,9 @@ def main(argv):
     output_dir, workdir = Path(FLAGS.output_dir), Path(FLAGS.workdir)
     output_dir.mkdir(parents=True, exist_ok=True)
     if FLAGS.config:
-        evaluate_pod_run(FLAGS.config, FLAGS.workdir, output_dir)
+        name = FLAGS.config.rpartition(":")[2].replace(",", "_") or "run"
+        evaluate_pod_run(config_lib.load(FLAGS.config), name, FLAGS.workdir, output_dir, split=FLAGS.split,
+                         batch_size=FLAGS.batch_size)
         return
     unknown = set(FLAGS.models) - set(MODELS)
     if unknown:

@@ -3,6 +3,7 @@ the one trainer (data prepared offline; WMT'14 through TFDS mock data) and repor
 import math
 
 import jax
+import jax.numpy as jnp
 import pytest
 import tensorflow_datasets as tfds
 
@@ -13,7 +14,9 @@ from deepzoo.train import trainer
 
 VARIANTS = ["char_lm.py:rnn", "char_lm.py:gru", "char_lm.py:lstm", "numbers_translation.py:none",
             "numbers_translation.py:bahdanau", "numbers_translation.py:luong", "mnist_captions.py",
-            "wmt14_seq2seq.py:luong", "wmt14_seq2seq.py:bahdanau", "wmt14_seq2seq.py:none"]
+            "wmt14_seq2seq.py:luong", "wmt14_seq2seq.py:bahdanau", "wmt14_seq2seq.py:none",
+            "numbers_translation.py:transformer", "wmt14_transformer.py:base", "wmt14_transformer.py:big",
+            "char_lm.py:gpt", "masked_lm.py"]
 
 
 @pytest.mark.parametrize("arg", VARIANTS)
@@ -21,7 +24,7 @@ def test_every_variant_builds_its_model(arg):
     config = config_lib.load(f"configs/{arg}")
     model = models.get(config.model.name, **config.model.kwargs)
     inputs = models.example_inputs(config.model.name)
-    if config.model.name == "seq2seq":  # the config's own sequence length
+    if "max_length" in config.dataset and jnp.issubdtype(inputs[0].dtype, jnp.integer):  # the config's length
         inputs = tuple(jax.ShapeDtypeStruct((1, config.dataset.max_length), x.dtype) for x in inputs)
     variables = jax.eval_shape(lambda xs: model.init(jax.random.key(0), *xs, train=False), inputs)
     assert complexity.count_params(variables["params"]) > 0
@@ -48,6 +51,9 @@ def test_wmt14_luong_is_the_papers_model():
 # takes a minute or more on the CI machine: those runs are slow tests.
 @pytest.mark.parametrize("arg, metric", [
     ("char_lm.py:lstm,smoke", "validation_bits_per_token"),
+    ("char_lm.py:gpt,smoke", "validation_bits_per_token"),
+    ("masked_lm.py:smoke", "validation_token_accuracy"),
+    pytest.param("numbers_translation.py:transformer,smoke", "validation_exact_match", marks=pytest.mark.slow),
     pytest.param("numbers_translation.py:luong,smoke", "validation_exact_match", marks=pytest.mark.slow),
     pytest.param("mnist_captions.py:smoke", "test_exact_match", marks=pytest.mark.slow),
 ])
@@ -63,3 +69,16 @@ def test_wmt14_pod_config_trains_on_mock_data(tmp_path):
     with tfds.testing.mock_data(num_examples=16, policy=tfds.testing.MockPolicy.USE_CODE):
         results = trainer.train_and_evaluate(config, str(tmp_path / "run"))
     assert math.isfinite(results["validation_loss"]) and results["validation_token_accuracy"] >= 0
+
+
+@pytest.mark.slow  # the Transformer through the pod recipe on mock WMT data, then its sacrebleu evaluation
+def test_wmt14_transformer_trains_and_evaluates_with_checkpoint_averaging_on_mock_data(tmp_path):
+    from test_sequence_experiments import translation  # noqa: PLC0415 (experiments/ is not a package)
+    config = config_lib.load("configs/wmt14_transformer.py:base,smoke", **{"dataset.data_dir": str(tmp_path)})
+    with tfds.testing.mock_data(num_examples=16, policy=tfds.testing.MockPolicy.USE_CODE):
+        results = trainer.train_and_evaluate(config, str(tmp_path / "run"))
+        assert math.isfinite(results["validation_loss"])
+        bleu = translation.evaluate_pod_run(config, "base_smoke", str(tmp_path / "run"), tmp_path, split="test",
+                                            batch_size=8)
+    assert 0.0 <= bleu <= 100.0
+    assert "sacreBLEU" in (tmp_path / "wmt14_base_smoke.md").read_text()

@@ -103,9 +103,9 @@ class BERT(nn.Module):
 
 BertBase = functools.partial(BERT)
 BertLarge = functools.partial(BERT, num_layers=24, d_model=1024, num_heads=16, mlp_dim=4096)
-# A byte-level BERT for the offline docstring corpus (configs/bert.py): 4 layers of width 256.
-BertSmall = functools.partial(BERT, vocab_size=260, max_length=128, num_layers=4, d_model=256, num_heads=4,
-                              mlp_dim=1024)
+# A byte-level BERT for the offline docstring corpus (configs/masked_lm.py): 4 layers of width 192.
+BertSmall = functools.partial(BERT, vocab_size=260, max_length=128, num_layers=4, d_model=192, num_heads=6,
+                              mlp_dim=768)
 
 MODELS = {
     "bert_base": (BertBase, (jax.ShapeDtypeStruct((512,), jnp.int32),)),
