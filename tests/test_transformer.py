@@ -158,3 +158,19 @@ def test_checkpoint_averaging_is_the_mean_of_the_last_n(tmp_path):
     np.testing.assert_allclose(averaged["batch_stats"]["mean"], 30.0)   # the newest one's statistics
     with pytest.raises(ValueError, match=r"keep_checkpoints >= 5"):
         average_variables(tmp_path, 5)
+
+
+def test_a_checkpoint_of_another_vocabulary_is_named():
+    model, variables = tiny()
+    other = models.get("transformer_small", **{**TINY, "vocab_size": 30})
+    with pytest.raises(Exception, match=r"shared_embedding.*shape \(30, 8\).*shape \(20, 8\)"):
+        other.apply(variables, SOURCE, PREVIOUS)
+
+
+def test_a_mask_of_the_wrong_shape_is_named():
+    from deepzoo.layers.attention import MultiHeadAttention
+    x = np.ones((2, 5, 8), np.float32)
+    layer = MultiHeadAttention(num_heads=2)
+    params = layer.init(jax.random.key(0), x)
+    with pytest.raises(ValueError, match=r"mask of shape \(2, 4\) does not broadcast .* \(2, 2, 5, 5\)"):
+        layer.apply(params, x, mask=np.ones((2, 4), bool))

@@ -101,7 +101,7 @@ class BERT(nn.Module):
         return self.bert(tokens, segments)
 
 
-BertBase = functools.partial(BERT)
+BertBase = BERT   # the defaults are BERT-base (uncased)
 BertLarge = functools.partial(BERT, num_layers=24, d_model=1024, num_heads=16, mlp_dim=4096)
 # A byte-level BERT for the offline docstring corpus (configs/masked_lm.py): 4 layers of width 192.
 BertSmall = functools.partial(BERT, vocab_size=260, max_length=128, num_layers=4, d_model=192, num_heads=6,

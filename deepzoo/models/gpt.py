@@ -111,7 +111,7 @@ def generate(model: GPT, variables, prompt, rng, *, max_new_tokens: int, tempera
                                   max_length=max_new_tokens, temperature=temperature, top_k=top_k)
 
 
-GPT2 = functools.partial(GPT)
+GPT2 = GPT   # the defaults are GPT-2 small
 GPT2Medium = functools.partial(GPT, num_layers=24, d_model=1024, num_heads=16)
 GPT2Large = functools.partial(GPT, num_layers=36, d_model=1280, num_heads=20)
 GPT2XL = functools.partial(GPT, num_layers=48, d_model=1600, num_heads=25)

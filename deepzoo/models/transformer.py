@@ -102,12 +102,14 @@ class Transformer(nn.Module):
         if source.shape[0] != previous.shape[0]:
             raise ValueError(f"Transformer: the source batch has {source.shape[0]} rows but the decoder "
                              f"inputs have {previous.shape[0]}; they must pair up.")
+        return self.decode(*self.encode(source, train=train), previous, train=train)
+
+    def decode(self, memory, memory_mask, previous, *, train: bool = False):
+        """The decoder alone on a whole prefix (B, T): logits (B, T, vocab), given encode's outputs."""
         check_tokens(previous, "Transformer", self.vocab_size, "decoder inputs")
         check_length(previous.shape[1], self.max_length, "Transformer", "decoder inputs")
-        memory, memory_mask = self.encode(source, train=train)
         x = self._embed(previous, 0, train)
-        logits, _ = self._decode(x, memory, memory_mask, causal_mask(previous.shape[1]), train)
-        return logits
+        return self._decode(x, memory, memory_mask, causal_mask(previous.shape[1]), train)[0]
 
     def start_decoding(self, source, max_length: int | None = None):
         """The decoding state: every decoder layer's cross-attention keys and values of the encoded
@@ -131,7 +133,7 @@ class Transformer(nn.Module):
         return logits[:, 0], {**state, "cache": caches}
 
 
-TransformerBase = functools.partial(Transformer)   # the defaults are Table 3's base model
+TransformerBase = Transformer   # the defaults are Table 3's base model
 TransformerBig = functools.partial(Transformer, d_model=1024, num_heads=16, mlp_dim=4096, dropout_rate=0.3)
 # The offline number-words task (configs/numbers_translation.py): 256 pieces, 3 layers of width 128.
 TransformerSmall = functools.partial(Transformer, vocab_size=256, d_model=128, num_heads=4, mlp_dim=512,
