@@ -38,5 +38,5 @@ def test_rmsprop_matches_its_update_rule():
 
 
 def test_unknown_schedule_lists_the_known_ones():
-    with pytest.raises(KeyError, match="Known schedules: constant, cosine, linear, step"):
+    with pytest.raises(KeyError, match="Known schedules: constant, cosine, linear, rsqrt, step"):
         optim.schedule(_cfg(schedule="cosin"), num_steps=10)

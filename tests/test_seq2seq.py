@@ -278,7 +278,7 @@ class Bigram(nn.Module):
     def __call__(self, *inputs, train: bool = False):
         return self.table[inputs[-1]]
 
-    def start_decoding(self, source):
+    def start_decoding(self, source, max_length=None):
         return {"row": jnp.zeros(source.shape[0])}
 
     def decode_step(self, tokens, state):
