@@ -14,6 +14,7 @@ The blocks are the ones ViT and GPT use (deepzoo/layers/attention.py). Initialis
 LayerNorm epsilon 1e-12 as in the reference code. Pre-training (task masked_lm) hides 15% of the tokens:
 80% of those become [MASK], 10% a random token, 10% stay; the loss is over the hidden ones only.
 """
+import dataclasses
 import functools
 from typing import Any
 
@@ -67,23 +68,14 @@ class BertEncoder(nn.Module):
         return x, pooled
 
 
-class BERT(nn.Module):
-    """BertEncoder with the masked-language-model head, whose output layer is the word embeddings."""
-    vocab_size: int = 30522
-    max_length: int = 512
-    type_vocab_size: int = 2
-    num_layers: int = 12
-    d_model: int = 768
-    num_heads: int = 12
-    mlp_dim: int = 3072
-    dropout_rate: float = 0.1
-    dtype: Any = jnp.float32
-    param_dtype: Any = jnp.float32
+class BERT(BertEncoder):
+    """BertEncoder (its fields, its parameters under "bert") with the masked-language-model head, whose
+    output layer is the word embeddings."""
 
     def setup(self):
         kw = dict(dtype=self.dtype, param_dtype=self.param_dtype)
-        self.bert = BertEncoder(self.vocab_size, self.max_length, self.type_vocab_size, self.num_layers,
-                                self.d_model, self.num_heads, self.mlp_dim, self.dropout_rate, **kw)
+        fields = [f.name for f in dataclasses.fields(BertEncoder) if f.name not in ("parent", "name")]
+        self.bert = BertEncoder(**{f: getattr(self, f) for f in fields})
         self.transform = nn.Dense(self.d_model, kernel_init=INIT, **kw)
         self.transform_norm = nn.LayerNorm(epsilon=1e-12, **kw)
         self.output_bias = self.param("output_bias", nn.initializers.zeros, (self.vocab_size,), self.param_dtype)
