@@ -132,3 +132,12 @@ def test_masked_lm_loss_is_the_cross_entropy_of_the_hidden_tokens_only():
     assert chosen.any()
     assert float(loss) == pytest.approx(ce[np.asarray(chosen)].mean(), rel=1e-5)
     assert float(metrics["token_accuracy"][1]) == int(chosen.sum())
+
+
+def test_gpt2_forward_macs_follow_kaplan_et_al():
+    """Per token, 2 N + 2 n_layer n_ctx d FLOPs (Kaplan et al. 2020, Table 1), i.e. in multiply-adds the
+    weight matrices of the blocks (12 d^2 per layer), the tied output (V d) and attention (2 n_ctx d per
+    layer, every query against all 1,024 keys as the masked dense product computes it)."""
+    d, layers, context, vocab = 768, 12, 1024, 50257
+    per_token = layers * 12 * d * d + vocab * d + layers * 2 * context * d
+    assert models.summary("gpt2", quiet=True).macs == pytest.approx(context * per_token, rel=1e-3)
