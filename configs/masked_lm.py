@@ -30,6 +30,7 @@ def get_config(arg: str | None = None):
     config.model.name = "bert_small"
     config.model.kwargs = ml_collections.ConfigDict(dict(
         vocab_size=260, max_length=128, num_layers=4, d_model=192, num_heads=6, mlp_dim=768, dropout_rate=0.1,
+        init_std=0.02,
         dtype="float32"))
 
     config.task = ml_collections.ConfigDict()

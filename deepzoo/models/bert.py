@@ -27,7 +27,6 @@ from deepzoo.layers.checks import check_tokens
 from deepzoo.layers.positions import check_length
 
 PAD = 0
-INIT = nn.initializers.normal(0.02)
 
 
 class BertEncoder(nn.Module):
@@ -40,6 +39,7 @@ class BertEncoder(nn.Module):
     num_heads: int = 12
     mlp_dim: int = 3072
     dropout_rate: float = 0.1
+    init_std: float = 0.02          # N(0, init_std) for every kernel and embedding (the reference code's 0.02)
     dtype: Any = jnp.float32
     param_dtype: Any = jnp.float32
 
@@ -52,7 +52,8 @@ class BertEncoder(nn.Module):
             raise ValueError(f"BERT: segment ids of shape {segments.shape} do not match the tokens' "
                              f"{tokens.shape}; give one segment id (0 or 1) per token.")
         kw = dict(dtype=self.dtype, param_dtype=self.param_dtype)
-        embed = functools.partial(nn.Embed, features=self.d_model, embedding_init=INIT, **kw)
+        init = nn.initializers.normal(self.init_std)
+        embed = functools.partial(nn.Embed, features=self.d_model, embedding_init=init, **kw)
         segments = jnp.zeros_like(tokens) if segments is None else segments
         x = (embed(self.vocab_size, name="word_embeddings")(tokens)
              + embed(self.max_length, name="position_embeddings")(jnp.arange(tokens.shape[1]))
@@ -63,8 +64,8 @@ class BertEncoder(nn.Module):
         for i in range(self.num_layers):
             x = EncoderBlock(self.num_heads, self.mlp_dim, dropout_rate=self.dropout_rate,
                              attention_dropout_rate=self.dropout_rate, pre_norm=False, epsilon=1e-12,
-                             activation=gelu, kernel_init=INIT, name=f"layer{i + 1}", **kw)(x, mask=mask, train=train)
-        pooled = jnp.tanh(nn.Dense(self.d_model, kernel_init=INIT, name="pooler", **kw)(x[:, 0]))
+                             activation=gelu, kernel_init=init, name=f"layer{i + 1}", **kw)(x, mask=mask, train=train)
+        pooled = jnp.tanh(nn.Dense(self.d_model, kernel_init=init, name="pooler", **kw)(x[:, 0]))
         return x, pooled
 
 
@@ -76,7 +77,7 @@ class BERT(BertEncoder):
         kw = dict(dtype=self.dtype, param_dtype=self.param_dtype)
         fields = [f.name for f in dataclasses.fields(BertEncoder) if f.name not in ("parent", "name")]
         self.bert = BertEncoder(**{f: getattr(self, f) for f in fields})
-        self.transform = nn.Dense(self.d_model, kernel_init=INIT, **kw)
+        self.transform = nn.Dense(self.d_model, kernel_init=nn.initializers.normal(self.init_std), **kw)
         self.transform_norm = nn.LayerNorm(epsilon=1e-12, **kw)
         self.output_bias = self.param("output_bias", nn.initializers.zeros, (self.vocab_size,), self.param_dtype)
 
