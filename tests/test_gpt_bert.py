@@ -141,3 +141,28 @@ def test_gpt2_forward_macs_follow_kaplan_et_al():
     d, layers, context, vocab = 768, 12, 1024, 50257
     per_token = layers * 12 * d * d + vocab * d + layers * 2 * context * d
     assert models.summary("gpt2", quiet=True).macs == pytest.approx(context * per_token, rel=1e-3)
+
+
+@pytest.mark.slow  # 600 steps: the plateau at the unigram guess lasts ~300 of them
+def test_bert_learns_to_fill_in_a_token_from_its_repeat_elsewhere_in_the_window():
+    """Rows are 8 random symbols repeated 4 times, so every hidden token can be read off 8 positions
+    away: masked LM must leave the no-context plateau and restore nearly all of them."""
+    model = models.get("bert_small", vocab_size=40, max_length=32, num_layers=2, d_model=64, num_heads=4,
+                       mlp_dim=128, dropout_rate=0.0)
+    rng = np.random.default_rng(0)
+    batch = lambda: {"tokens": jnp.asarray(np.tile(rng.integers(4, 40, (64, 8)), 4), jnp.int32)}
+    task = masked_lm.MaskedLM()
+    params = model.init(jax.random.key(0), batch()["tokens"])["params"]
+    tx = optax.adam(1e-3)
+    opt_state = tx.init(params)
+
+    @jax.jit
+    def step(params, opt_state, batch, key):
+        (_, (_, metrics)), grads = jax.value_and_grad(
+            lambda p: task.loss(model, p, {}, batch, {"dropout": key}), has_aux=True)(params)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, metrics["token_accuracy"]
+
+    for i in range(600):
+        params, opt_state, (right, hidden) = step(params, opt_state, batch(), jax.random.key(i))
+    assert float(right / hidden) > 0.9
