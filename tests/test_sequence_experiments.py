@@ -68,3 +68,12 @@ def test_captioning_experiment_reports_exact_match_and_attention(tmp_path):
     table = (out / "results.md").read_text()
     assert "| greedy |" in table and "| beam 2 |" in table and "4 digits" in table
     assert (out / "attention.png").read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.slow
+def test_masked_lm_experiment_reports_accuracy_baseline_and_fill_ins(tmp_path):
+    out = run("masked_lm.py", tmp_path, "--variant=smoke", "--examples=2")
+    table = (out / "results.md").read_text()
+    assert "| test |" in table and "baseline: most frequent character" in table
+    assert table.count("hidden characters restored") == 2
+    assert (out / "mlm_curves.png").read_bytes().startswith(b"\x89PNG")
