@@ -35,6 +35,11 @@ def main(argv):
     from deepzoo.train.trainer import train_and_evaluate  # noqa: PLC0415
     quiet_orbax_logs()
     config = _CONFIG.value
+    if "sweep" in config:  # many trials (deepzoo/train/sweep.py): their table is workdir/<sweep>/results.csv
+        from deepzoo.train.sweep import run_sweep  # noqa: PLC0415
+        rows = run_sweep(config, _WORKDIR.value)
+        print(f"{len(rows)} trials done; results.csv and curves.csv in {_WORKDIR.value}/{config.sweep.name}")
+        return
     results = train_and_evaluate(config, _WORKDIR.value)
     split = config.dataset.eval_split
     if f"{split}_accuracy" in results:

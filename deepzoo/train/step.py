@@ -1,7 +1,7 @@
 """The one train step and the one eval step, written once for every model: what differs lives in the
 task (loss and metrics) and in the config.
 
-    train_step(state, batch) -> (state, metrics)    # metrics: {name: (sum, count)}
+    train_step(state, batch[, seed]) -> (state, metrics)    # metrics: {name: (sum, count)}
     eval_step(state, batch) -> metrics
 
 Both are pure; the trainer jits them with explicit shardings (see trainer.py).
@@ -27,9 +27,10 @@ def _microbatches(x, k: int):
 
 
 def make_train_step(model, task, tx, *, seed: int, grad_accum_steps: int = 1, ema_decay: float = 0.0):
-    """Returns train_step(state, batch) -> (state, metrics).
+    """Returns train_step(state, batch, seed=None) -> (state, metrics).
 
-    The dropout key of step s is fold_in(key(seed), s), so a resumed run draws the same masks. With
+    The dropout key of step s is fold_in(key(seed), s), so a resumed run draws the same masks; a
+    `seed` given to the step (an array under vmap: one per trial of a sweep) replaces this one. With
     grad_accum_steps = k the batch is cut into k microbatches whose gradients are averaged (model
     state such as BatchNorm statistics is threaded through them in order) before one update. A step
     whose loss, gradients or update are not finite leaves the state unchanged and says so in its
@@ -62,7 +63,7 @@ def make_train_step(model, task, tx, *, seed: int, grad_accum_steps: int = 1, em
         scale = 1.0 / grad_accum_steps
         return loss * scale, jax.tree.map(lambda g: g * scale, grads), model_state, metrics
 
-    def train_step(state: TrainState, batch):
+    def train_step(state: TrainState, batch, seed=seed):
         rng = jax.random.fold_in(jax.random.key(seed), state.step)
         loss, grads, model_state, metrics = gradients(state, batch, rng)
         updates, opt_state = tx.update(grads, state.opt_state, state.params)

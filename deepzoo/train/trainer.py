@@ -35,7 +35,7 @@ class NonFiniteError(FloatingPointError):
     """The loss, the gradients or the update became NaN or Inf."""
 
 
-class _StopSignal(contextlib.AbstractContextManager):
+class StopSignal(contextlib.AbstractContextManager):
     """SIGTERM/SIGINT ask the loop to checkpoint and stop; a second SIGINT interrupts at once."""
 
     def __init__(self):
@@ -198,7 +198,7 @@ def train_and_evaluate(config, workdir) -> dict[str, float]:
     if start == num_steps:  # a finished run: evaluate it again, train nothing
         results = run_evals(state, step, write=False)
     try:
-        with _StopSignal() as stop:
+        with StopSignal() as stop:
             for step in range(start + 1, num_steps + 1):  # `step` counts updates done
                 state, metrics = train_step(state, sharding.global_batch(next(batches), mesh))
                 if len(history) >= _MAX_IN_FLIGHT:

@@ -1,0 +1,83 @@
+"""Deep double descent on MNIST-1D (Nakkiran et al. 2019, https://arxiv.org/abs/1912.02292), on 2 CPU cores.
+
+    python -m deepzoo.main --config=configs/double_descent.py:mlp --workdir=runs/double_descent
+    python experiments/double_descent.py      # every variant below, then the figures and the report
+
+A sweep (config.sweep) trains one trial per point of its grid, width x label noise x seed x train size
+x epochs, many at once in one compiled program (deepzoo/train/sweep.py). Variants:
+  mlp       model-wise: MLP 40 -> h -> h -> 10, h on a geometric grid from 2 to 300, 4,000 training
+            examples, 0% and 15% label noise, 3 seeds. The MNIST-1D authors (Greydanus 2020, "Scaling
+            down deep learning") report the test-error peak near h = 47, where the parameters
+            (h^2 + 52 h + 10 = 4,903) are about the number of training examples.
+  cnn       the same with Nakkiran et al.'s five-layer CNN (1-D, channels k, 2k, 4k, 8k), k from 1 to 24.
+  samples   sample-wise: the MLP width sweep at 1,000, 2,000 and 4,000 training examples, 15% noise;
+            the threshold moves with n, so near it more data can hurt.
+  smoke     a few widths and epochs, for tests.
+Every trial's evaluations every few epochs give the epoch-wise curves.
+
+Training, after Nakkiran et al. (their SGD runs: momentum 0.9, batch 128, no weight decay, no
+augmentation) scaled to MNIST-1D: SGD with momentum 0.9, learning rate 0.05 with cosine decay, batch
+100, 1,000 epochs (250 for the CNN), long enough that every width past the threshold fits the noisy
+labels exactly.
+"""
+import ml_collections
+import numpy as np
+
+# 16 widths on a geometric grid from 2 to 300 (each ~1.4x the previous one).
+MLP_WIDTHS = tuple(sorted({int(round(w)) for w in np.geomspace(2, 300, 16)}))
+
+
+def get_config(arg: str | None = None):
+    variant = arg or "mlp"
+    config = ml_collections.ConfigDict()
+    config.seed = 0
+
+    config.dataset = ml_collections.ConfigDict(dict(
+        name="mnist1d", train_split="train", eval_split="test", data_dir="", cache=True, prefetch=0))
+
+    config.model = ml_collections.ConfigDict(dict(name="mlp", kwargs=ml_collections.ConfigDict(dict(
+        depth=2, width=100, num_outputs=10, activation="relu", dropout_rate=0.0, batch_norm=False,
+        dtype="float32"))))
+    config.task = ml_collections.ConfigDict(dict(name="classification", kwargs=dict(label_smoothing=0.0)))
+    config.optimizer = ml_collections.ConfigDict(dict(
+        name="sgd", learning_rate=0.05, momentum=0.9, nesterov=False, schedule="cosine", warmup_steps=0,
+        weight_decay=0.0, grad_clip_norm=0.0))
+    config.batch_size = 100
+    config.eval_batch_size = 1000
+
+    config.sweep = ml_collections.ConfigDict(dict(
+        name="mlp_width",
+        width=MLP_WIDTHS,
+        label_noise=(0.0, 0.15),      # tuples: --config.sweep.seed='(0, 1)' overrides them
+        seed=(0, 1, 2),
+        train_size=(4000,),
+        epochs=(1000,),
+        width_kwargs={"width": 1},     # model kwarg <- multiplier x width
+        pad_widths=True,               # widths max_pad_ratio apart train in one program, zero-padded
+        max_pad_ratio=1.5,
+        augment="",
+        eval_every_epochs=10,
+        checkpoint_every_epochs=100,
+        shard="",                      # "i/n": run every n-th group only (one job of an array of n)
+    ))
+    config.reference = ("MNIST-1D (Greydanus 2020): test-error peak near h = 47 with 15% label noise, "
+                        "4,000 training examples; Nakkiran et al. 2019: the peak sits at the interpolation "
+                        "threshold and grows with label noise")
+
+    if variant == "mlp":
+        pass
+    elif variant == "cnn":
+        config.model = ml_collections.ConfigDict(dict(name="cnn5", kwargs=ml_collections.ConfigDict(dict(
+            width=8, num_classes=10, dtype="float32"))))
+        config.sweep.update(name="cnn_width", width=(1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24), epochs=(250,),
+                            eval_every_epochs=5, checkpoint_every_epochs=50)
+    elif variant == "samples":
+        config.sweep.update(name="mlp_samples", train_size=(1000, 2000, 4000), label_noise=(0.15,))
+    elif variant == "smoke":
+        config.sweep.update(name="smoke", width=(4, 8, 16), label_noise=(0.0, 0.15), seed=(0, 1),
+                            train_size=(400,), epochs=(6,), eval_every_epochs=2, checkpoint_every_epochs=2)
+        config.batch_size = 50
+        config.eval_batch_size = 256
+    else:
+        raise ValueError(f"unknown variant {variant!r} of double_descent; known: mlp, cnn, samples, smoke.")
+    return config

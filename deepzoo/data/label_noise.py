@@ -1,0 +1,33 @@
+"""Training subsets and label noise for sweeps (deep double descent), as pure functions of a seed.
+
+Nakkiran et al. 2019 corrupt a fraction p of the training labels; here exactly round(p n) examples of
+the subset, chosen at random, get a label drawn uniformly from the *other* classes, so that p is the
+fraction of wrong labels (redrawing from all classes would leave p / num_classes of them right).
+"""
+import numpy as np
+
+
+def subset(num_examples: int, size: int, seed: int) -> np.ndarray:
+    """`size` example indices drawn without replacement; for one seed the smaller subsets are
+    prefixes of the larger ones, so a sample-wise sweep adds data to the same examples."""
+    if not 0 < size <= num_examples:
+        raise ValueError(f"train_size={size} must be between 1 and the {num_examples} examples of the "
+                         f"training split.")
+    order = np.random.default_rng([seed, 0x5EED]).permutation(num_examples)
+    return np.sort(order[:size]).astype(np.int32)
+
+
+def noisy_labels(labels: np.ndarray, fraction: float, num_classes: int, seed: int,
+                 indices: np.ndarray | None = None) -> np.ndarray:
+    """A copy of `labels` in which round(fraction * len(indices)) of the examples at `indices` (all by
+    default) carry a different class, drawn uniformly; the rest are untouched."""
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"label_noise={fraction} must be a fraction in [0, 1] (0.15 for 15%).")
+    if num_classes < 2:
+        raise ValueError(f"label noise needs at least 2 classes, got num_classes={num_classes}.")
+    labels = np.asarray(labels).copy()
+    indices = np.arange(len(labels)) if indices is None else np.asarray(indices)
+    rng = np.random.default_rng([seed, 0x1AB])
+    chosen = rng.choice(indices, int(round(fraction * len(indices))), replace=False)
+    labels[chosen] = (labels[chosen] + rng.integers(1, num_classes, len(chosen))) % num_classes
+    return labels
