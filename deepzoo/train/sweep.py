@@ -244,8 +244,8 @@ class _Group:
     def _check_padding(self, narrow, narrow_state, example, width, widest):
         padded = pad_to(narrow_state, self.shapes)
         variables = lambda s: {"params": s.params, **s.model_state}
-        out_narrow = narrow.apply(variables(narrow_state), *example)
-        out_wide = self.model.apply(variables(padded), *example)
+        out_narrow = jax.jit(narrow.apply)(variables(narrow_state), *example)
+        out_wide = jax.jit(self.model.apply)(variables(padded), *example)
         error = float(jnp.max(jnp.abs(out_narrow - out_wide)))
         if not error <= 1e-4 * (1.0 + float(jnp.max(jnp.abs(out_narrow)))):
             raise ValueError(f"{self.config.model.name}: width {width} padded to {widest} does not compute the "
@@ -310,19 +310,18 @@ class _Group:
 
     def check_padding_kept(self):
         """Raises if a padded unit learned something (then the trial was not its narrow network)."""
+        def leaks(x, narrow):
+            padding = np.array(x)
+            padding[tuple(slice(0, n) for n in narrow.shape)] = 0
+            return bool(np.any(padding))
+
+        params = jax.device_get(self.state.params)
         for i, t in enumerate(self.group):
-            mine = jax.tree.map(lambda x: x[i], self.state.params)
-            narrow = self.narrow_shapes[t.width].params
-            leak = jax.tree.map(lambda x, y: jnp.max(jnp.abs(x - y)), mine, pad_to(unpad(mine, narrow), mine))
-            if max(float(v) for v in jax.tree.leaves(leak)) > 0:
+            mine = jax.tree.map(lambda x: x[i], params)
+            if any(jax.tree.leaves(jax.tree.map(leaks, mine, self.narrow_shapes[t.width].params))):
                 raise RuntimeError(f"trial {t.name}: the padding of width {t.width} changed during training, so "
                                    f"it did not train the narrow network (an activation with f(0) != 0?). "
                                    f"Set config.sweep.pad_widths=False.")
-
-    def trial_state(self, i: int):
-        """Trial i's state, cut back to its own width."""
-        state = jax.tree.map(lambda x: x[i], self.state)
-        return unpad(state, self.narrow_shapes[self.group[i].width])
 
 
 # ---- the sweep -------------------------------------------------------------------------------------
@@ -417,25 +416,25 @@ def run_group(config, group, root, train, test, mesh, stop) -> bool:
 
 
 def collect(config, workdir) -> list[dict]:
-    """Writes results.csv (one row per finished trial: its axes, parameters, last evaluation) and
-    curves.csv (every evaluation of every finished trial); returns the rows."""
+    """Writes results.csv (one row per finished trial in the sweep's directory, from this config or an
+    earlier one: its axes, parameters, last evaluation) and curves.csv (every evaluation of those
+    trials); returns the rows of this config's trials."""
     root = files.path(workdir) / config.sweep.name
-    rows, curves = [], []
-    for t in trials(config.sweep):
-        status = _status(root / t.name)
+    rows, curves = {}, []
+    for directory in sorted(root.iterdir(), key=lambda d: d.name):
+        status = _status(directory)
         if status["status"] != "done":
             continue
-        rows.append({**t.row(), **{k: v for k, v in status.items() if k not in ("status", "group", *AXES)}})
-        for r in (json.loads(line) for line in (root / t.name / "metrics.jsonl").read_text().splitlines()):
-            curves.append({**t.row(), **r})
-    for name, table in (("results.csv", rows), ("curves.csv", curves)):
+        axes = {axis: status[axis] for axis in AXES}
+        rows[directory.name] = {**axes, **{k: v for k, v in status.items() if k not in ("status", "group", *AXES)}}
+        curves += [{**axes, **r} for r in _read_history(directory, status["epoch"])]
+    for name, table in (("results.csv", list(rows.values())), ("curves.csv", curves)):
         if table:
-            fields = list(dict.fromkeys(k for r in table for k in r))
             with (root / name).open("w") as f:
-                writer = csv.DictWriter(f, fields)
+                writer = csv.DictWriter(f, list(dict.fromkeys(k for r in table for k in r)))
                 writer.writeheader()
                 writer.writerows(table)
-    return rows
+    return [rows[t.name] for t in trials(config.sweep) if t.name in rows]
 
 
 def run_sweep(config, workdir) -> list[dict]:
