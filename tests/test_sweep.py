@@ -7,7 +7,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from configs import double_descent
+import tensorflow_datasets as tfds
+
+from configs import double_descent, double_descent_pods
 from deepzoo import models
 from deepzoo.data import label_noise
 from deepzoo.train import sweep as sweep_lib
@@ -162,3 +164,31 @@ def test_initialisation_of_each_trial_is_its_own_narrow_network():
     assert padded.params["hidden_1"]["kernel"].shape == (8, 8)
     np.testing.assert_array_equal(padded.params["hidden_1"]["kernel"][:4, :4], state.params["hidden_1"]["kernel"])
     assert float(jnp.abs(padded.params["hidden_1"]["kernel"][4:]).sum()) == 0.0
+
+
+@pytest.mark.parametrize("variant,trials", [("resnet18", 128), ("cnn5", 128), ("transformer", 11)])
+def test_pod_sweeps_are_valid(variant, trials):
+    config = double_descent_pods.get_config(variant)
+    sweep_lib._check(config)
+    grid = sweep_lib.trials(config.sweep)
+    assert len(grid) == trials
+    groups = sweep_lib.plan(config, grid)
+    assert sum(map(len, groups)) == trials
+    if variant == "resnet18":  # k = 64 is the standard ResNet-18 (CIFAR stem)
+        assert sweep_lib.model_kwargs(config, 64)["widths"] == (64, 128, 256, 512)
+    if variant == "transformer":
+        assert all(len({t.width for t in g}) == 1 for g in groups)   # LayerNorm: no padding
+
+
+@pytest.mark.slow
+def test_resnet18_sweep_trains_padded_widths_with_augmentation_on_mock_cifar10(tmp_path):
+    # BatchNorm and residual shortcuts keep zero padding exact: widths 1 and 2 share a program.
+    config = double_descent_pods.get_config("resnet18")
+    config.sweep.update(width=(1, 2), seed=(0,), train_size=(32,), epochs=(1,), eval_every_epochs=1,
+                        checkpoint_every_epochs=1)
+    config.batch_size, config.eval_batch_size = 16, 16
+    config.model.kwargs.dtype = "float32"
+    with tfds.testing.mock_data(num_examples=32, policy=tfds.testing.MockPolicy.USE_CODE):
+        rows = sweep_lib.run_sweep(config, tmp_path)
+    assert len(rows) == 4 and all(0.0 <= r["test_accuracy"] <= 1.0 for r in rows)
+    assert len({r["params"] for r in rows}) == 2

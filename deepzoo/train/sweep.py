@@ -39,7 +39,7 @@ from deepzoo import data, models, tasks
 from deepzoo.data import label_noise
 from deepzoo.tasks import metrics as metrics_lib
 from deepzoo.train import files, optim, sharding
-from deepzoo.train.checkpoint import Checkpoints
+from deepzoo.train.checkpoint import Checkpoints, quiet_orbax_logs
 from deepzoo.train.state import create_train_state
 from deepzoo.train.step import make_eval_step, make_train_step
 from deepzoo.train.trainer import StopSignal
@@ -440,6 +440,7 @@ def collect(config, workdir) -> list[dict]:
 def run_sweep(config, workdir) -> list[dict]:
     """Trains every trial of config.sweep that is not done yet; returns the rows of results.csv."""
     _check(config)
+    quiet_orbax_logs()
     root = files.path(workdir) / config.sweep.name
     root.mkdir(parents=True, exist_ok=True)
     (root / "sweep_config.json").write_text(config.to_json_best_effort(indent=2))
