@@ -16,7 +16,6 @@ evaluation), curves_<sweep>.csv (every evaluation) and results.md.
 """
 import csv
 import importlib.util
-import time
 from pathlib import Path
 
 import matplotlib
@@ -44,9 +43,16 @@ def get_config(variant: str):
     return module.get_config(variant)
 
 
+def number(value: str):
+    try:
+        return float(value) if value else np.nan
+    except ValueError:  # the group id
+        return value
+
+
 def read_csv(path) -> list[dict]:
     with open(path) as f:
-        return [{k: float(v) if v not in ("",) else np.nan for k, v in r.items()} for r in csv.DictReader(f)]
+        return [{k: number(v) for k, v in r.items()} for r in csv.DictReader(f)]
 
 
 def write_csv(path, rows, fields):
@@ -75,16 +81,21 @@ def threshold_width(table, n: int) -> float:
 
 
 def peak(table, n: int) -> dict:
-    """Where the mean test error peaks, how high, against the widest model and the narrower minimum."""
+    """The second descent's peak: the highest mean test error at widths past the classical minimum
+    (the lowest error among models with at most n/2 parameters), against that minimum and the widest."""
     widths = list(table)
+    params = np.array([p for p, _, _ in table.values()])
     test = np.array([np.mean(t) for _, t, _ in table.values()])
     train = np.array([np.mean(t) for _, _, t in table.values()])
-    i = int(np.argmax(test[1:]) + 1)   # the narrowest model underfits: its error is not the peak
-    below = test[:i].min() if i else np.nan
-    return {"width": widths[i], "params": table[widths[i]][0], "ratio": table[widths[i]][0] / n,
-            "test": test[i], "train": train[i], "widest": test[-1], "widest_width": widths[-1],
-            "below_min": below, "below_width": widths[int(np.argmin(test[:i]))] if i else None,
-            "threshold": threshold_width(table, n)}
+    classical = np.flatnonzero(params <= n / 2)
+    i_min = int(classical[np.argmin(test[classical])]) if len(classical) else 0
+    i = i_min + 1 + int(np.argmax(test[i_min + 1:])) if i_min + 1 < len(widths) else i_min
+    fitted = np.flatnonzero(train < 0.01)
+    return {"width": widths[i], "params": params[i], "ratio": params[i] / n, "test": test[i], "train": train[i],
+            "widest": test[-1], "widest_width": widths[-1], "min": test[i_min], "min_width": widths[i_min],
+            "threshold": threshold_width(table, n),
+            "fits_width": widths[fitted[0]] if len(fitted) else None,
+            "fits_test": test[fitted[0]] if len(fitted) else np.nan}
 
 
 def plot_model_wise(rows, n, noises, title, path):
@@ -166,12 +177,19 @@ def model_wise_table(rows, n, noise) -> list[str]:
 
 def describe_peak(rows, n, noise) -> str:
     p = peak(by_width(rows, label_noise=noise, train_size=n), n)
-    return (f"With {100 * noise:g}% label noise the test error peaks at width {p['width']} ({int(p['params']):,} "
-            f"parameters, {p['ratio']:.2f}x the {n:,} training examples; the threshold is at width "
-            f"{p['threshold']:.0f}): {100 * p['test']:.1f}%, with train error {100 * p['train']:.1f}%. That is "
+    where = (f"{100 * noise:g}% label noise, {n:,} examples (parameters = examples at width {p['threshold']:.0f})")
+    fits = ("no width fits the training set" if p["fits_width"] is None else
+            f"the narrowest width to fit the training set (train error < 1%) is {p['fits_width']}, "
+            f"test error {100 * p['fits_test']:.1f}%")
+    if p["test"] <= p["min"]:
+        return (f"{where}: no second peak: past the classical minimum (width {p['min_width']}, "
+                f"{100 * p['min']:.1f}%) the test error only falls, to {100 * p['widest']:.1f}% at width "
+                f"{p['widest_width']}; {fits}.")
+    return (f"{where}: the test error peaks at width {p['width']} ({int(p['params']):,} parameters, "
+            f"{p['ratio']:.2f}x the examples) at {100 * p['test']:.1f}%, train error {100 * p['train']:.1f}%: "
             f"{100 * (p['test'] - p['widest']):.1f} points above the widest model (width {p['widest_width']}, "
-            f"{100 * p['widest']:.1f}%) and {100 * (p['test'] - p['below_min']):.1f} points above the best "
-            f"narrower one (width {p['below_width']}, {100 * p['below_min']:.1f}%).")
+            f"{100 * p['widest']:.1f}%) and {100 * (p['test'] - p['min']):.1f} points above the classical "
+            f"minimum (width {p['min_width']}, {100 * p['min']:.1f}%); {fits}.")
 
 
 def run_sweep(variant: str):
@@ -184,9 +202,9 @@ def run_sweep(variant: str):
         if variant == "cnn":
             config.model = base.model
             config.sweep.width = (1, 2)
-    start = time.perf_counter()
-    sweep_lib.run_sweep(config, FLAGS.workdir)
-    minutes = (time.perf_counter() - start) / 60
+    mine = sweep_lib.run_sweep(config, FLAGS.workdir)
+    # Each group's clock runs from its first epoch (compiling included) to its last evaluation.
+    minutes = sum({r["group"]: r["seconds"] for r in mine}.values()) / 60
     root = Path(FLAGS.workdir) / config.sweep.name
     return config, read_csv(root / "results.csv"), read_csv(root / "curves.csv"), minutes
 
@@ -198,7 +216,9 @@ def main(argv):
     report = ["# Deep double descent on MNIST-1D", "",
               "Regenerate with `python experiments/double_descent.py` (configs/double_descent.py; each trial's "
               "config, status and metrics are under its workdir). Error is 1 - accuracy; train error is on the "
-              "trial's own training set with its noisy labels.", ""]
+              "trial's own training set with its noisy labels. The classical minimum is the lowest test error "
+              "among models with at most half as many parameters as training examples; the peak is the highest "
+              "error at a width past it.", ""]
     fields = ["width", "label_noise", "seed", "train_size", "epochs", "params", "train_accuracy", "test_accuracy",
               "train_loss", "test_loss", "seconds"]
     for variant in FLAGS.sweeps:
@@ -213,8 +233,8 @@ def main(argv):
         setup = (f"{config.model.name}, widths {', '.join(map(str, s.width))}; seeds {', '.join(map(str, s.seed))}; "
                  f"{', '.join(f'{n:,}' for n in s.train_size)} training examples; {max(s.epochs)} epochs of "
                  f"{opt.name} (momentum {opt.get('momentum', 0)}), learning rate {opt.learning_rate} "
-                 f"{opt.schedule}, batch {config.batch_size}. This command's sweep took {minutes:.1f} min here "
-                 f"(trials already done are not rerun).")
+                 f"{opt.schedule}, batch {config.batch_size}. Training took {minutes:.1f} min here (2 CPU cores; the sum of the "
+                 f"groups' clocks, from their first epoch to their last evaluation).")
         if variant in ("mlp", "cnn"):
             title = "MLP 40-h-h-10" if variant == "mlp" else "five-layer CNN, channels k-2k-4k-8k"
             noises = sorted(s.label_noise)
@@ -225,12 +245,28 @@ def main(argv):
         if variant == "mlp":
             noise = max(s.label_noise)
             grid, widths, epochs = plot_epoch_wise(curves, n, noise, out / "epoch_wise.png")
-            late = [f"width {w}: {grid[i].min():.1f}% at epoch {epochs[int(np.argmin(grid[i]))]}, "
-                    f"{grid[i, -1]:.1f}% at the end" for i, w in enumerate(widths)
-                    if grid[i, -1] - grid[i].min() >= 2]
-            report += ["## Epoch-wise", "", f"Test error during training of the same runs ({100 * noise:g}% noise): "
-                       "widths where the error fell to a minimum and rose by 2 points or more afterwards: "
-                       + ("; ".join(late) if late else "none") + ".", "", "![epoch-wise](epoch_wise.png)", ""]
+            late, second = [], []
+            smooth_epochs = epochs[2:-2]
+            for i, w in enumerate(widths):
+                curve = np.convolve(grid[i], np.ones(5) / 5, mode="valid")  # a running mean over 5 evaluations
+                low = int(np.argmin(curve))
+                if curve[-1] - curve[low] >= 2:   # the classical U: it fell, then rose with training
+                    late.append(f"width {w}: {curve[low]:.1f}% at epoch {smooth_epochs[low]}, "
+                                f"{curve[-1]:.1f}% at the end")
+                first_low = next((j for j in range(len(curve) - 1)
+                                  if curve[j] <= curve[j + 1] and (j == 0 or curve[j] <= curve[j - 1])), None)
+                if first_low is not None:
+                    top = first_low + int(np.argmax(curve[first_low:]))
+                    if curve[top] - curve[first_low] >= 1 and curve[top] - curve[top:].min() >= 1:
+                        second.append(f"width {w}: {curve[first_low]:.1f}% at epoch {smooth_epochs[first_low]}, "
+                                      f"up to {curve[top]:.1f}% at epoch {smooth_epochs[top]}, down to "
+                                      f"{curve[top:].min():.1f}%")
+            report += ["## Epoch-wise", "", f"Test error during training of the same runs ({100 * noise:g}% noise, mean over seeds, smoothed "
+                       "over 5 evaluations): "
+                       "widths where the error fell to a minimum and rose by 2 points or more afterwards (the classical "
+                       "overfitting U): " + ("; ".join(late) if late else "none") + ". Widths where it fell, rose by 1 "
+                       "point or more and fell again by 1 point or more (epoch-wise double descent): "
+                       + ("; ".join(second) if second else "none") + ".", "", "![epoch-wise](epoch_wise.png)", ""]
         if variant == "samples":
             sizes = sorted(s.train_size)
             noise = max(s.label_noise)

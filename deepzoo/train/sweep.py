@@ -186,7 +186,6 @@ class _Group:
     """The compiled programs and the stacked state of one group of trials."""
 
     def __init__(self, config, group, train, test, mesh):
-        sweep = config.sweep
         self.config, self.group, self.mesh = config, group, mesh
         self.n, self.epochs = group[0].train_size, group[0].epochs
         self.steps_per_epoch = self.n // config.batch_size
@@ -221,7 +220,7 @@ class _Group:
         has_labels = "label" in train.arrays
         if not has_labels and any(t.label_noise for t in group):
             raise ValueError(f"label_noise needs a dataset with labels; {config.dataset.name!r} has "
-                             f"{sorted(train.arrays)}. Set config.sweep.label_noise=[0.0].")
+                             f"{sorted(train.arrays)}. Set config.sweep.label_noise=(0.0,).")
         subsets = [label_noise.subset(len(train), self.n, t.seed) for t in group]
         self.subsets = jnp.asarray(np.stack(subsets))
         self.labels = self.test_labels = None
@@ -426,7 +425,7 @@ def collect(config, workdir) -> list[dict]:
         if status["status"] != "done":
             continue
         axes = {axis: status[axis] for axis in AXES}
-        rows[directory.name] = {**axes, **{k: v for k, v in status.items() if k not in ("status", "group", *AXES)}}
+        rows[directory.name] = {**axes, **{k: v for k, v in status.items() if k not in ("status", *AXES)}}
         curves += [{**axes, **r} for r in _read_history(directory, status["epoch"])]
     for name, table in (("results.csv", list(rows.values())), ("curves.csv", curves)):
         if table:
