@@ -59,7 +59,7 @@ def write_csv(path, rows, fields):
     with open(path, "w") as f:
         writer = csv.DictWriter(f, fields, extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({k: round(v, 5) if isinstance(v, float) else v for k, v in r.items()} for r in rows)
 
 
 def by_width(rows, **where):

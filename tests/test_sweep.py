@@ -1,12 +1,15 @@
 """Sweeps (deepzoo/train/sweep.py): the grid, label noise, width padding, vmapped = alone, resume."""
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import jax
-import optax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
-
 import tensorflow_datasets as tfds
 
 from configs import double_descent, double_descent_pods
@@ -192,3 +195,20 @@ def test_resnet18_sweep_trains_padded_widths_with_augmentation_on_mock_cifar10(t
         rows = sweep_lib.run_sweep(config, tmp_path)
     assert len(rows) == 4 and all(0.0 <= r["test_accuracy"] <= 1.0 for r in rows)
     assert len({r["params"] for r in rows}) == 2
+
+
+@pytest.mark.slow
+def test_double_descent_experiment_writes_figures_csvs_and_report(tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, str(root / "experiments" / "double_descent.py"), "--override=smoke",
+                             f"--workdir={tmp_path / 'runs'}", f"--output_dir={tmp_path / 'out'}"],
+                            cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True, text=True,
+                            timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = tmp_path / "out"
+    for name in ("model_wise_mlp.png", "model_wise_cnn.png", "epoch_wise.png", "sample_wise.png", "mlp.csv",
+                 "curves_mlp.csv", "cnn.csv"):
+        assert (out / name).stat().st_size > 0, name
+    report = (out / "results.md").read_text()
+    assert "15% label noise, 400 examples (parameters = examples at width" in report and "Sample-wise" in report
+    assert len((out / "mlp.csv").read_text().splitlines()) == 1 + 3 * 2 * 2 + 3 * 2   # + the 200-example trials
