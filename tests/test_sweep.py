@@ -212,3 +212,17 @@ def test_double_descent_experiment_writes_figures_csvs_and_report(tmp_path):
     report = (out / "results.md").read_text()
     assert "15% label noise, 400 examples (parameters = examples at width" in report and "Sample-wise" in report
     assert len((out / "mlp.csv").read_text().splitlines()) == 1 + 3 * 2 * 2 + 3 * 2   # + the 200-example trials
+
+
+@pytest.mark.slow
+def test_transformer_width_sweep_trains_unpadded_widths_on_mock_wmt14(tmp_path):
+    # Translation pairs have no labels (label noise must be 0) and LayerNorm: one program per width.
+    config = double_descent_pods.get_config("transformer")
+    config.dataset.update(data_dir=str(tmp_path / "data"), vocab_size=64, max_length=16)
+    config.model.kwargs.update(vocab_size=64, max_length=16, encoder_layers=1, decoder_layers=1, dtype="float32")
+    config.sweep.update(width=(8, 16), seed=(0, 1), train_size=(16,), epochs=(1,))
+    config.batch_size, config.eval_batch_size = 8, 8
+    with tfds.testing.mock_data(num_examples=16, policy=tfds.testing.MockPolicy.USE_CODE):
+        rows = sweep_lib.run_sweep(config, tmp_path / "runs")
+    assert len(rows) == 4 and len({r["group"] for r in rows}) == 2
+    assert all(np.isfinite(r["test_loss"]) for r in rows)
