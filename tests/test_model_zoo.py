@@ -42,7 +42,12 @@ def test_every_model_initialises_and_applies_in_train_and_eval_mode(name):
     for train in (False, True):
         run = jax.jit(apply, static_argnums=2)
         out, new_state = run(variables, xs, train) if real else jax.eval_shape(run, variables, xs, train)
-        assert out.shape == _output_shape(name, model) and out.dtype == jnp.float32, (name, train)
+        if isinstance(out, dict):  # autoencoders, VAE: the input rebuilt, beside codes
+            rebuilt = out.get("reconstruction", out.get("logits"))
+            assert rebuilt.shape == xs[0].shape and rebuilt.dtype == jnp.float32, (name, train)
+            out = rebuilt
+        else:
+            assert out.shape == _output_shape(name, model) and out.dtype == jnp.float32, (name, train)
         # The mutable collections (BatchNorm statistics) come back with their shapes unchanged.
         assert jax.tree.map(jnp.shape, new_state) == jax.tree.map(jnp.shape, state)
         if real:

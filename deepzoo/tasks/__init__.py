@@ -9,11 +9,14 @@ from deepzoo.registry import lookup
 from deepzoo.tasks.classification import Classification
 from deepzoo.tasks.language_model import LanguageModel
 from deepzoo.tasks.masked_lm import MaskedLM
+from deepzoo.tasks.reconstruction import Reconstruction
 from deepzoo.tasks.regression import Regression
 from deepzoo.tasks.seq2seq import Seq2Seq
+from deepzoo.tasks.vae import VariationalAutoencoder
 
 _TASKS = {"classification": Classification, "language_model": LanguageModel, "masked_lm": MaskedLM,
-          "regression": Regression, "seq2seq": Seq2Seq}
+          "reconstruction": Reconstruction, "regression": Regression, "seq2seq": Seq2Seq,
+          "vae": VariationalAutoencoder}
 
 
 def names() -> list[str]:

@@ -7,6 +7,7 @@ bitwise the same parameters as an uninterrupted run.
 """
 import contextlib
 import functools
+import json
 import signal
 import threading
 
@@ -92,6 +93,23 @@ def _check_config(config, mesh):
                          f"{devices} devices; use a multiple of {devices}.")
 
 
+def _flatten(tree, prefix=""):
+    if isinstance(tree, dict):
+        return {k: v for key, value in tree.items() for k, v in _flatten(value, f"{prefix}{key}.").items()}
+    return {prefix[:-1]: tree}
+
+
+def _config_changes(workdir, config) -> str:
+    """" Changed since the checkpoint: model.kwargs.latent_dim 20 -> 10", from the workdir's config.json."""
+    saved = workdir / "config.json"
+    if not saved.exists():
+        return ""
+    before, now = _flatten(json.loads(saved.read_text())), _flatten(json.loads(config.to_json_best_effort()))
+    changed = [f"{k} {before.get(k)!r} -> {now.get(k)!r}" for k in sorted(set(before) | set(now))
+               if before.get(k) != now.get(k)]
+    return f" Changed since the checkpoint was written: {'; '.join(changed)}." if changed else ""
+
+
 def evaluate(eval_step, state, source, batch_size, mesh) -> dict[str, float]:
     total = None
     for batch in data.eval_batches(source, global_batch_size=batch_size):
@@ -139,14 +157,18 @@ def train_and_evaluate(config, workdir) -> dict[str, float]:
     example = task.inputs(train_source.read(np.arange(1)))
     init = lambda: create_train_state(model, tx, example, seed=config.seed, ema=config.ema_decay > 0)
     shapes = jax.eval_shape(init)
-    task.validate(jax.eval_shape(lambda s: model.apply({"params": s.params, **s.model_state},
-                                                       *example), shapes).shape,
+    # The output's shape, or a dict of shapes for models with several outputs (autoencoders, VAE).
+    output = jax.eval_shape(lambda s: model.apply({"params": s.params, **s.model_state}, *example), shapes)
+    task.validate(jax.tree.map(lambda a: a.shape, output),
                   train_source, f"{config.model.name} (config.model)")
     state_sharding = jax.tree.map(lambda _: replicated, shapes)
 
     checkpoints = Checkpoints(workdir / "checkpoints", max_to_keep=config.keep_checkpoints)
-    state = checkpoints.restore(jax.tree.map(
-        lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh), shapes, state_sharding))
+    try:
+        state = checkpoints.restore(jax.tree.map(
+            lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh), shapes, state_sharding))
+    except ValueError as e:
+        raise ValueError(f"{e}{_config_changes(workdir, config)}") from e
     if state is None:
         state = jax.jit(init, out_shardings=state_sharding)()
     start = int(sharding.to_host(state.step))

@@ -1,0 +1,122 @@
+"""Autoencoders and the VAE: sizes, the ELBO's terms against closed forms and NumPy, the tasks' noise
+and penalties, bad input, and a short training run on real digits."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from deepzoo import data, models, tasks
+from deepzoo import config as config_lib
+from deepzoo.tasks.reconstruction import bernoulli_nll
+from deepzoo.tasks.vae import gaussian_kl
+from deepzoo.train.trainer import train_and_evaluate
+
+
+def count(name, **kwargs):
+    model = models.get(name, **kwargs)
+    variables = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, 28, 28, 1)))
+    return sum(int(np.prod(p.shape)) for p in jax.tree.leaves(variables["params"]))
+
+
+def test_vae_is_kingma_and_wellings_784_500_20():
+    assert count("vae_mnist") == 815_824 == (784 * 500 + 500) + 2 * (500 * 20 + 20) + (20 * 500 + 500) + (500 * 784 + 784)
+
+
+def test_mlp_autoencoder_parameters_closed_form():
+    sizes = [784, 512, 256, 32, 256, 512, 784]
+    assert count("autoencoder_mnist") == sum(a * b + b for a, b in zip(sizes, sizes[1:]))
+
+
+def test_gaussian_kl_matches_the_closed_form_and_monte_carlo():
+    rng = np.random.default_rng(0)
+    mean, log_var = rng.normal(size=(3, 4)), rng.normal(size=(3, 4)) * 0.5
+    var = np.exp(log_var)
+    closed = 0.5 * np.sum(var + mean ** 2 - 1 - log_var, axis=-1)
+    np.testing.assert_allclose(gaussian_kl(jnp.asarray(mean), jnp.asarray(log_var)), closed, rtol=1e-5)
+    # E_q[log q(z) - log p(z)] by sampling, for the first row
+    z = mean[0] + np.sqrt(var[0]) * rng.normal(size=(200_000, 4))
+    log_q = -0.5 * np.sum((z - mean[0]) ** 2 / var[0] + log_var[0] + np.log(2 * np.pi), -1)
+    log_p = -0.5 * np.sum(z ** 2 + np.log(2 * np.pi), -1)
+    assert abs(np.mean(log_q - log_p) - closed[0]) < 0.02
+
+
+def test_bernoulli_nll_is_the_summed_cross_entropy():
+    rng = np.random.default_rng(1)
+    logits, x = rng.normal(size=(2, 28, 28, 1)), rng.uniform(size=(2, 28, 28, 1))
+    p = 1 / (1 + np.exp(-logits))
+    expected = -np.sum(x * np.log(p) + (1 - x) * np.log(1 - p), axis=(1, 2, 3))
+    np.testing.assert_allclose(bernoulli_nll(jnp.asarray(logits), jnp.asarray(x)), expected, rtol=1e-5)
+
+
+def test_reparameterisation_moves_z_by_the_standard_deviation_and_passes_gradients():
+    model = models.get("vae_mnist")
+    x = jnp.asarray(np.random.default_rng(0).uniform(size=(2, 28, 28, 1)), jnp.float32)
+    variables = jax.jit(model.init)(jax.random.key(0), x)
+    apply = jax.jit(model.apply, static_argnames="method")
+    mean, log_var = apply(variables, x, method="encode")
+    eps = jax.random.normal(jax.random.key(1), mean.shape)
+    out = apply(variables, x, eps)
+    z = mean + jnp.exp(0.5 * log_var) * eps
+    np.testing.assert_allclose(out["logits"], apply(variables, z, method="decode"), atol=1e-5)
+    np.testing.assert_allclose(apply(variables, x)["logits"], apply(variables, mean, method="decode"),
+                               atol=1e-5)   # no eps: the posterior mean
+    task = tasks.get("vae")
+    grads = jax.jit(jax.grad(lambda p: task.loss(model, p, {}, {"input": x}, {"dropout": jax.random.key(2)})[0]))(
+        variables["params"])
+    assert float(jnp.abs(grads["log_var_layer"]["kernel"]).sum()) > 0
+
+
+def test_denoising_corrupts_training_inputs_only():
+    task = tasks.get("reconstruction", noise_std=0.3, mask_fraction=0.25)
+    x = jnp.full((64, 28, 28, 1), 0.5)
+    noisy = jax.jit(task.corrupt)(x, jax.random.key(0))
+    zeroed = float(jnp.mean(noisy == 0.0))
+    assert abs(zeroed - 0.25) < 0.01
+    kept = noisy[noisy != 0.0]
+    assert abs(float(jnp.std(kept)) - 0.3) < 0.01 and abs(float(jnp.mean(kept)) - 0.5) < 0.01
+    model = models.get("autoencoder_mnist")
+    variables = jax.jit(model.init)(jax.random.key(0), x)
+    batch = {"input": x, "mask": jnp.ones(64)}
+    clean = jax.jit(lambda p: tasks.get("reconstruction").evaluate(model, p, {}, batch))(variables["params"])
+    noisy_eval = jax.jit(lambda p: task.evaluate(model, p, {}, batch))(variables["params"])
+    assert clean == noisy_eval   # evaluation sees clean inputs
+
+
+def test_kl_sparsity_penalty_matches_numpy():
+    task = tasks.get("reconstruction", sparsity="kl", sparsity_target=0.05)
+    code = np.random.default_rng(0).uniform(0.01, 0.99, size=(8, 16)).astype(np.float32)
+    rho, rho_hat = 0.05, code.mean(0)
+    expected = np.sum(rho * np.log(rho / rho_hat) + (1 - rho) * np.log((1 - rho) / (1 - rho_hat)))
+    out = {"reconstruction": jnp.zeros((8, 28, 28, 1)), "code": jnp.asarray(code)}
+    _, penalty = task._terms(out, jnp.zeros((8, 28, 28, 1)))
+    np.testing.assert_allclose(penalty, expected, rtol=1e-5)
+
+
+def test_bad_inputs_are_named():
+    vae = models.get("vae_mnist")
+    variables = jax.eval_shape(vae.init, jax.random.key(0), jnp.zeros((1, 28, 28, 1)))
+    with pytest.raises(ValueError, match="expects images of shape"):
+        jax.eval_shape(lambda v: vae.apply(v, jnp.zeros((1, 32, 32, 1))), variables)
+    with pytest.raises(ValueError, match="latent_dim"):
+        jax.eval_shape(lambda v: vae.apply(v, jnp.zeros((1, 8)), method="decode"), variables)
+    pixels = data.ArraySource({"input": np.full((4, 28, 28, 1), 255.0, np.float32), "label": np.zeros(4, np.int32)})
+    with pytest.raises(ValueError, match=r"pixels in \[0, 1\].*\[255, 255\]"):
+        tasks.get("vae").validate({"logits": (1, 28, 28, 1)}, pixels, "vae_mnist")
+    with pytest.raises(ValueError, match="set its image_shape"):
+        tasks.get("reconstruction").validate({"reconstruction": (1, 32, 32, 1), "code": (1, 2)}, pixels, "ae")
+
+
+def test_a_checkpoint_with_another_latent_size_names_the_changed_field(tmp_path):
+    config = config_lib.load("configs/mnist5k_generative.py:vae,smoke")
+    train_and_evaluate(config, tmp_path)
+    config = config_lib.load("configs/mnist5k_generative.py:vae,smoke", **{"model.kwargs.latent_dim": 10})
+    with pytest.raises(ValueError, match=r"model.kwargs.latent_dim 20 -> 10"):
+        train_and_evaluate(config, tmp_path)
+
+
+def test_vae_learns_on_real_digits(tmp_path):
+    config = config_lib.load("configs/mnist5k_generative.py:vae", **{"num_train_steps": 150, "eval_every_steps": 0,
+                                                                           "batch_size": 96})
+    results = train_and_evaluate(config, tmp_path)
+    # an untrained decoder costs 784 log 2 = 543 nats; 150 steps of Adam get well below 200
+    assert results["test_neg_elbo"] < 200 and results["test_kl"] > 1
