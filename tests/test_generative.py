@@ -120,3 +120,35 @@ def test_vae_learns_on_real_digits(tmp_path):
     results = train_and_evaluate(config, tmp_path)
     # an untrained decoder costs 784 log 2 = 543 nats; 150 steps of Adam get well below 200
     assert results["test_neg_elbo"] < 200 and results["test_kl"] > 1
+
+
+def test_dcgan_has_the_papers_layout_and_sizes():
+    sizes = {}
+    for name, shape in (("dcgan_generator", (100,)), ("dcgan_discriminator", (64, 64, 3))):
+        model = models.get(name)
+        variables = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, *shape)))
+        sizes[name] = sum(int(np.prod(p.shape)) for p in jax.tree.leaves(variables["params"]))
+        kernels = [p for path, p in jax.tree_util.tree_leaves_with_path(variables["params"])
+                   if "kernel" in jax.tree_util.keystr(path)]
+        assert all(k.shape[:2] in ((4, 4),) for k in kernels)   # every layer 4x4, no dense layer, no bias
+        assert not any("bias" in jax.tree_util.keystr(path) and "norm" not in jax.tree_util.keystr(path)
+                       for path, _ in jax.tree_util.tree_leaves_with_path(variables["params"]))
+    assert sizes == {"dcgan_generator": 3_576_704, "dcgan_discriminator": 2_765_568}
+
+
+def test_dcgan_initialisation_and_output_range():
+    g = models.get("dcgan_generator_mnist")
+    z = jax.random.normal(jax.random.key(0), (16, 100))
+    variables = jax.jit(g.init)(jax.random.key(1), z)
+    kernel = np.asarray(variables["params"]["up1"]["kernel"])
+    assert abs(kernel.std() - 0.02) < 0.002 and abs(kernel.mean()) < 0.002     # N(0, 0.02)
+    scale = np.asarray(variables["params"]["up1_norm"]["scale"])
+    assert abs(scale.mean() - 1) < 0.01 and 0.005 < scale.std() < 0.04           # N(1, 0.02)
+    images = jax.jit(g.apply)(variables, z)
+    assert images.shape == (16, 28, 28, 1) and float(jnp.max(jnp.abs(images))) <= 1.0   # tanh
+    with pytest.raises(ValueError, match=r"codes of shape \(batch, 100\)"):
+        g.apply(variables, z[:, :10])
+    d = models.get("dcgan_discriminator_mnist")
+    d_vars = jax.eval_shape(d.init, jax.random.key(0), jnp.zeros((1, 28, 28, 1)))
+    with pytest.raises(ValueError, match="expects 28x28 images"):
+        jax.eval_shape(lambda v: d.apply(v, jnp.zeros((1, 32, 32, 1))), d_vars)

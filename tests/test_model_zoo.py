@@ -16,7 +16,10 @@ def _runs_for_real(name):  # the MNIST-sized ones and the small sequence models;
 
 
 def _output_shape(name, model):
-    """(batch, classes) for classifiers; (batch, length, vocabulary) for the sequence models."""
+    """(batch, classes) for classifiers; (batch, length, vocabulary) for the sequence models; (batch,
+    *output_shape) for models that say what they make (GAN generators)."""
+    if hasattr(model, "output_shape"):
+        return (2, *model.output_shape)
     inputs = models.example_inputs(name, 2)
     if jnp.issubdtype(inputs[-1].dtype, jnp.integer):  # token ids last: the decoder's inputs
         return (2, inputs[-1].shape[1], model.vocab_size)
@@ -54,8 +57,9 @@ def test_every_model_initialises_and_applies_in_train_and_eval_mode(name):
             assert bool(jnp.all(jnp.isfinite(out))), (name, train)
 
 
-@pytest.mark.parametrize("name", [n for n in models.names()
-                                  if n.endswith("_mnist") and models.input_shape_of(n) == (28, 28, 1)])
+@pytest.mark.parametrize("name", [n for n in models.names()   # the digit classifiers
+                                  if n.endswith("_mnist") and models.input_shape_of(n) == (28, 28, 1)
+                                  and hasattr(models.get(n), "num_classes")])
 def test_mnist_variants_compute_in_bfloat16_with_float32_parameters(name):
     model = models.get(name, dtype="bfloat16")
     x = jnp.ones((2, *models.input_shape_of(name)))
