@@ -7,6 +7,7 @@ Metrics are {name: (sum, count)} (see metrics.py).
 """
 from deepzoo.registry import lookup
 from deepzoo.tasks.classification import Classification
+from deepzoo.tasks.flow import Flow
 from deepzoo.tasks.language_model import LanguageModel
 from deepzoo.tasks.masked_lm import MaskedLM
 from deepzoo.tasks.reconstruction import Reconstruction
@@ -14,7 +15,7 @@ from deepzoo.tasks.regression import Regression
 from deepzoo.tasks.seq2seq import Seq2Seq
 from deepzoo.tasks.vae import VariationalAutoencoder
 
-_TASKS = {"classification": Classification, "language_model": LanguageModel, "masked_lm": MaskedLM,
+_TASKS = {"classification": Classification, "flow": Flow, "language_model": LanguageModel, "masked_lm": MaskedLM,
           "reconstruction": Reconstruction, "regression": Regression, "seq2seq": Seq2Seq,
           "vae": VariationalAutoencoder}
 
