@@ -1,5 +1,10 @@
 """Autoencoders and the VAE: sizes, the ELBO's terms against closed forms and NumPy, the tasks' noise
 and penalties, bad input, and a short training run on real digits."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -178,3 +183,16 @@ def test_flow_bits_per_dimension_beats_uniform_after_a_few_hundred_steps(tmp_pat
         "model.kwargs.hidden": 256})
     results = train_and_evaluate(config, tmp_path)
     assert results["test_bits_per_dim"] < 5.0   # 8 bits: a uniform model of 256 levels
+
+
+@pytest.mark.slow
+def test_autoencoder_experiment_writes_pictures_and_table(tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, str(root / "experiments" / "autoencoders.py"), "--variant=smoke",
+                             f"--workdir={tmp_path / 'runs'}", f"--output_dir={tmp_path / 'out'}"], cwd=root,
+                            env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name in ("reconstructions.png", "codes_2d.png", "vae_samples.png", "vae_traversal.png"):
+        assert (tmp_path / "out" / name).stat().st_size > 0, name
+    table = (tmp_path / "out" / "results.md").read_text()
+    assert "| vae | 815,824 |" in table and "| sparse |" in table
