@@ -1,9 +1,9 @@
-"""Autoencoders and the VAE on MNIST-5k: reconstructions, a 2-D code, VAE samples and a latent traversal.
+"""Autoencoders, the VAE and a flow on MNIST-5k: reconstructions, a 2-D code, samples, a latent traversal.
 
-    python experiments/autoencoders.py        # six runs of configs/mnist5k_generative.py, ~15 min here
+    python experiments/autoencoders.py        # seven runs of configs/mnist5k_generative.py, ~20 min here
 
 Trains (or resumes) every variant of configs/mnist5k_generative.py under --workdir and writes to
---output_dir (default experiments/autoencoders/): reconstructions.png (test digits and what each
+--output_dir (default experiments/autoencoders/): flow_samples.png, reconstructions.png (test digits and what each
 model rebuilds; the denoising model from corrupted inputs), codes_2d.png (the 2-D codes of the test
 digits, coloured by class), vae_samples.png (decoded draws from the prior), vae_traversal.png (one
 digit's code moved along each latent axis) and results.md (test reconstruction cost and -ELBO).
@@ -29,7 +29,7 @@ flags.DEFINE_string("workdir", "runs/autoencoders", "Run directories, one per va
 flags.DEFINE_string("output_dir", str(Path(__file__).with_suffix("")), "Where tables and figures go.")
 flags.DEFINE_string("variant", "", "Config variant appended to each run, e.g. 'smoke' for tests.")
 
-RUNS = ("ae", "conv_ae", "denoising", "sparse", "ae_2d", "vae")
+RUNS = ("ae", "conv_ae", "denoising", "sparse", "ae_2d", "vae", "flow")
 
 
 def train(name):
@@ -62,6 +62,8 @@ def main(argv):
     # Reconstructions: originals, then each model; the denoising row rebuilds from corrupted digits.
     rows, titles = [np.asarray(shown)], ["test digits"]
     for name, (config, model, variables, _, _) in runs.items():
+        if name == "flow":
+            continue
         if name == "vae":
             rows.append(jax.nn.sigmoid(model.apply(variables, shown)["logits"]))
             titles.append("VAE (posterior mean)")
@@ -116,12 +118,30 @@ def main(argv):
         fig.savefig(out / name, dpi=120)
         plt.close(fig)
 
-    lines = ["# Autoencoders and the VAE on MNIST-5k", "",
+    # The flow: codes drawn from N(0, T^2 I) and inverted, at T = 1 (the model) and T = 0.7.
+    _, model, variables, _, _ = runs["flow"]
+    dims = int(np.prod(x.shape[1:]))
+    draws = [jnp.clip(model.apply(variables, t * jax.random.normal(jax.random.key(1), (32, dims)), method="inverse"),
+                      0, 1) for t in (1.0, 0.7)]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 5.6))
+    for ax, draw, t in zip(axes, draws, (1.0, 0.7)):
+        ax.imshow(grid(draw, 4, 8), cmap="gray", vmin=0, vmax=1)
+        ax.set_title(f"RealNVP samples, temperature {t}", fontsize=9)
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(out / "flow_samples.png", dpi=120)
+    plt.close(fig)
+
+    lines = ["# Autoencoders, the VAE and a flow on MNIST-5k", "",
              "Regenerate with `python experiments/autoencoders.py` (configs/mnist5k_generative.py). Test split: the "
              "1,000 held-out digits. Reconstruction cost: Bernoulli negative log-likelihood in nats per digit "
              "(784 pixels in [0, 1]); pixel MSE of the reconstructed means.", "",
              "| model | parameters | steps | test reconstruction (nats) | test pixel MSE | notes |", "|---|---|---|---|---|---|"]
     for name, (config, _, _, results, params) in runs.items():
+        if name == "flow":
+            lines.append(f"| flow (RealNVP) | {params:,} | {config.num_train_steps} | | | exact: "
+                         f"{results['test_bits_per_dim']:.3f} bits per dimension (uniform: 8) |")
+            continue
         if name == "vae":
             note = (f"-ELBO {results['test_neg_elbo']:.1f} nats = reconstruction + KL {results['test_kl']:.1f} "
                     f"(one sample of z per digit)")
@@ -135,7 +155,8 @@ def main(argv):
                      f"{results['test_pixel_mse']:.4f} | {note} |")
     lines += ["", f"Reference: {runs['vae'][0].reference} (trained on 15x more digits).", "",
               "![reconstructions](reconstructions.png)", "", "![2-D codes](codes_2d.png)", "",
-              "![VAE samples](vae_samples.png)", "", "![VAE traversal](vae_traversal.png)", ""]
+              "![VAE samples](vae_samples.png)", "", "![VAE traversal](vae_traversal.png)", "",
+              "![flow samples](flow_samples.png)", ""]
     (out / "results.md").write_text("\n".join(lines))
     logging.info("Wrote %s", out / "results.md")
     print("\n".join(lines))

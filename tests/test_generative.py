@@ -192,7 +192,7 @@ def test_autoencoder_experiment_writes_pictures_and_table(tmp_path):
                              f"--workdir={tmp_path / 'runs'}", f"--output_dir={tmp_path / 'out'}"], cwd=root,
                             env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
-    for name in ("reconstructions.png", "codes_2d.png", "vae_samples.png", "vae_traversal.png"):
+    for name in ("reconstructions.png", "codes_2d.png", "vae_samples.png", "vae_traversal.png", "flow_samples.png"):
         assert (tmp_path / "out" / name).stat().st_size > 0, name
     table = (tmp_path / "out" / "results.md").read_text()
-    assert "| vae | 815,824 |" in table and "| sparse |" in table
+    assert "| vae | 815,824 |" in table and "| sparse |" in table and "bits per dimension" in table
