@@ -45,9 +45,9 @@ def test_every_model_initialises_and_applies_in_train_and_eval_mode(name):
     for train in (False, True):
         run = jax.jit(apply, static_argnums=2)
         out, new_state = run(variables, xs, train) if real else jax.eval_shape(run, variables, xs, train)
-        if isinstance(out, dict):  # autoencoders, VAE: the input rebuilt, beside codes
-            rebuilt = out.get("reconstruction", out.get("logits"))
-            assert rebuilt.shape == xs[0].shape and rebuilt.dtype == jnp.float32, (name, train)
+        if isinstance(out, dict):  # autoencoders, VAE, flow: the input rebuilt (or its code z), and more
+            rebuilt = out.get("reconstruction", out.get("logits", out.get("z")))
+            assert rebuilt.shape[0] == 2 and rebuilt.size == xs[0].size and rebuilt.dtype == jnp.float32, (name, train)
             out = rebuilt
         else:
             assert out.shape == _output_shape(name, model) and out.dtype == jnp.float32, (name, train)
