@@ -100,7 +100,8 @@ def _flatten(tree, prefix=""):
 
 
 def _config_changes(workdir, config) -> str:
-    """" Changed since the checkpoint: model.kwargs.latent_dim 20 -> 10", from the workdir's config.json."""
+    """What differs between the workdir's config.json and `config`, as a sentence to append to an error
+    (e.g. "model.kwargs.latent_dim 20 -> 10"); "" when nothing does or there is no saved config."""
     saved = workdir / "config.json"
     if not saved.exists():
         return ""
