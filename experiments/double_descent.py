@@ -15,7 +15,6 @@ against epoch for every width: heatmap and curves), sample_wise.png, <sweep>.csv
 evaluation), curves_<sweep>.csv (every evaluation) and results.md.
 """
 import csv
-import importlib.util
 from pathlib import Path
 
 import matplotlib
@@ -25,6 +24,7 @@ from absl import app, flags, logging
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from deepzoo import config as config_lib  # noqa: E402
 from deepzoo.train import sweep as sweep_lib  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -37,10 +37,7 @@ CONFIG_FILE = Path(__file__).resolve().parents[1] / "configs" / "double_descent.
 
 
 def get_config(variant: str):
-    spec = importlib.util.spec_from_file_location("double_descent_config", CONFIG_FILE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config(variant)
+    return config_lib.load(f"{CONFIG_FILE}:{variant}")
 
 
 def number(value: str):

@@ -27,6 +27,14 @@ def _scale_init(key, shape, dtype=jnp.float32):
     return 1.0 + 0.02 * nn.initializers.normal(1.0)(key, shape, dtype)
 
 
+def _layers(module):
+    """(conv keyword arguments, BatchNorm constructor) with the paper's initialisation, for both networks."""
+    kw = dict(use_bias=False, kernel_init=WEIGHTS, dtype=module.dtype, param_dtype=module.param_dtype)
+    norm = functools.partial(nn.BatchNorm, momentum=0.9, scale_init=_scale_init, dtype=module.dtype,
+                             param_dtype=module.param_dtype)
+    return kw, norm
+
+
 def _doublings(image_size: int) -> tuple[int, int]:
     """(start size, number of doublings): 64 = 4 x 2^4, 28 = 7 x 2^2."""
     for start in (4, 7):
@@ -53,9 +61,8 @@ class Generator(nn.Module):
         if z.ndim != 2 or z.shape[-1] != self.latent_dim:
             raise ValueError(f"DCGAN generator expects codes of shape (batch, {self.latent_dim}); got {tuple(z.shape)}.")
         start, k = _doublings(self.image_size)
-        kw = dict(use_bias=False, kernel_init=WEIGHTS, dtype=self.dtype, param_dtype=self.param_dtype)
-        norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=0.9, scale_init=_scale_init,
-                                 dtype=self.dtype, param_dtype=self.param_dtype)
+        kw, norm = _layers(self)
+        norm = functools.partial(norm, use_running_average=not train)
         width = self.base_channels * 2 ** (k - 1)
         x = z.astype(self.dtype)[:, None, None, :]
         x = nn.ConvTranspose(width, (start, start), padding="VALID", name="project", **kw)(x)
@@ -83,9 +90,8 @@ class Discriminator(nn.Module):
             raise ValueError(f"DCGAN discriminator expects {self.image_size}x{self.image_size} images; got "
                              f"{tuple(x.shape)}.")
         start, k = _doublings(self.image_size)
-        kw = dict(use_bias=False, kernel_init=WEIGHTS, dtype=self.dtype, param_dtype=self.param_dtype)
-        norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=0.9, scale_init=_scale_init,
-                                 dtype=self.dtype, param_dtype=self.param_dtype)
+        kw, norm = _layers(self)
+        norm = functools.partial(norm, use_running_average=not train)
         leaky = functools.partial(nn.leaky_relu, negative_slope=0.2)
         x = leaky(nn.Conv(self.base_channels, (4, 4), strides=2, padding=((1, 1), (1, 1)), name="down1", **kw)(
             x.astype(self.dtype)))

@@ -186,7 +186,7 @@ class _Group:
     """The compiled programs and the stacked state of one group of trials."""
 
     def __init__(self, config, group, train, test, mesh):
-        self.config, self.group, self.mesh = config, group, mesh
+        self.config, self.group = config, group
         self.n, self.epochs = group[0].train_size, group[0].epochs
         self.steps_per_epoch = self.n // config.batch_size
         if self.steps_per_epoch < 1:
@@ -235,8 +235,7 @@ class _Group:
 
         # The trial axis is split over the devices when it divides evenly, else every device runs all.
         spec = P("data") if len(group) % mesh.devices.size == 0 else P()
-        self.trial_sharding = NamedSharding(mesh, spec)
-        self.state = jax.device_put(self.state, self.trial_sharding)
+        self.state = jax.device_put(self.state, NamedSharding(mesh, spec))
         self._train_epochs = jax.jit(self._train_epochs_fn, static_argnums=2, donate_argnums=0)
         self._eval_chunk = jax.jit(self._eval_chunk_fn)
 
