@@ -11,6 +11,8 @@ Variants (optionally ",smoke" for a few steps):
   sparse      a 256-unit sigmoid code with a KL sparsity penalty towards a mean activation of 0.05
   ae_2d       a 2-dimensional code, for the picture of codes coloured by digit
   vae         Kingma & Welling's 784-500-20 / 20-500-784 tanh VAE (815,824 parameters), -ELBO in nats
+  gan         DCGAN at 28x28 (Radford et al. 2016's layout from 7x7, b = 64, 100-dim uniform code): Adam 2e-4,
+              beta1 0.5, batch 64 as in the paper's recipe, the two players updated in turn
   flow        RealNVP: 8 affine couplings (checkerboard masks, MLP s and t nets of 2 x 128), bits per dimension
 Training: Adam 1e-3 (Kingma & Welling used Adagrad; Adam is their later default), batch 100, 50 epochs
 of the 4,000 training digits (2,000 steps), evaluated on the 1,000 test digits.
@@ -31,6 +33,8 @@ VARIANTS = {
     # steps, train 2.1); 128 units, L2 1e-3, clipping and a cosine decay hold it at ~3.1.
     "flow": dict(model="realnvp_mnist", kwargs=dict(num_couplings=8, hidden=128, depth=2, alpha=0.05), task=None,
                  optimizer=dict(weight_decay=1e-3, grad_clip_norm=10.0, schedule="cosine")),
+    "gan": dict(model="dcgan_mnist", kwargs=dict(base_channels=64, latent_dim=100), task=None,
+                optimizer=dict(learning_rate=2e-4, b1=0.5), batch_size=64, num_train_steps=3000),
 }
 
 
@@ -47,6 +51,8 @@ def get_config(arg: str | None = None):
         dict(dtype="float32", **spec["kwargs"]))))
     if name == "vae":
         config.task = ml_collections.ConfigDict(dict(name="vae", kwargs=dict(beta=1.0, eval_seed=0)))
+    elif name == "gan":
+        config.task = ml_collections.ConfigDict(dict(name="gan", kwargs=dict(noise="uniform", eval_seed=0)))
     elif name == "flow":
         config.task = ml_collections.ConfigDict(dict(name="flow", kwargs=dict(levels=256, eval_seed=0)))
     else:
@@ -57,8 +63,8 @@ def get_config(arg: str | None = None):
         name="adam", learning_rate=1e-3, schedule="constant", warmup_steps=0, b1=0.9, b2=0.999, eps=1e-8,
         weight_decay=0.0, grad_clip_norm=0.0))
     config.optimizer.update(spec.get("optimizer", {}))
-    config.batch_size = 100
-    config.num_train_steps = 50 * TRAIN_EXAMPLES // config.batch_size
+    config.batch_size = spec.get("batch_size", 100)
+    config.num_train_steps = spec.get("num_train_steps", 50 * TRAIN_EXAMPLES // config.batch_size)
     config.eval_batch_size = 1000
     config.grad_accum_steps = 1
     config.ema_decay = 0.0

@@ -196,3 +196,83 @@ def test_autoencoder_experiment_writes_pictures_and_table(tmp_path):
         assert (tmp_path / "out" / name).stat().st_size > 0, name
     table = (tmp_path / "out" / "results.md").read_text()
     assert "| vae | 815,824 |" in table and "| sparse |" in table and "bits per dimension" in table
+
+
+def test_the_gan_step_updates_the_discriminator_then_the_generator_against_the_latest_discriminator():
+    # One step of the generic step with the GAN task, against Goodfellow et al.'s alternating updates
+    # written out here: Adam on D's own loss, then Adam on G's non-saturating loss through the new D.
+    import optax
+    from deepzoo.tasks.gan import sample_noise
+    from deepzoo.train.state import create_train_state
+    from deepzoo.train.step import make_train_step
+    model = models.get("dcgan_mnist", base_channels=8, latent_dim=6)
+    task, tx = tasks.get("gan"), optax.adam(1e-3, b1=0.5)
+    images = jnp.asarray(np.random.default_rng(0).uniform(size=(8, 28, 28, 1)), jnp.float32)
+    state = create_train_state(model, tx, task.inputs({"input": images}), seed=0, players=task.players)
+    assert set(state.opt_state) == {"discriminator", "generator"}
+    new_state, metrics = jax.jit(make_train_step(model, task, tx, seed=3))(state, {"input": images})
+
+    z = sample_noise(jax.random.fold_in(jax.random.fold_in(jax.random.key(3), 0), 1), 8, 6)
+    stats = state.model_state["batch_stats"]
+
+    def run(params, method, x):
+        return model.apply({"params": params, "batch_stats": stats}, x, train=True, method=method,
+                           mutable=["batch_stats"])[0]
+
+    def d_loss(d, g):
+        fake = run({"generator": g, "discriminator": d}, "generate", z)
+        real_logit = run({"generator": g, "discriminator": d}, "discriminate", 2 * images - 1)
+        fake_logit = run({"generator": g, "discriminator": d}, "discriminate", jax.lax.stop_gradient(fake))
+        return jnp.mean(-jnp.log(jax.nn.sigmoid(real_logit)) - jnp.log(1 - jax.nn.sigmoid(fake_logit)))
+
+    def g_loss(g, d):
+        fake = run({"generator": g, "discriminator": d}, "generate", z)
+        return jnp.mean(-jnp.log(jax.nn.sigmoid(run({"generator": g, "discriminator": d}, "discriminate", fake))))
+
+    d_loss, g_loss = jax.jit(d_loss), jax.jit(g_loss)
+    params = state.params
+    grads = jax.jit(jax.grad(d_loss))(params["discriminator"], params["generator"])
+    updates, _ = tx.update(grads, tx.init(params["discriminator"]))
+    d_new = optax.apply_updates(params["discriminator"], updates)
+    grads = jax.jit(jax.grad(g_loss))(params["generator"], d_new)   # the generator plays against the updated D
+    updates, _ = tx.update(grads, tx.init(params["generator"]))
+    g_new = optax.apply_updates(params["generator"], updates)
+    for got, want in ((new_state.params["discriminator"], d_new), (new_state.params["generator"], g_new)):
+        jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6), got, want)
+    np.testing.assert_allclose(metrics["d_loss"][0] / metrics["d_loss"][1],
+                               d_loss(params["discriminator"], params["generator"]), rtol=1e-5)
+    np.testing.assert_allclose(metrics["g_loss"][0] / metrics["g_loss"][1], g_loss(params["generator"], d_new),
+                               rtol=1e-5)
+
+
+def test_dcgan_pair_holds_the_two_players_of_the_papers_sizes():
+    model = models.get("dcgan")
+    variables = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, 64, 64, 3)))
+    sizes = {k: sum(int(np.prod(p.shape)) for p in jax.tree.leaves(v)) for k, v in variables["params"].items()}
+    assert sizes == {"generator": 3_576_704, "discriminator": 2_765_568}
+
+
+@pytest.mark.slow
+def test_gan_trains_and_resumes_through_the_trainer(tmp_path):
+    config = config_lib.load("configs/mnist5k_generative.py:gan,smoke", **{"model.kwargs.base_channels": 8})
+    first = train_and_evaluate(config, tmp_path / "full")
+    assert {"d_loss", "g_loss", "d_real", "d_fake"} <= set(first) and np.isfinite(first["test_d_loss"])
+    half = config_lib.load("configs/mnist5k_generative.py:gan,smoke",
+                           **{"model.kwargs.base_channels": 8, "num_train_steps": 2})
+    train_and_evaluate(half, tmp_path / "resumed")
+    resumed = train_and_evaluate(config, tmp_path / "resumed")
+    assert resumed["test_d_loss"] == first["test_d_loss"] and resumed["test_g_loss"] == first["test_g_loss"]
+
+
+def test_gan_bad_input_is_named():
+    pixels = data.ArraySource({"input": np.full((4, 28, 28, 1), 255.0, np.float32), "label": np.zeros(4, np.int32)})
+    with pytest.raises(ValueError, match=r"set its image_size and channels"):
+        tasks.get("gan").validate({"samples": (1, 64, 64, 3), "logits": (1, 1)}, pixels, "dcgan")
+    with pytest.raises(ValueError, match=r"pixels in \[0, 1\]"):
+        tasks.get("gan").validate({"samples": (1, 28, 28, 1), "logits": (1, 1)}, pixels, "dcgan_mnist")
+    with pytest.raises(ValueError, match="known: discriminator, generator"):
+        model = models.get("dcgan_mnist", base_channels=8)
+        variables = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((8, 28, 28, 1)))
+        jax.eval_shape(lambda v: tasks.get("gan").loss(
+            model, v["params"], {"batch_stats": v["batch_stats"]}, {"input": jnp.zeros((8, 28, 28, 1))},
+            {"dropout": jax.random.key(0)}, player="critic"), variables)

@@ -10,6 +10,10 @@ generative adversarial networks", ICLR 2016 (https://arxiv.org/abs/1511.06434), 
 No biases (BatchNorm has them), no pooling, no dense layers; weights N(0, 0.02), BatchNorm scales
 N(1, 0.02) (the reference code). With b = 64 and a 100-dim code: 3,576,704 generator and 2,765,568
 discriminator parameters. The same layout at 28x28 starts from 7x7 and doubles twice (MNIST).
+
+DCGAN holds the two players, params {"generator": ..., "discriminator": ...}, for the task `gan`:
+    model.apply(v, z, method="generate")         -> images in [-1, 1]
+    model.apply(v, images, method="discriminate") -> logits (B, 1)
 """
 import functools
 import math
@@ -103,7 +107,40 @@ class Discriminator(nn.Module):
         return x.reshape(x.shape[0], self.num_outputs).astype(jnp.float32)
 
 
+class DCGAN(nn.Module):
+    """The generator and the discriminator as one model with one parameter tree per player."""
+    image_size: int = 64
+    channels: int = 3
+    base_channels: int = 64
+    latent_dim: int = 100
+    dtype: Any = jnp.float32
+    param_dtype: Any = jnp.float32
+
+    def setup(self):
+        kw = dict(image_size=self.image_size, channels=self.channels, base_channels=self.base_channels,
+                  dtype=self.dtype, param_dtype=self.param_dtype)
+        self.generator = Generator(latent_dim=self.latent_dim, **kw)
+        self.discriminator = Discriminator(**kw)
+
+    @property
+    def image_shape(self):
+        return (self.image_size, self.image_size, self.channels)
+
+    def generate(self, z, *, train: bool = False):
+        return self.generator(z, train=train)
+
+    def discriminate(self, images, *, train: bool = False):
+        return self.discriminator(images, train=train)
+
+    def __call__(self, images, *, train: bool = False):
+        """The discriminator's logits for `images`, and as many samples (from z = 0) to build both players."""
+        z = jnp.zeros((images.shape[0], self.latent_dim), self.dtype)
+        return {"logits": self.discriminate(images, train=train), "samples": self.generate(z, train=train)}
+
+
 MODELS = {
+    "dcgan": (DCGAN, (64, 64, 3)),
+    "dcgan_mnist": (functools.partial(DCGAN, image_size=28, channels=1), (28, 28, 1)),
     "dcgan_generator": (Generator, (100,)),
     "dcgan_discriminator": (Discriminator, (64, 64, 3)),
     "dcgan_generator_mnist": (functools.partial(Generator, image_size=28, channels=1), (100,)),

@@ -2,12 +2,15 @@
 
     inputs(batch) -> tuple                                         # the model's positional inputs
     loss(model, params, model_state, batch, rngs) -> (scalar, (new_model_state, metrics))
+    players                                  # optional: a game's players, e.g. a GAN's; loss then takes
+                                             # player=p, and the step updates each in turn (train/step.py)
     evaluate(model, params, model_state, batch) -> metrics        # batch["mask"] marks real examples
 Metrics are {name: (sum, count)} (see metrics.py).
 """
 from deepzoo.registry import lookup
 from deepzoo.tasks.classification import Classification
 from deepzoo.tasks.flow import Flow
+from deepzoo.tasks.gan import GAN
 from deepzoo.tasks.language_model import LanguageModel
 from deepzoo.tasks.masked_lm import MaskedLM
 from deepzoo.tasks.reconstruction import Reconstruction
@@ -15,7 +18,7 @@ from deepzoo.tasks.regression import Regression
 from deepzoo.tasks.seq2seq import Seq2Seq
 from deepzoo.tasks.vae import VariationalAutoencoder
 
-_TASKS = {"classification": Classification, "flow": Flow, "language_model": LanguageModel, "masked_lm": MaskedLM,
+_TASKS = {"classification": Classification, "flow": Flow, "gan": GAN, "language_model": LanguageModel, "masked_lm": MaskedLM,
           "reconstruction": Reconstruction, "regression": Regression, "seq2seq": Seq2Seq,
           "vae": VariationalAutoencoder}
 

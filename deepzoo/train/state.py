@@ -15,9 +15,10 @@ class TrainState:
     ema_params: Any = None      # exponential moving average of params; None when disabled
 
 
-def create_train_state(model, tx, example_inputs, *, seed: int, ema: bool = False) -> TrainState:
+def create_train_state(model, tx, example_inputs, *, seed: int, ema: bool = False, players=()) -> TrainState:
     """Initialises params from `seed` (pure: call it under jit with out_shardings to place them).
-    `example_inputs`: the model's input, or a tuple of its positional inputs (task.inputs(batch))."""
+    `example_inputs`: the model's input, or a tuple of its positional inputs (task.inputs(batch)).
+    `players` (a game's task.players): each player's parameters get their own optimizer state."""
     if not isinstance(example_inputs, tuple):
         example_inputs = (example_inputs,)
     # The RBG generator compiles an initialiser 4-5x faster than threefry on XLA:CPU (~4 s instead of
@@ -27,5 +28,6 @@ def create_train_state(model, tx, example_inputs, *, seed: int, ema: bool = Fals
     variables = model.init({"params": params_key, "dropout": dropout_key}, *example_inputs, train=False)
     variables = dict(variables)
     params = variables.pop("params")
-    return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params),
+    opt_state = {p: tx.init(params[p]) for p in players} if players else tx.init(params)
+    return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=opt_state,
                       model_state=variables, ema_params=params if ema else None)

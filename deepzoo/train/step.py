@@ -36,38 +36,59 @@ def make_train_step(model, task, tx, *, seed: int, grad_accum_steps: int = 1, em
     whose loss, gradients or update are not finite leaves the state unchanged and says so in its
     metrics (nonfinite_loss / _grads / _update). The EMA averages parameters only: evaluated with
     the EMA, BatchNorm uses the running statistics of the live parameters.
+
+    A task with `players` (a GAN's ("discriminator", "generator")) is a game: params and opt_state
+    hold one entry per player, and a step updates the players in turn, each by the gradient of its
+    own loss task.loss(..., player=p) with respect to its own parameters, seeing the others' latest
+    ones (the alternating updates of Goodfellow et al. 2014 with k = 1). Each player has its own
+    state of the same optimizer `tx`. All players draw from the same key, so they see the same noise.
     """
-    def loss_fn(params, model_state, batch, rng):
-        return task.loss(model, params, model_state, batch, {"dropout": rng})
+    players = tuple(getattr(task, "players", ()))
 
-    grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
-
-    def gradients(state, batch, rng):
+    def gradients(loss_fn, params, model_state, batch, rng):
+        """-> (loss, grads, model_state, metrics) of loss_fn(params, model_state, batch, rng)."""
+        grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
         if grad_accum_steps == 1:
-            (loss, (model_state, metrics)), grads = grad_fn(state.params, state.model_state, batch, rng)
+            (loss, (model_state, metrics)), grads = grad_fn(params, model_state, batch, rng)
             return loss, grads, model_state, metrics
         micro = jax.tree.map(lambda x: _microbatches(x, grad_accum_steps), batch)
         keys = jax.random.split(rng, grad_accum_steps)
 
         def accumulate(carry, xs):
             loss_sum, grad_sum, model_state, metric_sum = carry
-            (loss, (model_state, m)), g = grad_fn(state.params, model_state, *xs)
+            (loss, (model_state, m)), g = grad_fn(params, model_state, *xs)
             return (loss_sum + loss, jax.tree.map(jnp.add, grad_sum, g), model_state,
                     metrics_lib.add(metric_sum, m)), None
 
         first = jax.tree.map(lambda x: x[0], micro)
-        metric_shapes = jax.eval_shape(loss_fn, state.params, state.model_state, first, rng)[1][1]
+        metric_shapes = jax.eval_shape(loss_fn, params, model_state, first, rng)[1][1]
         zeros = lambda tree: jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), tree)
-        init = (jnp.zeros((), jnp.float32), zeros(state.params), state.model_state, zeros(metric_shapes))
+        init = (jnp.zeros((), jnp.float32), zeros(params), model_state, zeros(metric_shapes))
         (loss, grads, model_state, metrics), _ = jax.lax.scan(accumulate, init, (micro, keys))
         scale = 1.0 / grad_accum_steps
         return loss * scale, jax.tree.map(lambda g: g * scale, grads), model_state, metrics
 
+    def update(state, batch, rng):
+        """-> (loss, grads, updates, params, opt_state, model_state, metrics) of one optimizer step."""
+        if not players:
+            loss_fn = lambda p, ms, b, r: task.loss(model, p, ms, b, {"dropout": r})
+            loss, grads, model_state, metrics = gradients(loss_fn, state.params, state.model_state, batch, rng)
+            updates, opt_state = tx.update(grads, state.opt_state, state.params)
+            return loss, grads, updates, optax.apply_updates(state.params, updates), opt_state, model_state, metrics
+        params, opt_state, model_state = dict(state.params), dict(state.opt_state), state.model_state
+        loss, grads, updates, metrics = 0.0, {}, {}, {}
+        for player in players:
+            def loss_fn(own, ms, b, r, player=player):
+                return task.loss(model, {**params, player: own}, ms, b, {"dropout": r}, player=player)
+            player_loss, grads[player], model_state, m = gradients(loss_fn, params[player], model_state, batch, rng)
+            updates[player], opt_state[player] = tx.update(grads[player], opt_state[player], params[player])
+            params[player] = optax.apply_updates(params[player], updates[player])
+            loss, metrics = loss + player_loss, {**metrics, **m}
+        return loss, grads, updates, params, opt_state, model_state, metrics
+
     def train_step(state: TrainState, batch, seed=seed):
         rng = jax.random.fold_in(jax.random.key(seed), state.step)
-        loss, grads, model_state, metrics = gradients(state, batch, rng)
-        updates, opt_state = tx.update(grads, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, updates)
+        loss, grads, updates, params, opt_state, model_state, metrics = update(state, batch, rng)
         ema_params = state.ema_params
         if ema_params is not None:
             ema_params = optax.incremental_update(params, ema_params, step_size=1.0 - ema_decay)

@@ -156,7 +156,8 @@ def train_and_evaluate(config, workdir) -> dict[str, float]:
     tx, learning_rate = optim.create(config.optimizer, num_steps)
 
     example = task.inputs(train_source.read(np.arange(1)))
-    init = lambda: create_train_state(model, tx, example, seed=config.seed, ema=config.ema_decay > 0)
+    init = lambda: create_train_state(model, tx, example, seed=config.seed, ema=config.ema_decay > 0,
+                                      players=getattr(task, "players", ()))
     shapes = jax.eval_shape(init)
     # The output's shape, or a dict of shapes for models with several outputs (autoencoders, VAE).
     output = jax.eval_shape(lambda s: model.apply({"params": s.params, **s.model_state}, *example), shapes)
