@@ -45,8 +45,8 @@ def test_every_model_initialises_and_applies_in_train_and_eval_mode(name):
     for train in (False, True):
         run = jax.jit(apply, static_argnums=2)
         out, new_state = run(variables, xs, train) if real else jax.eval_shape(run, variables, xs, train)
-        if isinstance(out, dict):  # autoencoders, VAE, flow: the input rebuilt (or its code z), and more
-            rebuilt = out.get("reconstruction", out.get("logits", out.get("z")))
+        if isinstance(out, dict):  # autoencoders, VAE, flow, GAN: the input rebuilt (its code z, a sample), and more
+            rebuilt = out.get("reconstruction", out.get("samples", out.get("logits", out.get("z"))))
             assert rebuilt.shape[0] == 2 and rebuilt.size == xs[0].size and rebuilt.dtype == jnp.float32, (name, train)
             out = rebuilt
         else:

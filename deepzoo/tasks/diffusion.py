@@ -1,0 +1,68 @@
+"""DDPM's training objective (Ho et al. 2020, Algorithm 1, L_simple): predict the noise.
+
+    x_0 in [-1, 1] (the images' [0, 1] scaled), t ~ U{0..T-1}, eps ~ N(0, I)
+    loss = || eps - eps_theta(sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps, t) ||^2   (mean over pixels)
+The model is called as model(x_t, t). t and eps come from the step's key; evaluation uses one fixed
+key, so a test loss is reproducible, and also reports the loss at four fixed noise levels (t = 10, 250,
+500, 900: the low-noise end is where the details are).
+"""
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from deepzoo.models.ddpm import Schedule
+from deepzoo.tasks import metrics as metrics_lib
+from deepzoo.tasks.apply import apply_model
+from deepzoo.tasks.reconstruction import check_unit_range
+
+EVAL_STEPS = (10, 250, 500, 900)
+
+
+@dataclasses.dataclass(frozen=True)
+class Diffusion:
+    num_steps: int = 1000
+    beta_start: float = 1e-4
+    beta_end: float = 0.02
+    eval_seed: int = 0
+
+    @property
+    def schedule(self) -> Schedule:
+        return Schedule(self.num_steps, self.beta_start, self.beta_end)
+
+    def inputs(self, batch) -> tuple:
+        x = batch["input"]
+        return 2.0 * x - 1.0, jnp.zeros((x.shape[0],), jnp.int32)
+
+    def validate(self, output_shape, source, model_name):
+        x = source.read(np.arange(min(len(source), 256)))["input"]
+        if tuple(output_shape[1:]) != tuple(x.shape[1:]):
+            raise ValueError(f"model {model_name} predicts noise of shape {output_shape[1:]} for images of shape "
+                             f"{x.shape[1:]}: set its image_size and channels to match.")
+        check_unit_range(x, f"the diffusion model ({model_name}), which scales [0, 1] to [-1, 1],")
+
+    def _errors(self, model, params, model_state, x0, t, key, train, rngs=None):
+        eps = jax.random.normal(key, x0.shape)
+        x_t = self.schedule.add_noise(x0, t, eps)
+        predicted, model_state = apply_model(model, params, model_state, (x_t, t), train=train, rngs=rngs)
+        return jnp.mean((predicted - eps) ** 2, axis=tuple(range(1, x0.ndim))), model_state
+
+    def loss(self, model, params, model_state, batch, rngs):
+        x0 = 2.0 * batch["input"] - 1.0
+        t_key, eps_key = jax.random.split(jax.random.fold_in(rngs["dropout"], 1))
+        t = jax.random.randint(t_key, (x0.shape[0],), 0, self.num_steps)
+        errors, model_state = self._errors(model, params, model_state, x0, t, eps_key, True, rngs)
+        return jnp.mean(errors), (model_state, {"loss": metrics_lib.pair(errors, 1.0)})
+
+    def evaluate(self, model, params, model_state, batch):
+        x0, weights = 2.0 * batch["input"] - 1.0, batch["mask"]
+        t_key, eps_key = jax.random.split(jax.random.key(self.eval_seed))
+        t = jax.random.randint(t_key, (x0.shape[0],), 0, self.num_steps)
+        errors, _ = self._errors(model, params, model_state, x0, t, eps_key, False)
+        metrics = {"loss": metrics_lib.pair(errors, weights)}
+        for step in EVAL_STEPS:
+            if step < self.num_steps:
+                errors, _ = self._errors(model, params, model_state, x0, jnp.full_like(t, step), eps_key, False)
+                metrics[f"loss_t{step}"] = metrics_lib.pair(errors, weights)
+        return metrics
