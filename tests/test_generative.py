@@ -276,3 +276,18 @@ def test_gan_bad_input_is_named():
         jax.eval_shape(lambda v: tasks.get("gan").loss(
             model, v["params"], {"batch_stats": v["batch_stats"]}, {"input": jnp.zeros((8, 28, 28, 1))},
             {"dropout": jax.random.key(0)}, player="critic"), variables)
+
+
+@pytest.mark.slow
+def test_generative_samples_experiment_scores_every_model(tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, str(root / "experiments" / "generative_samples.py"), "--variant=smoke",
+                             "--num_samples=16", f"--workdir={tmp_path / 'runs'}", f"--output_dir={tmp_path / 'out'}"],
+                            cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True, text=True,
+                            timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name in ("samples.png", "gan_samples.png", "diffusion_samples.png", "diffusion_chain.png", "results.csv"):
+        assert (tmp_path / "out" / name).stat().st_size > 0, name
+    table = (tmp_path / "out" / "results.md").read_text()
+    for row in ("real test digits", "vae", "gan", "flow", "diffusion"):
+        assert f"| {row} |" in table, row

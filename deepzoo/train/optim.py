@@ -5,6 +5,7 @@ so one optimizer update is one step and the schedule counts updates.
 """
 import jax.numpy as jnp
 import optax
+from flax import traverse_util
 
 from deepzoo.registry import lookup
 
@@ -43,8 +44,34 @@ def schedule(cfg, num_steps: int):
     return optax.join_schedules([optax.linear_schedule(0.0, lr, warmup), after_warmup], [warmup])
 
 
+def _matching(path: str, prefixes) -> str | None:
+    """The longest of `prefixes` that names `path` ("c1/kernel") or a layer above it ("c1"), or None."""
+    hits = [p for p in prefixes if path == p or path.startswith(p.rstrip("/") + "/")]
+    return max(hits, key=len) if hits else None
+
+
+def per_layer(optimizer, multipliers: dict):
+    """`optimizer` with the learning rate of some layers scaled (optax.multi_transform): multipliers
+    maps a parameter path or a layer ("c1", "bert/layer1") to a factor; 0 freezes the layer (its
+    update is zero, and it keeps no optimizer state). The other parameters train at the full rate."""
+    def labels(params):
+        flat = traverse_util.flatten_dict(params, sep="/")
+        unmatched = [p for p in multipliers if not any(_matching(k, [p]) for k in flat)]
+        if unmatched:
+            layers = sorted({k.split("/")[0] for k in flat})
+            raise ValueError(f"config.optimizer.layer_lr names {unmatched}, which match no parameter; the "
+                             f"model's layers are {layers}.")
+        return traverse_util.unflatten_dict(
+            {k: _matching(k, multipliers) or "" for k in flat}, sep="/")
+
+    transforms = {"": optimizer}
+    for prefix, factor in multipliers.items():
+        transforms[prefix] = optax.set_to_zero() if factor == 0 else optax.chain(optimizer, optax.scale(factor))
+    return optax.multi_transform(transforms, labels)
+
+
 def create(cfg, num_steps: int):
-    """Returns (tx, schedule) for config.optimizer."""
+    """Returns (tx, schedule) for config.optimizer; `layer_lr` scales or freezes layers (see per_layer)."""
     lr = schedule(cfg, num_steps)
     b1, b2, eps = cfg.get("b1", 0.9), cfg.get("b2", 0.999), cfg.get("eps", 1e-8)
     decay = cfg.get("weight_decay", 0.0)
@@ -61,5 +88,7 @@ def create(cfg, num_steps: int):
     if cfg.get("grad_clip_norm"):
         chain.append(optax.clip_by_global_norm(cfg.grad_clip_norm))
     if decay and cfg.name != "adamw":  # classic L2 penalty, added to the gradient
-        chain.append(optax.add_decayed_weights(decay))
+        optimizer = optax.chain(optax.add_decayed_weights(decay), optimizer)
+    if cfg.get("layer_lr"):
+        optimizer = per_layer(optimizer, dict(cfg.layer_lr))
     return optax.chain(*chain, optimizer), lr

@@ -19,7 +19,7 @@ from jax.experimental import multihost_utils
 from deepzoo import data, models, tasks
 from deepzoo.tasks import metrics as metrics_lib
 from deepzoo.train import files, flops, optim, sharding
-from deepzoo.train.checkpoint import Checkpoints
+from deepzoo.train.checkpoint import Checkpoints, warm_start
 from deepzoo.train.state import create_train_state
 from deepzoo.train.step import make_eval_step, make_train_step
 from deepzoo.train.writers import MetricWriter, Progress, plot_learning_curves
@@ -143,9 +143,11 @@ def train_and_evaluate(config, workdir) -> dict[str, float]:
     ds = config.dataset
     # Optional fields: image_size > 0 crops images of any size (ImageNet); text datasets need max_length
     # (and vocab_size, languages for SentencePiece translation).
-    options = {k: ds[k] for k in ("image_size", "max_length", "vocab_size", "languages") if k in ds}
+    # classes: a subset of the labels, relabelled 0..k-1 in both splits; train_examples: a small,
+    # class-balanced training set drawn with subset_seed (data/sources.py, select).
+    options = {k: ds[k] for k in ("image_size", "max_length", "vocab_size", "languages", "classes") if k in ds}
     train_source = data.load(ds.name, ds.train_split, data_dir=ds.data_dir, cache=ds.cache, augment=True,
-                             **options)
+                             num_examples=ds.get("train_examples", 0), seed=ds.get("subset_seed", 0), **options)
     eval_source = data.load(ds.name, ds.eval_split, data_dir=ds.data_dir, cache=ds.cache,
                             **options) if ds.eval_split else None
     if eval_source is not None and len(eval_source) == 0:
@@ -173,6 +175,10 @@ def train_and_evaluate(config, workdir) -> dict[str, float]:
         raise ValueError(f"{e}{_config_changes(workdir, config)}") from e
     if state is None:
         state = jax.jit(init, out_shardings=state_sharding)()
+        if config.get("init_from") and config.init_from.workdir:  # transfer: part of another run's weights
+            state = warm_start(state, config.init_from.workdir, tuple(config.init_from.layers))
+            logging.info("Layers %s start from the run in %s.", ", ".join(config.init_from.layers),
+                         config.init_from.workdir)
     start = int(sharding.to_host(state.step))
     if start > num_steps:
         raise ValueError(f"{workdir} holds a checkpoint at step {start}, past config.num_train_steps="

@@ -1,0 +1,160 @@
+"""Samples from the generative models trained on MNIST-5k, and how digit-like they are.
+
+    python experiments/generative_samples.py     # trains or resumes the VAE, DCGAN, RealNVP, DDPM and a LeNet
+
+Trains (or resumes) the vae, gan, flow and diffusion variants of configs/mnist5k_generative.py and the
+LeNet of configs/mnist5k_cnn.py under --workdir, draws --num_samples digits from each model and writes
+to --output_dir (default experiments/generative_samples/):
+  samples.png           a grid per model beside real test digits
+  gan_samples.png       64 DCGAN digits;   diffusion_samples.png  64 DDPM digits
+  diffusion_chain.png   the reverse process x_T -> x_0 of 8 digits, every 100 steps
+  results.md, results.csv  the sample-quality score
+The score is an Inception-score analogue with the LeNet as the judge (Salimans et al. 2016): its mean
+top-class confidence, the mean entropy of p(y|x) (low: each sample looks like one digit), the entropy
+of the mean p(y) (high, at most log 10 = 2.30: all ten digits are made) and exp E[KL(p(y|x) || p(y))]
+(at most 10). Real test digits give the reference row.
+"""
+import csv
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import matplotlib
+import numpy as np
+from absl import app, flags, logging
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from deepzoo import config as config_lib  # noqa: E402
+from deepzoo import data, models, tasks  # noqa: E402
+from deepzoo.models import ddpm  # noqa: E402
+from deepzoo.tasks.gan import sample_noise  # noqa: E402
+from deepzoo.train import trainer  # noqa: E402
+from deepzoo.train.checkpoint import load_variables, quiet_orbax_logs  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("workdir", "runs/autoencoders", "Run directories, one per model (resumable; shared with "
+                    "experiments/autoencoders.py).")
+flags.DEFINE_string("output_dir", str(Path(__file__).with_suffix("")), "Where tables and figures go.")
+flags.DEFINE_string("variant", "", "Config variant appended to each run, e.g. 'smoke' for tests.")
+flags.DEFINE_integer("num_samples", 500, "Samples scored per model.")
+
+MODELS = ("vae", "gan", "flow", "diffusion")
+
+
+def train(spec, name):
+    config = config_lib.load(spec + (f",{FLAGS.variant}" if FLAGS.variant else ""))
+    workdir = Path(FLAGS.workdir) / name
+    results = trainer.train_and_evaluate(config, workdir)
+    model = models.get(config.model.name, **config.model.kwargs)
+    return config, model, load_variables(workdir, ema=config.ema_decay > 0), results
+
+
+def draw(name, config, model, variables, key, n):
+    """n samples in [0, 1] of shape (n, 28, 28, 1); for diffusion also the chain (11, 8, 28, 28, 1)."""
+    if name == "vae":
+        z = jax.random.normal(key, (n, config.model.kwargs.latent_dim))
+        return jax.nn.sigmoid(model.apply(variables, z, method="decode")), None
+    if name == "flow":
+        z = jax.random.normal(key, (n, 28 * 28))
+        return jnp.clip(model.apply(variables, z, method="inverse"), 0, 1), None
+    if name == "gan":
+        z = sample_noise(key, n, model.latent_dim, config.task.kwargs.noise)
+        return (model.apply(variables, z, method="generate") + 1) / 2, None
+    task = tasks.get(config.task.name, **config.task.kwargs)
+    eps_fn = lambda x, t: model.apply(variables, x, t)
+    run = jax.jit(lambda k: ddpm.sample(eps_fn, task.schedule, k, (n, 28, 28, 1), keep_every=100))
+    x0, chain = run(key)
+    return jnp.clip((x0 + 1) / 2, 0, 1), jnp.clip((chain[:, :8] + 1) / 2, 0, 1)
+
+
+def score(probs) -> dict:
+    """The LeNet's judgement of a set of digits, from its class probabilities (n, 10)."""
+    probs = np.asarray(probs, np.float64)
+    logp = np.log(np.clip(probs, 1e-12, 1))
+    marginal = probs.mean(0)
+    kl = np.sum(probs * (logp - np.log(np.clip(marginal, 1e-12, 1))), axis=1)
+    return {"confidence": float(probs.max(1).mean()), "entropy": float(-(probs * logp).sum(1).mean()),
+            "class_entropy": float(-(marginal * np.log(np.clip(marginal, 1e-12, 1))).sum()),
+            "inception_score": float(np.exp(kl.mean())),
+            "classes": np.bincount(probs.argmax(1), minlength=10).tolist()}
+
+
+def grid(images, rows, cols):
+    """The first rows x cols images as one picture (blank cells where there are fewer)."""
+    images = np.asarray(images)[: rows * cols, :, :, 0]
+    images = np.concatenate([images, np.zeros((rows * cols - len(images), 28, 28), images.dtype)])
+    return images.reshape(rows, cols, 28, 28).transpose(0, 2, 1, 3).reshape(rows * 28, cols * 28)
+
+
+def save_picture(path, picture, title):
+    fig, ax = plt.subplots(figsize=(6, 6 * picture.shape[0] / picture.shape[1] + 0.4))
+    ax.imshow(picture, cmap="gray", vmin=0, vmax=1)
+    ax.set_title(title, fontsize=9)
+    ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv):
+    del argv
+    quiet_orbax_logs()
+    out = Path(FLAGS.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _, judge, judge_variables, judge_results = train("configs/mnist5k_cnn.py:lenet_mnist", "lenet_judge")
+    classify = jax.jit(lambda x: jax.nn.softmax(judge.apply(judge_variables, x)))
+    test = data.load("mnist5k", "test")
+    real = jnp.asarray(test.arrays["input"][: FLAGS.num_samples])
+
+    sets, rows = {"real test digits": real}, []
+    for i, name in enumerate(MODELS):
+        config, model, variables, _ = train(f"configs/mnist5k_generative.py:{name}", name)
+        logging.info("Drawing %d samples from %s.", FLAGS.num_samples, name)
+        samples, chain = draw(name, config, model, variables, jax.random.key(100 + i), FLAGS.num_samples)
+        sets[name] = samples
+        if name in ("gan", "diffusion"):
+            save_picture(out / f"{name}_samples.png", grid(samples, 8, 8),
+                         {"gan": "DCGAN", "diffusion": "DDPM"}[name] + ": 64 samples")
+        if chain is not None:
+            frames = np.asarray(chain).transpose(1, 0, 2, 3, 4).reshape(-1, 28, 28, 1)   # a row per digit
+            save_picture(out / "diffusion_chain.png", grid(frames, 8, chain.shape[0]),
+                         "DDPM reverse process: x_1000 (noise) to x_0, every 100 steps")
+
+    for name, images in sets.items():
+        rows.append({"model": name, "samples": int(images.shape[0]), **score(classify(images))})
+
+    fig, axes = plt.subplots(1, len(sets), figsize=(3.2 * len(sets), 3.6))
+    for ax, (name, images) in zip(axes, sets.items()):
+        ax.imshow(grid(images, 6, 6), cmap="gray", vmin=0, vmax=1)
+        ax.set_title(name, fontsize=9)
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(out / "samples.png", dpi=120)
+    plt.close(fig)
+
+    with open(out / "results.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    lines = ["# Samples from the generative models on MNIST-5k, judged by a LeNet", "",
+             f"Regenerate with `python experiments/generative_samples.py`. {FLAGS.num_samples} samples per model; the "
+             f"judge is configs/mnist5k_cnn.py:lenet_mnist ({100 * judge_results['test_accuracy']:.1f}% test "
+             f"accuracy). Confidence: mean top-class probability; entropy: mean entropy of p(y|x) in nats (low: "
+             f"each sample is one clear digit); class entropy: entropy of the mean p(y) (log 10 = 2.303 when all "
+             f"ten digits are equally made); score: exp E[KL(p(y|x) || p(y))], the Inception score with a LeNet "
+             f"(at most 10).", "",
+             "| samples | confidence | entropy | class entropy | score | digits 0-9 (judged) |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['model']} | {r['confidence']:.3f} | {r['entropy']:.3f} | {r['class_entropy']:.3f} | "
+                     f"{r['inception_score']:.2f} | {' '.join(map(str, r['classes']))} |")
+    lines += ["", "![samples](samples.png)", "", "![DCGAN](gan_samples.png)", "", "![DDPM](diffusion_samples.png)",
+              "", "![DDPM chain](diffusion_chain.png)", ""]
+    (out / "results.md").write_text("\n".join(lines))
+    logging.info("Wrote %s", out / "results.md")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    app.run(main)
