@@ -40,3 +40,10 @@ def test_rmsprop_matches_its_update_rule():
 def test_unknown_schedule_lists_the_known_ones():
     with pytest.raises(KeyError, match="Known schedules: constant, cosine, linear, rsqrt, step"):
         optim.schedule(_cfg(schedule="cosin"), num_steps=10)
+
+
+def test_the_optimizer_state_keeps_its_layout_so_older_checkpoints_restore():
+    # clip, L2, optimizer: one flat chain, as runs wrote it before per-layer rates existed
+    cfg = ml_collections.ConfigDict(dict(name="adam", learning_rate=1e-3, weight_decay=1e-3, grad_clip_norm=1.0))
+    state = optim.create(cfg, 10)[0].init({"w": jnp.ones(2)})
+    assert len(state) == 3 and isinstance(state[2][0], optax.ScaleByAdamState)

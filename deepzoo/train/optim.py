@@ -87,8 +87,10 @@ def create(cfg, num_steps: int):
     chain = []
     if cfg.get("grad_clip_norm"):
         chain.append(optax.clip_by_global_norm(cfg.grad_clip_norm))
+    body = [optimizer]
     if decay and cfg.name != "adamw":  # classic L2 penalty, added to the gradient
-        optimizer = optax.chain(optax.add_decayed_weights(decay), optimizer)
+        body.insert(0, optax.add_decayed_weights(decay))
     if cfg.get("layer_lr"):
-        optimizer = per_layer(optimizer, dict(cfg.layer_lr))
-    return optax.chain(*chain, optimizer), lr
+        body = [per_layer(optax.chain(*body), dict(cfg.layer_lr))]
+    # flat when there are no layer rates: the optimizer state of checkpoints written before them
+    return optax.chain(*chain, *body), lr
