@@ -78,7 +78,7 @@ def main(argv):
         _, _, vt = np.linalg.svd(h - h.mean(0), full_matrices=False)
         pcs = h @ vt[:2].T
         points = ax.scatter(pcs[:, 0], pcs[:, 1], c=test.arrays["label"], cmap="tab10", s=6)
-        ax.set_title(f"{name}: test digits' h, first two principal components", fontsize=9)
+        ax.set_title(f"{name}: h of the test digits, PCA", fontsize=9)
     fig.colorbar(points, ax=axes, ticks=range(10), label="digit")
     fig.savefig(out / "embeddings.png", dpi=120)
     plt.close(fig)

@@ -10,13 +10,13 @@ per positional input (token ids for the sequence models).
 """
 import jax.numpy as jnp
 
-from deepzoo.models import (alexnet, autoencoder, bert, captioning, char_rnn, cnn5, complexity, convnext, dcgan, flow,
+from deepzoo.models import (alexnet, autoencoder, bert, captioning, char_rnn, cnn5, complexity, convnext, dcgan, dqn, flow,
                             googlenet, gpt, highway, inception_v3, lenet, mlp, nin, resnet, senet, seq2seq, simclr,
                             swin, transformer, unet, vae, vgg, vit)
 from deepzoo.registry import lookup
 
 _FAMILIES = (mlp, cnn5, lenet, alexnet, vgg, nin, googlenet, inception_v3, resnet, senet, highway, convnext, vit, swin,
-             char_rnn, seq2seq, captioning, transformer, gpt, bert, autoencoder, vae, dcgan, flow, unet, simclr)
+             char_rnn, seq2seq, captioning, transformer, gpt, bert, autoencoder, vae, dcgan, flow, unet, simclr, dqn)
 
 
 def _collect(families):

@@ -1,0 +1,58 @@
+"""Q-networks: Mnih et al. 2015, "Human-level control through deep reinforcement learning", Nature 518
+(https://doi.org/10.1038/nature14236), Methods: "Model architecture".
+
+    NatureDQN  84x84x4 frames (the last 4, greyscale, 0..255) -> /255
+               -> Conv 32 8x8 / 4 -> ReLU -> Conv 64 4x4 / 2 -> ReLU -> Conv 64 3x3 / 1 -> ReLU (7x7x64)
+               -> Dense 512 -> ReLU -> Dense(num_actions): one Q-value per action
+               1,686,180 parameters for 4 actions (Breakout's)
+    QNetwork   an MLP over a state vector (classic control: CartPole's 4 numbers) -> Q-values
+Both take observations (B, *obs_shape) and say so when the shape does not match what they were built for.
+"""
+import functools
+from typing import Any, Sequence
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+
+def check_observations(obs, expected: tuple, network: str):
+    if tuple(obs.shape[1:]) != tuple(expected):
+        raise ValueError(f"{network} expects observations of shape (batch, {', '.join(map(str, expected))}); got "
+                         f"{tuple(obs.shape)}. Set its obs_shape to the environment's observation shape "
+                         f"{tuple(obs.shape[1:])}.")
+
+
+class NatureDQN(nn.Module):
+    num_actions: int = 4
+    obs_shape: Sequence[int] = (84, 84, 4)
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, obs, *, train: bool = False):
+        check_observations(obs, self.obs_shape, "NatureDQN")
+        x = obs.astype(self.dtype) / 255.0
+        for features, kernel, stride in ((32, 8, 4), (64, 4, 2), (64, 3, 1)):
+            x = nn.relu(nn.Conv(features, (kernel, kernel), strides=stride, padding="VALID", dtype=self.dtype)(x))
+        x = nn.relu(nn.Dense(512, dtype=self.dtype)(x.reshape(x.shape[0], -1)))
+        return nn.Dense(self.num_actions, dtype=self.dtype)(x).astype(jnp.float32)
+
+
+class QNetwork(nn.Module):
+    num_actions: int = 2
+    obs_shape: Sequence[int] = (4,)
+    hidden: Sequence[int] = (64, 64)
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, obs, *, train: bool = False):
+        check_observations(obs, self.obs_shape, "QNetwork")
+        x = obs.reshape(obs.shape[0], -1).astype(self.dtype)
+        for width in self.hidden:
+            x = nn.relu(nn.Dense(width, dtype=self.dtype)(x))
+        return nn.Dense(self.num_actions, dtype=self.dtype)(x).astype(jnp.float32)
+
+
+MODELS = {
+    "dqn_nature": (NatureDQN, (84, 84, 4)),
+    "qnet_cartpole": (functools.partial(QNetwork, num_actions=2, obs_shape=(4,)), (4,)),
+}

@@ -1,0 +1,70 @@
+"""Environments that run inside jit: gymnax's (Lange 2022), vectorised with vmap.
+
+    env = envs.make("CartPole-v1", num_envs=8)
+    obs, state = env.reset(key)                            # obs (8, 4)
+    obs, state, reward, terminated, truncated, final_obs = env.step(key, state, actions)
+Every environment resets itself when its episode ends (gymnax's auto-reset): `obs` is then the new
+episode's first observation and `final_obs` the last one of the old episode, which a value target
+needs when the episode was cut by the time limit (truncated) rather than ended (terminated).
+"""
+import dataclasses
+from typing import Any
+
+import jax
+
+from deepzoo.registry import lookup
+
+# Classic control: every one of them solvable on a CPU in minutes. Atari needs the Arcade Learning
+# Environment outside jit (configs/atari_dqn.py says how).
+KNOWN = ("CartPole-v1", "Acrobot-v1", "MountainCar-v0")
+
+
+@dataclasses.dataclass(frozen=True)
+class VecEnv:
+    env: Any
+    params: Any
+    num_envs: int
+
+    @property
+    def obs_shape(self) -> tuple:
+        return tuple(self.env.observation_space(self.params).shape)
+
+    @property
+    def num_actions(self) -> int:
+        return int(self.env.action_space(self.params).n)
+
+    @property
+    def max_steps(self) -> int:
+        return int(self.params.max_steps_in_episode)
+
+    def reset(self, key):
+        return jax.vmap(self.env.reset, in_axes=(0, None))(jax.random.split(key, self.num_envs), self.params)
+
+    def step(self, key, state, actions):
+        obs, state, reward, terminated, truncated, info = jax.vmap(self.env.step, in_axes=(0, 0, 0, None))(
+            jax.random.split(key, self.num_envs), state, actions, self.params)
+        return obs, state, reward, terminated, truncated, info["final_observation"]
+
+
+def make(name: str, num_envs: int = 1) -> VecEnv:
+    import gymnax
+
+    lookup("environment", name, {k: k for k in KNOWN})   # an unknown name lists the known ones
+    env, params = gymnax.make(name)
+    return VecEnv(env, params, num_envs)
+
+
+def episode_returns(env: VecEnv, policy, key):
+    """The return of one episode in each of env.num_envs environments under `policy(obs) -> actions`
+    (deterministic, e.g. greedy): every environment runs to its first episode's end, then is ignored."""
+    obs, state = env.reset(key)
+
+    def step(carry, k):
+        obs, state, total, running = carry
+        obs, state, reward, terminated, truncated, _ = env.step(k, state, policy(obs))
+        total = total + reward * running
+        return (obs, state, total, running & ~(terminated | truncated)), None
+
+    init = (obs, state, jax.numpy.zeros(env.num_envs), jax.numpy.ones(env.num_envs, bool))
+    (_, _, total, _), _ = jax.lax.scan(step, init, jax.random.split(key, env.max_steps))
+    return total
