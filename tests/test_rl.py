@@ -82,3 +82,66 @@ def test_many_seeds_in_one_vmap_each_as_if_alone():
     alone = jax.jit(run)(keys[1])
     assert int(alone.updates) == 3
     jax.tree.map(lambda t, s: np.testing.assert_allclose(t[1], s, rtol=1e-5, atol=1e-6), together.params, alone.params)
+
+
+def policy_agent(**kwargs):
+    from deepzoo.models.dqn import ActorCritic
+    from deepzoo.rl.ppo import PolicyGradient
+    env = envs.make("CartPole-v1", num_envs=2)
+    return PolicyGradient(env, ActorCritic(hidden=(8,)), optax.adam(1e-3), num_steps=8, minibatches=2, **kwargs)
+
+
+@pytest.mark.parametrize("algorithm", ["ppo", "reinforce"])
+def test_advantages_are_gae_written_out(algorithm):
+    a = policy_agent(algorithm=algorithm, gamma=0.9, gae_lambda=0.8)
+    rng = np.random.default_rng(0)
+    t = {"reward": rng.normal(size=(5, 2)), "value": rng.normal(size=(5, 2)),
+         "done": np.array([[0, 0], [1, 0], [0, 0], [0, 1], [0, 0]], np.float32)}
+    last = rng.normal(size=2)
+    adv, ret = a.advantages(jax.tree.map(jnp.asarray, t), jnp.asarray(last))
+    lam = 1.0 if algorithm == "reinforce" else 0.8
+    expected, running, next_value = np.zeros((5, 2)), np.zeros(2), last
+    for i in reversed(range(5)):
+        delta = t["reward"][i] + 0.9 * next_value * (1 - t["done"][i]) - t["value"][i]
+        running = delta + 0.9 * lam * (1 - t["done"][i]) * running
+        expected[i], next_value = running, t["value"][i]
+    np.testing.assert_allclose(adv, expected, rtol=1e-5)
+    np.testing.assert_allclose(ret, expected + t["value"], rtol=1e-5)
+    if algorithm == "reinforce":   # lambda = 1: the discounted return to the episode's end (or the bootstrap)
+        np.testing.assert_allclose(ret[2, 0], t["reward"][2, 0] + 0.9 * t["reward"][3, 0] + 0.81 * t["reward"][4, 0]
+                                   + 0.729 * last[0], rtol=1e-5)
+
+
+def test_ppo_loss_is_the_clipped_objective_written_out():
+    a = policy_agent(clip=0.2, vf_coef=0.5, ent_coef=0.01)
+    state = a.init(jax.random.key(0))
+    rng = np.random.default_rng(1)
+    obs = jnp.asarray(rng.normal(size=(6, 4)), jnp.float32)
+    logits, value = map(np.asarray, a.policy(state.params, obs))
+    action = np.array([0, 1, 0, 1, 1, 0])
+    log_pi = logits - np.log(np.exp(logits).sum(1, keepdims=True))
+    old = log_pi[np.arange(6), action] + np.array([0.5, -0.5, 0.1, -0.1, 0.3, 0.0])   # ratios inside and outside the clip
+    adv, ret = rng.normal(size=6), rng.normal(size=6)
+    batch = {"obs": obs, "action": jnp.asarray(action), "log_prob": jnp.asarray(old, jnp.float32),
+             "advantage": jnp.asarray(adv, jnp.float32), "return": jnp.asarray(ret, jnp.float32),
+             "value": jnp.asarray(value)}
+    total, aux = a.loss(state.params, batch)
+    ratio = np.exp(log_pi[np.arange(6), action] - old)
+    norm = (adv - adv.mean()) / (adv.std() + 1e-8)
+    policy = -np.mean(np.minimum(ratio * norm, np.clip(ratio, 0.8, 1.2) * norm))
+    entropy = -np.mean(np.sum(np.exp(log_pi) * log_pi, axis=1))
+    np.testing.assert_allclose(aux["policy_loss"], policy, rtol=1e-5)
+    np.testing.assert_allclose(total, policy + 0.5 * 0.5 * np.mean((value - ret) ** 2) - 0.01 * entropy, rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_ppo_learns_cartpole_for_three_seeds_at_once():
+    from deepzoo.models.dqn import ActorCritic
+    from deepzoo.rl.ppo import PolicyGradient
+    env = envs.make("CartPole-v1", num_envs=4)
+    agent = PolicyGradient(env, ActorCritic(), optax.chain(optax.clip_by_global_norm(0.5), optax.adam(2.5e-4, eps=1e-5)))
+    run = jax.jit(jax.vmap(lambda key: jax.lax.scan(agent.step, agent.init(key), None, length=120)[0]))
+    states = run(jax.random.split(jax.random.key(0), 3))
+    evaluate = jax.vmap(lambda p: envs.episode_returns(envs.make("CartPole-v1", 20), lambda o: agent.act_greedy(p, o),
+                                                       jax.random.key(1)))
+    assert float(jax.jit(evaluate)(states.params).mean(1).min()) > 100   # random play: about 22

@@ -52,7 +52,34 @@ class QNetwork(nn.Module):
         return nn.Dense(self.num_actions, dtype=self.dtype)(x).astype(jnp.float32)
 
 
+class ActorCritic(nn.Module):
+    """The policy-gradient network: separate tanh MLPs for the action logits and the value (as the PPO
+    paper's MuJoCo networks), orthogonal initialisation with a small policy output."""
+    num_actions: int = 2
+    obs_shape: Sequence[int] = (4,)
+    hidden: Sequence[int] = (64, 64)
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, obs, *, train: bool = False):
+        check_observations(obs, self.obs_shape, "ActorCritic")
+        x = obs.reshape(obs.shape[0], -1).astype(self.dtype)
+
+        def torso(h, name):
+            for i, width in enumerate(self.hidden):
+                h = jnp.tanh(nn.Dense(width, kernel_init=nn.initializers.orthogonal(jnp.sqrt(2.0)), dtype=self.dtype,
+                                      name=f"{name}_{i}")(h))
+            return h
+
+        logits = nn.Dense(self.num_actions, kernel_init=nn.initializers.orthogonal(0.01), dtype=self.dtype,
+                          name="logits")(torso(x, "actor"))
+        value = nn.Dense(1, kernel_init=nn.initializers.orthogonal(1.0), dtype=self.dtype, name="value")(
+            torso(x, "critic"))
+        return logits.astype(jnp.float32), value[:, 0].astype(jnp.float32)
+
+
 MODELS = {
     "dqn_nature": (NatureDQN, (84, 84, 4)),
     "qnet_cartpole": (functools.partial(QNetwork, num_actions=2, obs_shape=(4,)), (4,)),
+    "actor_critic_cartpole": (functools.partial(ActorCritic, num_actions=2, obs_shape=(4,)), (4,)),
 }
