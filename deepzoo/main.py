@@ -40,6 +40,12 @@ def main(argv):
         rows = run_sweep(config, _WORKDIR.value)
         print(f"{len(rows)} trials done; results.csv and curves.csv in {_WORKDIR.value}/{config.sweep.name}")
         return
+    if "agent" in config:  # reinforcement learning (deepzoo/rl/loop.py)
+        from deepzoo.rl.loop import train_agent  # noqa: PLC0415
+        results = train_agent(config, _WORKDIR.value)
+        print(f"greedy return {results['eval_return']:.1f} (lowest seed {results['eval_return_min_seed']:.1f}); "
+              f"metrics, checkpoints and learning_curves.png in {_WORKDIR.value}")
+        return
     results = train_and_evaluate(config, _WORKDIR.value)
     split = config.dataset.eval_split
     if f"{split}_accuracy" in results:

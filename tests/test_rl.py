@@ -145,3 +145,25 @@ def test_ppo_learns_cartpole_for_three_seeds_at_once():
     evaluate = jax.vmap(lambda p: envs.episode_returns(envs.make("CartPole-v1", 20), lambda o: agent.act_greedy(p, o),
                                                        jax.random.key(1)))
     assert float(jax.jit(evaluate)(states.params).mean(1).min()) > 100   # random play: about 22
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["ppo", "dqn"])
+def test_an_agent_run_resumes_to_the_same_numbers(tmp_path, name):
+    from deepzoo import config as config_lib
+    from deepzoo.rl.loop import train_agent
+    # a constant rate: a linear schedule's length follows num_chunks, which the half run shortens
+    config = config_lib.load(f"configs/cartpole.py:{name},smoke", **{"optimizer.schedule": "constant"})
+    full = train_agent(config, tmp_path / "full")
+    half = config_lib.load(f"configs/cartpole.py:{name},smoke", num_chunks=1, **{"optimizer.schedule": "constant"})
+    train_agent(half, tmp_path / "resumed")
+    resumed = train_agent(config, tmp_path / "resumed")
+    assert resumed == full and (tmp_path / "resumed" / "learning_curves.png").exists()
+
+
+def test_a_network_that_does_not_fit_the_environment_is_named():
+    from deepzoo import config as config_lib
+    from deepzoo.rl.loop import make_agent
+    config = config_lib.load("configs/cartpole.py:ppo,smoke", **{"env.name": "Acrobot-v1"})
+    with pytest.raises(ValueError, match=r"Acrobot-v1 gives observations \(6,\) and has 3 actions"):
+        make_agent(config)

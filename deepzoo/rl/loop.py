@@ -1,0 +1,119 @@
+"""train_agent(config, workdir): the RL loop, with the trainer's conventions (trainer.py).
+
+    config.agent.name: "dqn" | "ppo" | "reinforce"; config.env.name, num_envs; config.model (a Q-network
+    or an actor-critic from the zoo); config.optimizer (train/optim.py); config.seeds agents at once
+    -> one jitted lax.scan of config.iterations_per_chunk agent iterations for every seed (vmap)
+    -> after each chunk: greedy evaluation (config.eval_episodes per seed), metrics.jsonl, a checkpoint
+A run started on a workdir with a checkpoint resumes from it to the same numbers; SIGTERM/SIGINT save
+and stop. learning_curves.png shows the seeds' mean and spread of the evaluation return.
+"""
+import functools
+
+import jax
+import matplotlib
+import numpy as np
+from absl import logging
+
+from deepzoo import models
+from deepzoo.registry import lookup
+from deepzoo.rl import envs
+from deepzoo.rl.dqn import DQN
+from deepzoo.rl.ppo import PolicyGradient
+from deepzoo.train import files, optim
+from deepzoo.train.checkpoint import Checkpoints
+from deepzoo.train.trainer import StopSignal
+from deepzoo.train.writers import MetricWriter, Progress, read_metrics
+
+
+def num_updates(config) -> int:
+    """Optimizer updates in the whole run (the learning-rate schedule's length)."""
+    iterations, kw = config.num_chunks * config.iterations_per_chunk, config.agent.kwargs
+    per_iteration = {"ppo": lambda: kw.get("epochs", 4) * kw.get("minibatches", 4), "reinforce": lambda: 1,
+                     "dqn": lambda: 1 / kw.get("train_every", 1)}
+    return max(int(iterations * lookup("agent", config.agent.name, per_iteration)()), 1)
+
+
+def make_agent(config):
+    """The agent config.agent describes, in its environment, with its network and optimizer."""
+    env = envs.make(config.env.name, config.env.num_envs)
+    network = models.get(config.model.name, **config.model.kwargs)
+    if tuple(network.obs_shape) != env.obs_shape or network.num_actions != env.num_actions:
+        raise ValueError(f"{config.model.name} (config.model) takes observations {tuple(network.obs_shape)} and has "
+                         f"{network.num_actions} actions, but {config.env.name} gives observations {env.obs_shape} "
+                         f"and has {env.num_actions} actions: set config.model.kwargs.obs_shape={env.obs_shape} and "
+                         f"num_actions={env.num_actions}.")
+    tx, _ = optim.create(config.optimizer, num_updates(config))
+    kind = lookup("agent", config.agent.name, {"dqn": DQN, "ppo": PolicyGradient, "reinforce": PolicyGradient})
+    kwargs = dict(config.agent.kwargs)
+    if kind is PolicyGradient:
+        kwargs["algorithm"] = config.agent.name
+    return kind(env, network, tx, **kwargs)
+
+
+def _plot(workdir, name):
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    rows = [r for r in read_metrics(workdir) if r.get("split") == "eval"]
+    if not rows:
+        return
+    steps = np.array([r["env_steps"] for r in rows])
+    seeds = sorted(k for k in rows[0] if k.startswith("return_seed"))
+    returns = np.array([[r[k] for k in seeds] for r in rows])
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(steps, returns.mean(1), label=f"mean of {returns.shape[1]} seeds")
+    ax.fill_between(steps, returns.min(1), returns.max(1), alpha=0.25, label="min-max over seeds")
+    ax.set(xlabel="environment steps", ylabel="greedy evaluation return", title=name)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(files.path(workdir) / "learning_curves.png", dpi=120)
+    plt.close(fig)
+
+
+def train_agent(config, workdir) -> dict:
+    workdir = files.path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    agent = make_agent(config)
+    chunk, chunks = config.iterations_per_chunk, config.num_chunks
+    # env steps per iteration: DQN steps every environment once; PPO/REINFORCE a rollout of num_steps
+    per_iteration = config.env.num_envs * getattr(agent, "num_steps", 1)
+    init = jax.jit(jax.vmap(agent.init))
+    keys = jax.random.split(jax.random.key(config.seed), config.seeds)
+    checkpoints = Checkpoints(workdir / "checkpoints", max_to_keep=2)
+    state = checkpoints.restore(jax.eval_shape(init, keys))
+    if state is None:
+        state = init(keys)
+    done = int(np.asarray(state.step)[0]) // chunk   # state.step counts iterations
+    (workdir / ("config.json" if done == 0 else f"config.resumed_at_{done}.json")).write_text(
+        config.to_json_best_effort(indent=2))
+    run = jax.jit(jax.vmap(lambda s: jax.lax.scan(agent.step, s, None, length=chunk)), donate_argnums=0)
+    eval_env = envs.make(config.env.name, config.eval_episodes)
+    evaluate = jax.jit(jax.vmap(lambda p, k: envs.episode_returns(
+        eval_env, functools.partial(agent.act_greedy, p), k), in_axes=(0, None)))
+    writer, progress = MetricWriter(workdir, resume_step=done), Progress(done, chunks)
+    results = {}
+    try:
+        with StopSignal() as stop:
+            for c in range(done + 1, chunks + 1):
+                state, info = run(state)
+                returns = np.asarray(evaluate(state.params, jax.random.key(config.seed + 10_000 * c)))
+                finished = np.asarray(info["returns"])
+                results = {"env_steps": c * chunk * per_iteration, "eval_return": float(returns.mean()),
+                           "eval_return_min_seed": float(returns.mean(1).min()),
+                           "train_return": float(np.nanmean(finished)) if np.isfinite(finished).any() else 0.0,
+                           **{f"return_seed{i}": float(r) for i, r in enumerate(returns.mean(1))}}
+                writer.write(c, "eval", results)
+                writer.flush()
+                progress(c, {k: v for k, v in results.items() if not k.startswith("return_seed")})
+                checkpoints.save(c, state)
+                if stop.requested(sync=True):
+                    logging.warning("Stopped after chunk %d; rerun the same command to resume.", c)
+                    break
+    finally:
+        checkpoints.wait()
+        checkpoints.close()
+        writer.close()
+    _plot(workdir, f"{config.agent.name} on {config.env.name}")
+    files.write_json(workdir / "results.json", results)
+    return results
