@@ -1,6 +1,7 @@
 """Samples from the generative models trained on MNIST-5k, and how digit-like they are.
 
-    python experiments/generative_samples.py     # trains or resumes the VAE, DCGAN, RealNVP, DDPM and a LeNet
+    python experiments/generative_samples.py     # trains or resumes the VAE, DCGAN, RealNVP, DDPM and a LeNet;
+                                                 # ~30 min here, most of it DDPM's 1,000 sampling steps
 
 Trains (or resumes) the vae, gan, flow and diffusion variants of configs/mnist5k_generative.py and the
 LeNet of configs/mnist5k_cnn.py under --workdir, draws --num_samples digits from each model and writes

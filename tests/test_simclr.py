@@ -64,16 +64,8 @@ def test_a_model_without_a_projection_is_named():
 
 
 @pytest.mark.slow
-def test_simclr_experiment_probes_three_feature_sets(tmp_path):
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-    root = Path(__file__).resolve().parents[1]
-    result = subprocess.run([sys.executable, str(root / "experiments" / "simclr.py"), "--variant=smoke",
-                             f"--workdir={tmp_path / 'runs'}", f"--output_dir={tmp_path / 'out'}"], cwd=root,
-                            env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stderr[-3000:]
-    table = (tmp_path / "out" / "results.md").read_text()
+def test_simclr_experiment_probes_three_feature_sets(run_experiment):
+    out = run_experiment("simclr.py", "--variant=smoke")
+    table = (out / "results.md").read_text()
     assert "| SimCLR encoder | 16 |" in table and "| random encoder | 16 |" in table and "| raw pixels | 784 |" in table
-    assert (tmp_path / "out" / "embeddings.png").stat().st_size > 0
+    assert (out / "embeddings.png").stat().st_size > 0

@@ -98,18 +98,9 @@ def test_a_frozen_run_started_from_a_checkpoint_leaves_the_features_unchanged(pr
 
 
 @pytest.mark.slow
-def test_transfer_experiment_writes_its_table_and_plot(tmp_path):
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-    root = Path(__file__).resolve().parents[1]
-    result = subprocess.run([sys.executable, str(root / "experiments" / "transfer.py"), "--variant=smoke",
-                             "--sizes=10,20", "--seeds=1", f"--workdir={tmp_path / 'runs'}",
-                             f"--output_dir={tmp_path / 'out'}"], cwd=root, env={**os.environ, "PYTHONPATH": str(root)},
-                            capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stderr[-3000:]
-    table = (tmp_path / "out" / "results.md").read_text()
+def test_transfer_experiment_writes_its_table_and_plot(run_experiment):
+    out = run_experiment("transfer.py", "--variant=smoke", "--sizes=10,20", "--seeds=1")
+    table = (out / "results.md").read_text()
     assert "| 10 |" in table and "| 20 |" in table and "frozen" in table
-    assert (tmp_path / "out" / "transfer.png").stat().st_size > 0
-    assert len((tmp_path / "out" / "results.csv").read_text().splitlines()) == 1 + 2 * 2 * 4
+    assert (out / "transfer.png").stat().st_size > 0
+    assert len((out / "results.csv").read_text().splitlines()) == 1 + 2 * 2 * 4
