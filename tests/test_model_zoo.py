@@ -23,7 +23,8 @@ def _output_shape(name, model):
     inputs = models.example_inputs(name, 2)
     if jnp.issubdtype(inputs[-1].dtype, jnp.integer):  # token ids last: the decoder's inputs
         return (2, inputs[-1].shape[1], model.vocab_size)
-    return (2, getattr(model, "num_classes", None) or getattr(model, "num_outputs"))
+    return (2, getattr(model, "num_classes", None) or getattr(model, "num_actions", None)
+            or getattr(model, "num_outputs"))
 
 
 @pytest.mark.parametrize("name", models.names())
@@ -45,7 +46,14 @@ def test_every_model_initialises_and_applies_in_train_and_eval_mode(name):
     for train in (False, True):
         run = jax.jit(apply, static_argnums=2)
         out, new_state = run(variables, xs, train) if real else jax.eval_shape(run, variables, xs, train)
-        if isinstance(out, dict):  # autoencoders, VAE, flow, GAN: the input rebuilt (its code z, a sample), and more
+        if isinstance(out, tuple):  # actor-critic: (action logits, values)
+            assert out[0].shape == _output_shape(name, model) and out[1].shape == (2,), (name, train)
+            out = out[0]
+        elif isinstance(out, dict) and "projection" in out:  # SimCLR: the representation and its projection
+            assert out["projection"].shape == (2, model.projection_dim), (name, train)
+            assert out["embedding"].shape == (2, model.widths[-1]), (name, train)
+            out = out["embedding"]
+        elif isinstance(out, dict):  # autoencoders, VAE, flow, GAN: the input rebuilt (its code z, a sample), and more
             rebuilt = out.get("reconstruction", out.get("samples", out.get("logits", out.get("z"))))
             assert rebuilt.shape[0] == 2 and rebuilt.size == xs[0].size and rebuilt.dtype == jnp.float32, (name, train)
             out = rebuilt
