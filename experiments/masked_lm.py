@@ -114,7 +114,8 @@ def main(argv):
     lines = ["# Masked-language-model pre-training: a byte-level BERT on Python docstrings", "",
              f"{config.model.name}: {complexity.count_params(variables['params']):,} parameters, "
              f"{config.num_train_steps} steps of {config.batch_size} windows of {ds.max_length + 1} bytes "
-             f"(configs/masked_lm.py). 15% of the characters hidden (80% [MASK], 10% random, 10% kept); "
+             f"(configs/masked_lm.py). {100 * task.mask_rate:.0f}% of the characters hidden (80% [MASK], 10% random, "
+             f"10% kept); "
              f"accuracy is over the hidden ones. Regenerate with `python experiments/masked_lm.py`.", "",
              "| | MLM accuracy | bits per hidden character |", "|---|---|---|",
              f"| train (last steps) | {100 * results.get('token_accuracy', float('nan')):.1f}% | "
