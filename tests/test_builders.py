@@ -10,6 +10,7 @@ from deepzoo.data.builders import OFFLINE_BUILDERS
 EXPECTED = {
     "mnist1d": dict(sizes={"train": 4000, "test": 1000}, key="x", shape=(40,), dtype=np.float32, max=None),
     "digits": dict(sizes={"train": 1437, "test": 360}, key="image", shape=(8, 8, 1), dtype=np.uint8, max=16),
+    "digits28": dict(sizes={"train": 1437, "test": 360}, key="image", shape=(28, 28, 1), dtype=np.uint8, max=255),
     "mnist5k": dict(sizes={"train": 4000, "test": 1000}, key="image", shape=(28, 28, 1), dtype=np.uint8,
                     max=255),
 }
@@ -96,6 +97,12 @@ def test_content_matches_source(prepared):
             assert _multiset(records[split], "x") == _multiset(source, "x")
         return
 
+    if name == "digits28":   # scikit-learn's digits, redrawn: the same labels, an empty MNIST-like border
+        from sklearn.datasets import load_digits
+        records = records["train"] + records["test"]
+        assert sorted(int(r["label"]) for r in records) == sorted(load_digits().target.tolist())
+        assert all(r["image"][:4].max() == 0 and r["image"][:, -4:].max() == 0 for r in records)
+        return
     # digits and mnist5k: train and test together are exactly the shipped examples.
     if name == "digits":
         from sklearn.datasets import load_digits

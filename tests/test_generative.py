@@ -107,6 +107,7 @@ def test_bad_inputs_are_named():
         tasks.get("reconstruction").validate({"reconstruction": (1, 32, 32, 1), "code": (1, 2)}, pixels, "ae")
 
 
+@pytest.mark.slow   # ~14 s
 def test_a_checkpoint_with_another_latent_size_names_the_changed_field(tmp_path):
     config = config_lib.load("configs/mnist5k_generative.py:vae,smoke")
     train_and_evaluate(config, tmp_path)

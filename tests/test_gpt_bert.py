@@ -63,6 +63,7 @@ def test_gpt_is_causal():
                                atol=1e-6)
 
 
+@pytest.mark.slow   # ~16 s
 def test_greedy_generation_equals_argmax_of_the_full_forward_pass_and_top1_sampling_is_greedy():
     model, variables = tiny_gpt()
     prompt = TOKENS[:, :3]

@@ -51,6 +51,7 @@ def test_resnet_recipe_is_the_issue_s():
     assert c.num_train_steps == round(100 * 1_281_167 / 1024)
 
 
+@pytest.mark.slow   # ~20 s
 def test_imagenet_config_trains_on_mock_data(tmp_path):
     # The ResNet-50 recipe, with a small ResNet so that the test stays fast.
     config = config_lib.load("configs/imagenet_resnet50.py:smoke", **{"model.name": "resnet_mnist"})

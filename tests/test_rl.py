@@ -74,6 +74,7 @@ def test_replay_buffer_learning_start_and_target_copies():
     assert float(info["epsilon"][-1]) == pytest.approx(0.05)   # decayed over 10 agent steps
 
 
+@pytest.mark.slow
 def test_many_seeds_in_one_vmap_each_as_if_alone():
     a = agent(learning_starts=8)
     run = lambda key: jax.lax.scan(a.step, a.init(key), None, length=4)[0]

@@ -50,7 +50,7 @@ def test_wmt14_luong_is_the_papers_model():
 # Preparing numbers_en_de (50,000 pairs and a SentencePiece model) or mnist_captions (24,000 composites)
 # takes a minute or more on the CI machine: those runs are slow tests.
 @pytest.mark.parametrize("arg, metric", [
-    ("char_lm.py:lstm,smoke", "validation_bits_per_token"),
+    pytest.param("char_lm.py:lstm,smoke", "validation_bits_per_token", marks=pytest.mark.slow),   # ~18 s
     ("char_lm.py:gpt,smoke", "validation_bits_per_token"),
     ("masked_lm.py:smoke", "validation_token_accuracy"),
     pytest.param("numbers_translation.py:transformer,smoke", "validation_exact_match", marks=pytest.mark.slow),

@@ -43,6 +43,7 @@ def test_augment_keeps_shape_and_range_and_is_the_identity_without_randomness():
     assert not np.allclose(augment(x, jax.random.key(1)), views)
 
 
+@pytest.mark.slow
 def test_the_contrastive_loss_spans_the_whole_batch_on_a_mesh():
     model, task = models.get("simclr_mnist", widths=(8, 8, 16, 16)), tasks.get("contrastive")
     x = jnp.asarray(np.random.default_rng(0).uniform(size=(16, 28, 28, 1)), jnp.float32)
