@@ -12,6 +12,7 @@ from flax import traverse_util
 from jax.experimental import multihost_utils
 
 from deepzoo.train import files
+from deepzoo.train.optim import in_layer
 
 
 def _drop_orbax_info(record):
@@ -116,14 +117,14 @@ def warm_start(state, workdir, layers):
     flat = lambda tree: traverse_util.flatten_dict(tree, sep="/")
     sources = {"params": saved["params"], **(saved.get("model_state") or {})}
     targets = {"params": state.params, **state.model_state}
-    unmatched = [layer for layer in layers if not any(_named(k, layer) for k in flat(state.params))]
+    unmatched = [layer for layer in layers if not any(in_layer(k, layer) for k in flat(state.params))]
     if unmatched:
         raise ValueError(f"config.init_from.layers names {unmatched}, which this model does not have; its "
                          f"layers are {sorted({k.split('/')[0] for k in flat(state.params)})}.")
     replaced = {}
     for collection, target in targets.items():
         old, new = flat(target), flat(sources.get(collection, {}))
-        for key in [k for k in old if any(_named(k, layer) for layer in layers)]:
+        for key in [k for k in old if any(in_layer(k, layer) for layer in layers)]:
             if key not in new:
                 raise ValueError(f"the checkpoint in {workdir} has no {collection} {key!r} to start from; its "
                                  f"layers are {sorted({k.split('/')[0] for k in new})}.")
@@ -136,10 +137,6 @@ def warm_start(state, workdir, layers):
     params = replaced.pop("params")
     return state.replace(params=params, model_state=replaced,
                          ema_params=None if state.ema_params is None else params)
-
-
-def _named(path: str, layer: str) -> bool:
-    return path == layer or path.startswith(layer.rstrip("/") + "/")
 
 
 def average_variables(workdir, last: int) -> dict:

@@ -44,9 +44,14 @@ def schedule(cfg, num_steps: int):
     return optax.join_schedules([optax.linear_schedule(0.0, lr, warmup), after_warmup], [warmup])
 
 
+def in_layer(path: str, layer: str) -> bool:
+    """Whether parameter `path` ("c1/kernel") is `layer` or lies below it ("c1")."""
+    return path == layer or path.startswith(layer.rstrip("/") + "/")
+
+
 def _matching(path: str, prefixes) -> str | None:
-    """The longest of `prefixes` that names `path` ("c1/kernel") or a layer above it ("c1"), or None."""
-    hits = [p for p in prefixes if path == p or path.startswith(p.rstrip("/") + "/")]
+    """The longest of `prefixes` that names `path` or a layer above it, or None."""
+    hits = [p for p in prefixes if in_layer(path, p)]
     return max(hits, key=len) if hits else None
 
 
@@ -56,7 +61,7 @@ def per_layer(optimizer, multipliers: dict):
     update is zero, and it keeps no optimizer state). The other parameters train at the full rate."""
     def labels(params):
         flat = traverse_util.flatten_dict(params, sep="/")
-        unmatched = [p for p in multipliers if not any(_matching(k, [p]) for k in flat)]
+        unmatched = [p for p in multipliers if not any(in_layer(k, p) for k in flat)]
         if unmatched:
             layers = sorted({k.split("/")[0] for k in flat})
             raise ValueError(f"config.optimizer.layer_lr names {unmatched}, which match no parameter; the "
