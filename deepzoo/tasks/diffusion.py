@@ -10,12 +10,11 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from deepzoo.models.ddpm import Schedule
 from deepzoo.tasks import metrics as metrics_lib
 from deepzoo.tasks.apply import apply_model
-from deepzoo.tasks.reconstruction import check_unit_range
+from deepzoo.tasks.reconstruction import check_unit_range, first_images
 
 EVAL_STEPS = (10, 250, 500, 900)
 
@@ -36,7 +35,7 @@ class Diffusion:
         return 2.0 * x - 1.0, jnp.zeros((x.shape[0],), jnp.int32)
 
     def validate(self, output_shape, source, model_name):
-        x = source.read(np.arange(min(len(source), 256)))["input"]
+        x = first_images(source)
         if tuple(output_shape[1:]) != tuple(x.shape[1:]):
             raise ValueError(f"model {model_name} predicts noise of shape {output_shape[1:]} for images of shape "
                              f"{x.shape[1:]}: set its image_size and channels to match.")

@@ -16,12 +16,11 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from deepzoo.registry import lookup
 from deepzoo.tasks import metrics as metrics_lib
 from deepzoo.tasks.apply import apply_model
-from deepzoo.tasks.reconstruction import check_unit_range
+from deepzoo.tasks.reconstruction import check_unit_range, first_images
 
 
 def to_tanh_range(images):
@@ -46,7 +45,7 @@ class GAN:
         return (to_tanh_range(batch["input"]),)
 
     def validate(self, output_shape, source, model_name):
-        x = source.read(np.arange(min(len(source), 256)))["input"]
+        x = first_images(source)
         if tuple(output_shape["samples"][1:]) != tuple(x.shape[1:]):
             raise ValueError(f"model {model_name} generates images of shape {output_shape['samples'][1:]} but "
                              f"the data's have shape {x.shape[1:]}: set its image_size and channels to match.")

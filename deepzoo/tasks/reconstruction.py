@@ -19,6 +19,11 @@ from deepzoo.tasks import metrics as metrics_lib
 from deepzoo.tasks.apply import apply_model
 
 
+def first_images(source, n: int = 256):
+    """The inputs of a source's first n examples: what the tasks' validate() checks shapes and ranges on."""
+    return source.read(np.arange(min(len(source), n)))["input"]
+
+
 def check_unit_range(images, what: str):
     low, high = float(np.min(images)), float(np.max(images))
     if low < 0.0 or high > 1.0:
@@ -51,7 +56,7 @@ class Reconstruction:
         return (batch["input"],)
 
     def validate(self, output_shape, source, model_name):
-        x = source.read(np.arange(min(len(source), 256)))["input"]
+        x = first_images(source)
         if tuple(output_shape["reconstruction"][1:]) != tuple(x.shape[1:]):
             raise ValueError(f"model {model_name} reconstructs shape {output_shape['reconstruction'][1:]} but the "
                              f"inputs have shape {x.shape[1:]}: set its image_shape to {tuple(x.shape[1:])}.")

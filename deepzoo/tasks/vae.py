@@ -10,11 +10,10 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from deepzoo.tasks import metrics as metrics_lib
 from deepzoo.tasks.apply import apply_model
-from deepzoo.tasks.reconstruction import bernoulli_nll, check_unit_range
+from deepzoo.tasks.reconstruction import bernoulli_nll, check_unit_range, first_images
 
 
 def gaussian_kl(mean, log_var):
@@ -36,7 +35,7 @@ class VariationalAutoencoder:
         return x, jax.random.normal(key, (x.shape[0], model.latent_dim))
 
     def validate(self, output_shape, source, model_name):
-        x = source.read(np.arange(min(len(source), 256)))["input"]
+        x = first_images(source)
         if tuple(output_shape["logits"][1:]) != tuple(x.shape[1:]):
             raise ValueError(f"model {model_name} decodes shape {output_shape['logits'][1:]} but the images have "
                              f"shape {x.shape[1:]}: set its image_shape to {tuple(x.shape[1:])}.")
