@@ -28,6 +28,16 @@ def initialize_distributed():
 
 
 def main(argv):
+    from deepzoo.train.trainer import Stopped  # noqa: PLC0415
+    try:
+        run(argv)
+    except Stopped as e:  # preempted: the checkpoint is saved; a non-zero status tells the scheduler to requeue
+        logging.warning("%s", e)
+        print(e)
+        raise SystemExit(1) from None
+
+
+def run(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     initialize_distributed()

@@ -150,15 +150,20 @@ def test_ppo_learns_cartpole_for_three_seeds_at_once():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["ppo", "dqn"])
-def test_an_agent_run_resumes_to_the_same_numbers(tmp_path, name):
+def test_a_stopped_agent_run_resumes_to_the_same_numbers(tmp_path, name, monkeypatch):
     from deepzoo import config as config_lib
-    from deepzoo.rl.loop import train_agent
-    # a constant rate: a linear schedule's length follows num_chunks, which the half run shortens
-    config = config_lib.load(f"configs/cartpole.py:{name},smoke", **{"optimizer.schedule": "constant"})
-    full = train_agent(config, tmp_path / "full")
-    half = config_lib.load(f"configs/cartpole.py:{name},smoke", num_chunks=1, **{"optimizer.schedule": "constant"})
-    train_agent(half, tmp_path / "resumed")
-    resumed = train_agent(config, tmp_path / "resumed")
+    from deepzoo.rl import loop
+    config = config_lib.load(f"configs/cartpole.py:{name},smoke")
+    full = loop.train_agent(config, tmp_path / "full")
+
+    class StopAfterFirstChunk(loop.StopSignal):
+        def requested(self, sync):
+            return True   # a SIGTERM arrives during the first chunk
+    monkeypatch.setattr(loop, "StopSignal", StopAfterFirstChunk)
+    with pytest.raises(loop.Stopped, match="after chunk 1 of"):
+        loop.train_agent(config, tmp_path / "resumed")
+    monkeypatch.undo()
+    resumed = loop.train_agent(config, tmp_path / "resumed")
     assert resumed == full and (tmp_path / "resumed" / "learning_curves.png").exists()
 
 

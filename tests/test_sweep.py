@@ -120,7 +120,8 @@ def test_interrupted_sweep_resumes_to_the_same_result_and_never_reruns_a_finishe
             return calls["n"] >= 1    # a signal arrives during the first chunk of epochs
 
     monkeypatch.setattr(sweep_lib, "StopSignal", StopAfterFirstCheckpoint)
-    assert sweep_lib.run_sweep(config, tmp_path / "interrupted") == []
+    with pytest.raises(sweep_lib.Stopped, match="rerun the same command"):
+        sweep_lib.run_sweep(config, tmp_path / "interrupted")
     (trial,) = sweep_lib.trials(config.sweep)
     status = read_status(tmp_path / "interrupted" / "smoke", trial)
     assert status["status"] == "running" and status["epoch"] == 2

@@ -70,7 +70,8 @@ def test_run_writes_metrics_curves_checkpoints_and_learns(straight_run):
 def test_sigterm_checkpoints_and_resume_is_bitwise_identical(straight_run, tmp_path, monkeypatch):
     interrupt_at(monkeypatch, step=6)  # the batch of the 7th update
     workdir = str(tmp_path)
-    trainer.train_and_evaluate(small_config(), workdir)
+    with pytest.raises(trainer.Stopped, match="at step 7 of 20.*rerun the same command"):
+        trainer.train_and_evaluate(small_config(), workdir)
     step, _ = final_checkpoint(workdir)
     assert step == 7  # the signal made it save where it stopped
     monkeypatch.undo()
@@ -85,7 +86,8 @@ def test_sigterm_checkpoints_and_resume_is_bitwise_identical(straight_run, tmp_p
 
 def test_sigint_also_checkpoints(tmp_path, monkeypatch):
     interrupt_at(monkeypatch, step=3, signum=signal.SIGINT)
-    trainer.train_and_evaluate(small_config(), str(tmp_path))
+    with pytest.raises(trainer.Stopped):
+        trainer.train_and_evaluate(small_config(), str(tmp_path))
     assert final_checkpoint(str(tmp_path))[0] == 4
 
 

@@ -21,7 +21,7 @@ from deepzoo.rl.dqn import DQN
 from deepzoo.rl.ppo import PolicyGradient
 from deepzoo.train import files, optim
 from deepzoo.train.checkpoint import Checkpoints
-from deepzoo.train.trainer import StopSignal
+from deepzoo.train.trainer import Stopped, StopSignal
 from deepzoo.train.writers import MetricWriter, Progress, read_metrics
 
 
@@ -92,7 +92,7 @@ def train_agent(config, workdir) -> dict:
     evaluate = jax.jit(jax.vmap(lambda p, k: envs.episode_returns(
         eval_env, functools.partial(agent.act_greedy, p), k), in_axes=(0, None)))
     writer, progress = MetricWriter(workdir, resume_step=done), Progress(done, chunks)
-    results = {}
+    results, stopped = {}, False
     try:
         with StopSignal() as stop:
             for c in range(done + 1, chunks + 1):
@@ -107,8 +107,8 @@ def train_agent(config, workdir) -> dict:
                 writer.flush()
                 progress(c, {k: v for k, v in results.items() if not k.startswith("return_seed")})
                 checkpoints.save(c, state)
-                if stop.requested(sync=True):
-                    logging.warning("Stopped after chunk %d; rerun the same command to resume.", c)
+                stopped = stop.requested(sync=True)
+                if stopped:
                     break
     finally:
         checkpoints.wait()
@@ -116,4 +116,6 @@ def train_agent(config, workdir) -> dict:
         writer.close()
     _plot(workdir, f"{config.agent.name} on {config.env.name}")
     files.write_json(workdir / "results.json", results)
+    if stopped:
+        raise Stopped(f"stopped by a signal after chunk {c} of {chunks}; rerun the same command to resume.")
     return results

@@ -42,7 +42,7 @@ from deepzoo.train import files, optim, sharding
 from deepzoo.train.checkpoint import Checkpoints, quiet_orbax_logs
 from deepzoo.train.state import create_train_state
 from deepzoo.train.step import make_eval_step, make_train_step
-from deepzoo.train.trainer import StopSignal
+from deepzoo.train.trainer import Stopped, StopSignal
 
 AXES = ("width", "label_noise", "seed", "train_size", "epochs")
 
@@ -401,7 +401,7 @@ def run_group(config, group, root, train, test, mesh, stop) -> bool:
                 logging.info("  epoch %d/%d%s | %.1f epochs/s | ETA %s", epoch, g.epochs, shown, rate,
                              time.strftime("%H:%M:%S", time.gmtime((g.epochs - epoch) / rate)))
             if stopping:
-                logging.warning("Stopped at epoch %d by %s; rerun the same command to resume.", epoch, stop.received)
+                logging.warning("Stopped at epoch %d by %s.", epoch, stop.received)
                 return False
         g.check_padding_kept()
     finally:
@@ -455,5 +455,7 @@ def run_sweep(config, workdir) -> list[dict]:
             for i, group in enumerate(groups):
                 logging.info("Group %d/%d:", i + 1, len(groups))
                 if not run_group(config, group, root, train, test, mesh, stop):
-                    break
+                    collect(config, workdir)  # the finished trials' table
+                    raise Stopped(f"sweep {config.sweep.name} stopped by a signal in group {i + 1} of "
+                                  f"{len(groups)}; rerun the same command to resume it.")
     return collect(config, workdir)

@@ -36,6 +36,12 @@ class NonFiniteError(FloatingPointError):
     """The loss, the gradients or the update became NaN or Inf."""
 
 
+class Stopped(Exception):
+    """A signal stopped the run before its last step; its checkpoint is saved and the same command resumes it.
+    Raised (after the checkpoint, metrics and results.json are written) so that no caller takes a part-run for
+    a finished one."""
+
+
 class StopSignal(contextlib.AbstractContextManager):
     """SIGTERM/SIGINT ask the loop to checkpoint and stop; a second SIGINT interrupts at once."""
 
@@ -224,7 +230,7 @@ def train_and_evaluate(config, workdir) -> dict[str, float]:
         writer.flush()
         return results
 
-    history, results, step = [], {}, start
+    history, results, step, stopping = [], {}, start, False
     if start == num_steps:  # a finished run: evaluate it again, train nothing
         results = run_evals(state, step, write=False)
     try:
@@ -257,8 +263,6 @@ def train_and_evaluate(config, workdir) -> dict[str, float]:
                 if save_now:
                     checkpoints.save(step, state)
                 if stopping:
-                    logging.warning("Stopped at step %d by %s; rerun the same command to resume.",
-                                    step, stop.received)
                     break
     finally:
         checkpoints.wait()
@@ -267,4 +271,7 @@ def train_and_evaluate(config, workdir) -> dict[str, float]:
     if jax.process_index() == 0:
         plot_learning_curves(workdir)
         files.write_json(workdir / "results.json", {"step": step, **results})
+    if stopping:
+        raise Stopped(f"stopped by a signal at step {step} of {num_steps}; the checkpoint is in "
+                      f"{checkpoints.directory}: rerun the same command to resume.")
     return results
