@@ -6,7 +6,8 @@ and the Transformer.
 
 German writes units before tens and glues words together ("twenty-one" -> "einundzwanzig", "345" ->
 "dreihundertfünfundvierzig"), so a decoder must look back at the right part of the source: what
-attention is for. Variants: none, bahdanau, luong, transformer, optionally followed by ",smoke".
+attention is for. Variants: none, bahdanau, luong, none_lstm, bahdanau_lstm (the first two with LSTM
+cells), transformer, optionally followed by ",smoke".
 
 One recipe for the three recurrent models (the comparison is the attention): the same bidirectional
 GRU encoder and GRU decoder of 256 units, a joint SentencePiece vocabulary of 256 pieces trained on the
@@ -24,6 +25,9 @@ ATTENTION = {
     "none": dict(attention="none"),          # Cho et al. 2014: the encoder's final states at every step
     "bahdanau": dict(attention="bahdanau"),  # additive, from the previous state (RNNsearch)
     "luong": dict(attention="luong"),        # multiplicative ("general"), from the new state, input feeding
+    # the same two with LSTM cells (Sutskever et al. 2014's cell; Luong et al. 2015 used it too)
+    "none_lstm": dict(attention="none", cell="lstm"),
+    "bahdanau_lstm": dict(attention="bahdanau", cell="lstm"),
 }
 MODELS = (*ATTENTION, "transformer")
 
@@ -63,7 +67,8 @@ def get_config(arg: str | None = None):
         config.model.name = "seq2seq"
         config.model.kwargs = ml_collections.ConfigDict(dict(
             vocab_size=256, embed_dim=128, features=256, cell="gru", bidirectional=True, encoder_layers=1,
-            decoder_layers=1, dropout_rate=0.1, dtype="float32", **ATTENTION[attention]))
+            decoder_layers=1, dropout_rate=0.1, dtype="float32"))
+        config.model.kwargs.update(ATTENTION[attention])
         config.task.kwargs = ml_collections.ConfigDict(dict(
             label_smoothing=0.0,
             eval_decode_length=32))             # evaluation also decodes greedily: exact_match

@@ -53,8 +53,10 @@ def run(argv):
     if "agent" in config:  # reinforcement learning (deepzoo/rl/loop.py)
         from deepzoo.rl.loop import train_agent  # noqa: PLC0415
         results = train_agent(config, _WORKDIR.value)
-        print(f"greedy return {results['eval_return']:.1f} (lowest seed {results['eval_return_min_seed']:.1f}); "
-              f"metrics, checkpoints and learning_curves.png in {_WORKDIR.value}")
+        print(f"greedy return of the last policies {results['eval_return']:.1f} (lowest seed "
+              f"{results['eval_return_min_seed']:.1f}), of each seed's best {results['best_return']:.1f} (lowest "
+              f"{results['best_return_min_seed']:.1f}); metrics, checkpoints and learning_curves.png in "
+              f"{_WORKDIR.value}")
         return
     results = train_and_evaluate(config, _WORKDIR.value)
     split = config.dataset.eval_split

@@ -46,7 +46,7 @@ from deepzoo.tasks.seq2seq import shift_right  # noqa: E402
 from deepzoo.train.checkpoint import average_variables, load_variables, quiet_orbax_logs  # noqa: E402
 from deepzoo.train.writers import read_metrics  # noqa: E402
 
-MODELS = ("none", "bahdanau", "luong", "transformer")
+MODELS = ("none", "bahdanau", "luong", "none_lstm", "bahdanau_lstm", "transformer")
 # Buckets of English input length in words ("nine hundred and ninety-nine million, nine hundred and
 # ninety-nine thousand, nine hundred and ninety-nine" is 14; hyphenated tens are one word).
 BUCKETS = ((1, 3), (4, 6), (7, 9), (10, 12), (13, 99))
@@ -204,7 +204,8 @@ def write_tables(results, greedy, about, output_dir: Path, split: str, beam_size
     counts = ", ".join(f"{b}: {results[next(iter(results))][b]['n']}" for b in buckets)
     lines += ["", f"Examples per bucket: {counts}.", "", *learning, "",
               "![BLEU by input length](bleu_by_length.png)", ""]
-    lines += [f"![alignment, {name}](attention_{name}.png)" for name in results if name in ("bahdanau", "luong")]
+    lines += [f"![alignment, {name}](attention_{name}.png)" for name in results
+              if (output_dir / f"attention_{name}.png").exists()]
     if "transformer" in results:
         lines += ["", "The Transformer's attention for the longest test number, every layer (rows) and head "
                   "(columns):", ""]
@@ -274,7 +275,7 @@ def main(argv):
         pair = (arrays["source"][longest], arrays["target"][longest], source.vocab)
         if name == "transformer":
             plot_transformer_attention(model, variables, *pair, output_dir, english[longest])
-        elif name != "none":
+        elif config.model.kwargs.attention != "none":
             plot_alignment(model, variables, *pair, output_dir / f"attention_{name}.png",
                            f"{name} attention: {english[longest]}")
     plot_by_length(beam, output_dir / "bleu_by_length.png")

@@ -21,7 +21,8 @@ def test_nature_dqn_has_1686180_parameters_for_4_actions_and_names_a_wrong_obser
 
 
 def test_environments_by_name_vectorised():
-    with pytest.raises(KeyError, match="Did you mean 'CartPole-v1'.*Known environments: Acrobot-v1, CartPole-v1"):
+    with pytest.raises(KeyError, match=r"Did you mean 'CartPole-v1'.*Known environments: ALE/<Game>-v5 \(Atari\), "
+                                       r"Acrobot-v1, CartPole-v1"):
         envs.make("Cartpole-v1")
     env = envs.make("CartPole-v1", num_envs=100)
     assert env.obs_shape == (4,) and env.num_actions == 2 and env.max_steps == 500
@@ -44,13 +45,13 @@ def test_dqn_target_is_the_bellman_backup_written_out(double):
     rng = np.random.default_rng(0)
     batch = {"obs": jnp.asarray(rng.normal(size=(6, 4)), jnp.float32), "action": jnp.array([0, 1, 1, 0, 1, 0]),
              "reward": jnp.asarray(rng.normal(size=6), jnp.float32),
-             "next_obs": jnp.asarray(rng.normal(size=(6, 4)), jnp.float32),
+             "next": jnp.asarray(rng.normal(size=(6, 4)), jnp.float32),
              "terminated": jnp.array([False, True, False, False, True, False])}
     target_params = jax.tree.map(lambda p: p + 0.1, state.params)
     _, q = a.loss(state.params, target_params, batch)
     online = np.asarray(a.q_values(state.params, batch["obs"]))
-    online_next = np.asarray(a.q_values(state.params, batch["next_obs"]))
-    target_next = np.asarray(a.q_values(target_params, batch["next_obs"]))
+    online_next = np.asarray(a.q_values(state.params, batch["next"]))
+    target_next = np.asarray(a.q_values(target_params, batch["next"]))
     chosen = online_next.argmax(1) if double else target_next.argmax(1)
     y = np.asarray(batch["reward"]) + 0.9 * (1 - np.asarray(batch["terminated"])) * target_next[np.arange(6), chosen]
     np.testing.assert_allclose(q, online[np.arange(6), [0, 1, 1, 0, 1, 0]], rtol=1e-6)
@@ -153,7 +154,7 @@ def test_ppo_learns_cartpole_for_three_seeds_at_once():
 def test_a_stopped_agent_run_resumes_to_the_same_numbers(tmp_path, name, monkeypatch):
     from deepzoo import config as config_lib
     from deepzoo.rl import loop
-    config = config_lib.load(f"configs/cartpole.py:{name},smoke")
+    config = config_lib.load(f"configs/classic_control.py:cartpole,{name},smoke")
     full = loop.train_agent(config, tmp_path / "full")
 
     class StopAfterFirstChunk(loop.StopSignal):
@@ -165,11 +166,25 @@ def test_a_stopped_agent_run_resumes_to_the_same_numbers(tmp_path, name, monkeyp
     monkeypatch.undo()
     resumed = loop.train_agent(config, tmp_path / "resumed")
     assert resumed == full and (tmp_path / "resumed" / "learning_curves.png").exists()
+    # the checkpoint keeps each seed's best evaluation so far, and that seed's policy from then
+    from deepzoo.train.checkpoint import load_arrays
+    from deepzoo.train.writers import read_metrics
+    rows = [r for r in read_metrics(tmp_path / "full") if r["split"] == "eval"]
+    saved = load_arrays(str(tmp_path / "full" / "checkpoints"))
+    agent, eval_env = loop.make_agent(config), envs.make("CartPole-v1", config.eval_episodes)
+    for i in range(config.seeds):
+        best = max(rows, key=lambda r: r[f"return_seed{i}"])
+        assert saved["best_return"][i] == pytest.approx(best[f"return_seed{i}"])
+        params = jax.tree.map(lambda x: x[i], saved["best_params"])   # replays its best evaluation exactly
+        replay = envs.episode_returns(eval_env, lambda o: agent.act_greedy(params, o),
+                                      jax.random.key(config.seed + 10_000 * best["step"]))
+        assert float(replay.mean()) == pytest.approx(best[f"return_seed{i}"])
+    assert {"best_return", "best_return_min_seed", "best_return_seed0"} <= set(full)
 
 
 def test_a_network_that_does_not_fit_the_environment_is_named():
     from deepzoo import config as config_lib
     from deepzoo.rl.loop import make_agent
-    config = config_lib.load("configs/cartpole.py:ppo,smoke", **{"env.name": "Acrobot-v1"})
+    config = config_lib.load("configs/classic_control.py:cartpole,ppo,smoke", **{"env.name": "Acrobot-v1"})
     with pytest.raises(ValueError, match=r"Acrobot-v1 gives observations \(6,\) and has 3 actions"):
         make_agent(config)

@@ -81,5 +81,8 @@ class ActorCritic(nn.Module):
 MODELS = {
     "dqn_nature": (NatureDQN, (84, 84, 4)),
     "qnet_cartpole": (functools.partial(QNetwork, num_actions=2, obs_shape=(4,)), (4,)),
+    "qnet_acrobot": (functools.partial(QNetwork, num_actions=3, obs_shape=(6,)), (6,)),
+    "qnet_mountaincar": (functools.partial(QNetwork, num_actions=3, obs_shape=(2,)), (2,)),
     "actor_critic_cartpole": (functools.partial(ActorCritic, num_actions=2, obs_shape=(4,)), (4,)),
+    "actor_critic_acrobot": (functools.partial(ActorCritic, num_actions=3, obs_shape=(6,)), (6,)),
 }

@@ -14,8 +14,8 @@ import jax
 
 from deepzoo.registry import lookup
 
-# Classic control: every one of them solvable on a CPU in minutes. Atari needs the Arcade Learning
-# Environment outside jit (configs/atari_dqn.py says how).
+# Classic control: every one of them solvable on a CPU in minutes. Atari games ("ALE/Breakout-v5")
+# run on the host in ale-py's emulators (rl/atari.py; configs/atari_dqn.py).
 KNOWN = ("CartPole-v1", "Acrobot-v1", "MountainCar-v0")
 
 
@@ -46,10 +46,15 @@ class VecEnv:
         return obs, state, reward, terminated, truncated, info["final_observation"]
 
 
-def make(name: str, num_envs: int = 1) -> VecEnv:
+def make(name: str, num_envs: int = 1, *, evaluation: bool = False, max_frames: int = 108_000) -> VecEnv:
+    """`evaluation`: the environment that scores policies; for Atari whole games with their raw scores,
+    each at most `max_frames` frames (gymnax's tasks have their own time limits)."""
     import gymnax
 
-    lookup("environment", name, {k: k for k in KNOWN})   # an unknown name lists the known ones
+    if name.startswith("ALE/"):
+        from deepzoo.rl import atari  # noqa: PLC0415
+        return atari.make(name[len("ALE/"):].split("-v")[0], num_envs, evaluation=evaluation, max_frames=max_frames)
+    lookup("environment", name, {**{k: k for k in KNOWN}, "ALE/<Game>-v5 (Atari)": None})
     env, params = gymnax.make(name)
     return VecEnv(env, params, num_envs)
 

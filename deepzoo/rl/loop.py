@@ -4,15 +4,18 @@
     or an actor-critic from the zoo); config.optimizer (train/optim.py); config.seeds agents at once
     -> one jitted lax.scan of config.iterations_per_chunk agent iterations for every seed (vmap)
     -> after each chunk: greedy evaluation (config.eval_episodes per seed), metrics.jsonl, a checkpoint
+       that also keeps each seed's best policy so far
+    -> at the end: those best policies played on fresh episodes (best_return: early stopping, which
+       DQN's unstable late training needs), beside the last policies' return (eval_return)
 A run started on a workdir with a checkpoint resumes from it to the same numbers; SIGTERM/SIGINT save
 and stop. learning_curves.png shows the seeds' mean and spread of the evaluation return.
 """
 import functools
 
 import jax
+import jax.numpy as jnp
 import matplotlib
 import numpy as np
-from absl import logging
 
 from deepzoo import models
 from deepzoo.registry import lookup
@@ -29,13 +32,17 @@ def num_updates(config) -> int:
     """Optimizer updates in the whole run (the learning-rate schedule's length)."""
     iterations, kw = config.num_chunks * config.iterations_per_chunk, config.agent.kwargs
     per_iteration = {"ppo": lambda: kw.get("epochs", 4) * kw.get("minibatches", 4), "reinforce": lambda: 1,
-                     "dqn": lambda: 1 / kw.get("train_every", 1)}
+                     "dqn": lambda: kw.get("gradient_steps", 1)}
     return max(int(iterations * lookup("agent", config.agent.name, per_iteration)()), 1)
+
+
+def _limits(config) -> dict:
+    return {"max_frames": config.env.max_frames} if "max_frames" in config.env else {}
 
 
 def make_agent(config):
     """The agent config.agent describes, in its environment, with its network and optimizer."""
-    env = envs.make(config.env.name, config.env.num_envs)
+    env = envs.make(config.env.name, config.env.num_envs, **_limits(config))
     network = models.get(config.model.name, **config.model.kwargs)
     if tuple(network.obs_shape) != env.obs_shape or network.num_actions != env.num_actions:
         raise ValueError(f"{config.model.name} (config.model) takes observations {tuple(network.obs_shape)} and has "
@@ -76,28 +83,38 @@ def train_agent(config, workdir) -> dict:
     workdir.mkdir(parents=True, exist_ok=True)
     agent = make_agent(config)
     chunk, chunks = config.iterations_per_chunk, config.num_chunks
-    # env steps per iteration: DQN steps every environment once; PPO/REINFORCE a rollout of num_steps
-    per_iteration = config.env.num_envs * getattr(agent, "num_steps", 1)
-    init = jax.jit(jax.vmap(agent.init))
-    keys = jax.random.split(jax.random.key(config.seed), config.seeds)
+    per_iteration = agent.env_steps_per_iteration
+    seeds = config.seeds
+
+    def init(keys):  # the agents, and each seed's best policy so far (by its greedy evaluation)
+        agents = jax.vmap(agent.init)(keys)
+        return {"agents": agents, "best_params": agents.params, "best_return": jnp.full(seeds, -jnp.inf)}
+
+    keys = jax.random.split(jax.random.key(config.seed), seeds)
     checkpoints = Checkpoints(workdir / "checkpoints", max_to_keep=2)
     state = checkpoints.restore(jax.eval_shape(init, keys))
     if state is None:
-        state = init(keys)
-    done = int(np.asarray(state.step)[0]) // chunk   # state.step counts iterations
+        state = jax.jit(init)(keys)
+    done = int(np.asarray(state["agents"].step)[0]) // chunk   # step counts iterations
     (workdir / ("config.json" if done == 0 else f"config.resumed_at_{done}.json")).write_text(
         config.to_json_best_effort(indent=2))
     run = jax.jit(jax.vmap(lambda s: jax.lax.scan(agent.step, s, None, length=chunk)), donate_argnums=0)
-    eval_env = envs.make(config.env.name, config.eval_episodes)
+    eval_env = envs.make(config.env.name, config.eval_episodes, evaluation=True, **_limits(config))
     evaluate = jax.jit(jax.vmap(lambda p, k: envs.episode_returns(
         eval_env, functools.partial(agent.act_greedy, p), k), in_axes=(0, None)))
+    keep_best = jax.jit(lambda s, r: {**s, "best_params": jax.tree.map(
+        lambda b, p: jnp.where((r > s["best_return"]).reshape(-1, *[1] * (p.ndim - 1)), p, b),
+        s["best_params"], s["agents"].params), "best_return": jnp.maximum(r, s["best_return"])})
     writer, progress = MetricWriter(workdir, resume_step=done), Progress(done, chunks)
-    results, stopped = {}, False
+    last = [r for r in read_metrics(workdir) if r.get("split") == "eval"][-1:] if done else []
+    results = {k: v for k, v in (last[0] if last else {}).items() if k not in ("step", "split")}
+    stopped = False
     try:
         with StopSignal() as stop:
             for c in range(done + 1, chunks + 1):
-                state, info = run(state)
-                returns = np.asarray(evaluate(state.params, jax.random.key(config.seed + 10_000 * c)))
+                agents, info = run(state["agents"])
+                returns = np.asarray(evaluate(agents.params, jax.random.key(config.seed + 10_000 * c)))
+                state = keep_best({**state, "agents": agents}, returns.mean(1))
                 finished = np.asarray(info["returns"])
                 results = {"env_steps": c * chunk * per_iteration, "eval_return": float(returns.mean()),
                            "eval_return_min_seed": float(returns.mean(1).min()),
@@ -114,6 +131,12 @@ def train_agent(config, workdir) -> dict:
         checkpoints.wait()
         checkpoints.close()
         writer.close()
+    if not stopped:
+        # Each seed's best policy, played again on fresh episodes: the choice saw the others, so their score
+        # is optimistic (as a validation score is); these are not.
+        best = np.asarray(evaluate(state["best_params"], jax.random.key(config.seed + 1)).mean(1))
+        results.update({"best_return": float(best.mean()), "best_return_min_seed": float(best.min()),
+                        **{f"best_return_seed{i}": float(r) for i, r in enumerate(best)}})
     _plot(workdir, f"{config.agent.name} on {config.env.name}")
     files.write_json(workdir / "results.json", results)
     if stopped:

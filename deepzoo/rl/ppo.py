@@ -52,6 +52,10 @@ class PolicyGradient:
         if self.algorithm not in ("ppo", "reinforce"):
             raise ValueError(f"unknown policy-gradient algorithm {self.algorithm!r}; known: ppo, reinforce.")
 
+    @property
+    def env_steps_per_iteration(self) -> int:
+        return self.num_steps * self.env.num_envs
+
     def init(self, key) -> PolicyState:
         k_params, k_env, key = jax.random.split(key, 3)
         obs, env_state = self.env.reset(k_env)

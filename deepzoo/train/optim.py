@@ -84,8 +84,9 @@ def create(cfg, num_steps: int):
         "sgd": lambda: optax.sgd(lr, momentum=cfg.get("momentum") or None, nesterov=cfg.get("nesterov", False)),
         "adam": lambda: optax.adam(lr, b1, b2, eps),
         "adamw": lambda: optax.adamw(lr, b1, b2, eps, weight_decay=decay),  # decoupled decay
+        # centered: divides by the gradient's running std, not its rms (Graves 2013; the Nature DQN)
         "rmsprop": lambda: optax.rmsprop(lr, decay=cfg.get("rms_decay", 0.9), eps=eps,
-                                         momentum=cfg.get("momentum") or None),
+                                         momentum=cfg.get("momentum") or None, centered=cfg.get("centered", False)),
         # Zeiler 2012; Bahdanau et al. 2015 trained RNNsearch with rho 0.95, eps 1e-6, learning rate 1.
         "adadelta": lambda: optax.adadelta(lr, rho=cfg.get("rho", 0.9), eps=eps),
     })()
