@@ -11,6 +11,7 @@ A run started on a workdir with a checkpoint resumes from it to the same numbers
 and stop. learning_curves.png shows the seeds' mean and spread of the evaluation return.
 """
 import functools
+import time
 
 import jax
 import jax.numpy as jnp
@@ -108,7 +109,7 @@ def train_agent(config, workdir) -> dict:
     writer, progress = MetricWriter(workdir, resume_step=done), Progress(done, chunks)
     last = [r for r in read_metrics(workdir) if r.get("split") == "eval"][-1:] if done else []
     results = {k: v for k, v in (last[0] if last else {}).items() if k not in ("step", "split")}
-    stopped = False
+    stopped, started, seconds = False, time.perf_counter(), results.get("seconds", 0.0)   # seconds: over resumes
     try:
         with StopSignal() as stop:
             for c in range(done + 1, chunks + 1):
@@ -116,13 +117,14 @@ def train_agent(config, workdir) -> dict:
                 returns = np.asarray(evaluate(agents.params, jax.random.key(config.seed + 10_000 * c)))
                 state = keep_best({**state, "agents": agents}, returns.mean(1))
                 finished = np.asarray(info["returns"])
-                results = {"env_steps": c * chunk * per_iteration, "eval_return": float(returns.mean()),
+                results = {"env_steps": c * chunk * per_iteration, "seconds": seconds + time.perf_counter() - started,
+                           "eval_return": float(returns.mean()),
                            "eval_return_min_seed": float(returns.mean(1).min()),
                            "train_return": float(np.nanmean(finished)) if np.isfinite(finished).any() else 0.0,
                            **{f"return_seed{i}": float(r) for i, r in enumerate(returns.mean(1))}}
                 writer.write(c, "eval", results)
                 writer.flush()
-                progress(c, {k: v for k, v in results.items() if not k.startswith("return_seed")})
+                progress(c, {k: v for k, v in results.items() if not k.startswith("return_seed") and k != "seconds"})
                 checkpoints.save(c, state)
                 stopped = stop.requested(sync=True)
                 if stopped:
