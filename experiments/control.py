@@ -23,6 +23,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from deepzoo import config as config_lib  # noqa: E402
+from deepzoo.rl import avoid_cpu_pool_hang  # noqa: E402
 from deepzoo.rl.loop import train_agent  # noqa: E402
 from deepzoo.train.checkpoint import quiet_orbax_logs  # noqa: E402
 from deepzoo.train.writers import read_metrics  # noqa: E402
@@ -59,8 +60,12 @@ def table(summaries: dict) -> list[str]:
 
 
 def plot(curves: dict, path: Path):
-    fig, axes = plt.subplots(1, len(curves), figsize=(3.4 * len(curves), 3.2), squeeze=False)
-    for ax, (name, (rows, threshold)) in zip(axes[0], curves.items()):
+    columns = min(len(curves), 3)
+    rows_of_plots = -(-len(curves) // columns)
+    fig, axes = plt.subplots(rows_of_plots, columns, figsize=(4.2 * columns, 3.3 * rows_of_plots), squeeze=False)
+    for ax in axes.flat[len(curves):]:
+        ax.set_visible(False)
+    for ax, (name, (rows, threshold)) in zip(axes.flat, curves.items()):
         steps = np.array([r["env_steps"] for r in rows])
         returns = np.array([[v for k, v in sorted(r.items()) if k.startswith("return_seed")] for r in rows])
         ax.plot(steps, returns.mean(1), label="mean of seeds")
@@ -68,7 +73,8 @@ def plot(curves: dict, path: Path):
         ax.axhline(threshold, color="k", ls=":", lw=1, label=f"solved ({threshold:g})")
         ax.set(title=name, xlabel="environment steps")
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("greedy return (100 episodes)")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("greedy return (100 episodes)")
     axes[0][0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -77,6 +83,7 @@ def plot(curves: dict, path: Path):
 
 def main(argv):
     del argv
+    avoid_cpu_pool_hang()
     quiet_orbax_logs()
     output_dir = Path(FLAGS.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
