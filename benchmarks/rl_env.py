@@ -21,7 +21,6 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from common import write  # noqa: E402
 
 from deepzoo import config as config_lib  # noqa: E402
-from deepzoo.rl import avoid_cpu_pool_hang  # noqa: E402
 from deepzoo.rl import envs  # noqa: E402
 from deepzoo.rl.loop import make_agent  # noqa: E402
 
@@ -77,7 +76,6 @@ def agents(name: str, seeds: int, iterations: int) -> float:
 
 
 def main():
-    avoid_cpu_pool_hang()
     figures = {"environment": "CartPole-v1 (gymnax), random actions, 1,000 steps in one lax.scan",
                "env_steps_per_sec": {n: round(environment(n)) for n in (1, 8, 64, 512, 4096)},
                "gymnasium_python_loop_steps_per_sec": round(gymnasium_loop()),

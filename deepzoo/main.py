@@ -51,8 +51,6 @@ def run(argv):
         print(f"{len(rows)} trials done; results.csv and curves.csv in {_WORKDIR.value}/{config.sweep.name}")
         return
     if "agent" in config:  # reinforcement learning (deepzoo/rl/loop.py)
-        from deepzoo.rl import avoid_cpu_pool_hang  # noqa: PLC0415
-        avoid_cpu_pool_hang()
         from deepzoo.rl.loop import train_agent  # noqa: PLC0415
         results = train_agent(config, _WORKDIR.value)
         print(f"greedy return of the last policies {results['eval_return']:.1f} (lowest seed "

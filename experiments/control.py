@@ -23,7 +23,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from deepzoo import config as config_lib  # noqa: E402
-from deepzoo.rl import avoid_cpu_pool_hang  # noqa: E402
 from deepzoo.rl.loop import train_agent  # noqa: E402
 from deepzoo.train.checkpoint import quiet_orbax_logs  # noqa: E402
 from deepzoo.train.writers import read_metrics  # noqa: E402
@@ -83,7 +82,6 @@ def plot(curves: dict, path: Path):
 
 def main(argv):
     del argv
-    avoid_cpu_pool_hang()
     quiet_orbax_logs()
     output_dir = Path(FLAGS.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)

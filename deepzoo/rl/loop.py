@@ -8,7 +8,7 @@
     -> at the end: those best policies played on fresh episodes (best_return: early stopping, which
        DQN's unstable late training needs), beside the last policies' return (eval_return)
 A run started on a workdir with a checkpoint resumes from it to the same numbers; SIGTERM/SIGINT save
-and stop. learning_curves.png shows the seeds' mean and spread of the evaluation return.
+and stop (raising trainer.Stopped). learning_curves.png shows the seeds' mean and spread of the evaluation return.
 """
 import functools
 import time
