@@ -23,7 +23,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from deepzoo import config as config_lib  # noqa: E402
-from deepzoo.rl.loop import train_agent  # noqa: E402
+from deepzoo.rl.loop import draw_returns, train_agent  # noqa: E402
 from deepzoo.train.checkpoint import quiet_orbax_logs  # noqa: E402
 from deepzoo.train.writers import read_metrics  # noqa: E402
 
@@ -65,13 +65,7 @@ def plot(curves: dict, path: Path):
     for ax in axes.flat[len(curves):]:
         ax.set_visible(False)
     for ax, (name, (rows, threshold)) in zip(axes.flat, curves.items()):
-        steps = np.array([r["env_steps"] for r in rows])
-        returns = np.array([[v for k, v in sorted(r.items()) if k.startswith("return_seed")] for r in rows])
-        ax.plot(steps, returns.mean(1), label="mean of seeds")
-        ax.fill_between(steps, returns.min(1), returns.max(1), alpha=0.25, label="min-max")
-        ax.axhline(threshold, color="k", ls=":", lw=1, label=f"solved ({threshold:g})")
-        ax.set(title=name, xlabel="environment steps")
-        ax.grid(alpha=0.3)
+        draw_returns(ax, rows, name, threshold)
     for ax in axes[:, 0]:
         ax.set_ylabel("greedy return (100 episodes)")
     axes[0][0].legend(fontsize=7)

@@ -14,7 +14,6 @@ Not like gymnax: the games' state lives on the host, so one seed per run (no vma
 resumed run starts new episodes rather than continuing the interrupted ones.
 """
 import dataclasses
-import threading
 from typing import Any
 
 import jax
@@ -29,7 +28,6 @@ class AtariVecEnv:
     num_envs: int
     envs: Any                     # ale_py.vector_env.AtariVectorEnv
     max_steps: int                # agent steps per episode at most (108,000 frames / 4)
-    lock: Any = dataclasses.field(default_factory=threading.Lock)
 
     obs_shape = (84, 84, 4)
 
@@ -41,13 +39,11 @@ class AtariVecEnv:
         return jax.ShapeDtypeStruct((self.num_envs, *self.obs_shape), jnp.uint8)
 
     def _host_reset(self, seed):
-        with self.lock:
-            obs, _ = self.envs.reset(seed=int(seed))
+        obs, _ = self.envs.reset(seed=int(seed))
         return np.ascontiguousarray(obs.transpose(0, 2, 3, 1))
 
     def _host_step(self, actions):
-        with self.lock:
-            obs, reward, terminated, truncated, info = self.envs.step(np.asarray(actions))
+        obs, reward, terminated, truncated, info = self.envs.step(np.asarray(actions))
         final = info.get("final_obs", obs)
         final = np.where((terminated | truncated)[:, None, None, None], final, obs)
         to_hwc = lambda x: np.ascontiguousarray(x.transpose(0, 2, 3, 1))

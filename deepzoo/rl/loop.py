@@ -58,21 +58,28 @@ def make_agent(config):
     return kind(env, network, tx, **kwargs)
 
 
-def _plot(workdir, name):
+def draw_returns(ax, rows, title: str, solved_at: float | None = None):
+    """The seeds' mean greedy return and its min-max band against environment steps, from eval rows."""
+    steps = np.array([r["env_steps"] for r in rows])
+    returns = np.array([[v for k, v in r.items() if k.startswith("return_seed")] for r in rows])
+    ax.plot(steps, returns.mean(1), label=f"mean of {returns.shape[1]} seeds")
+    ax.fill_between(steps, returns.min(1), returns.max(1), alpha=0.25, label="min-max over seeds")
+    if solved_at is not None:
+        ax.axhline(solved_at, color="k", ls=":", lw=1, label=f"solved ({solved_at:g})")
+    ax.set(xlabel="environment steps", title=title)
+    ax.grid(alpha=0.3)
+
+
+def _plot(workdir, config):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
     rows = [r for r in read_metrics(workdir) if r.get("split") == "eval"]
     if not rows:
         return
-    steps = np.array([r["env_steps"] for r in rows])
-    seeds = sorted(k for k in rows[0] if k.startswith("return_seed"))
-    returns = np.array([[r[k] for k in seeds] for r in rows])
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(steps, returns.mean(1), label=f"mean of {returns.shape[1]} seeds")
-    ax.fill_between(steps, returns.min(1), returns.max(1), alpha=0.25, label="min-max over seeds")
-    ax.set(xlabel="environment steps", ylabel="greedy evaluation return", title=name)
-    ax.grid(alpha=0.3)
+    draw_returns(ax, rows, f"{config.agent.name} on {config.env.name}", config.env.get("solved_at"))
+    ax.set_ylabel("greedy evaluation return")
     ax.legend()
     fig.tight_layout()
     fig.savefig(files.path(workdir) / "learning_curves.png", dpi=120)
@@ -139,7 +146,7 @@ def train_agent(config, workdir) -> dict:
         best = np.asarray(evaluate(state["best_params"], jax.random.key(config.seed + 1)).mean(1))
         results.update({"best_return": float(best.mean()), "best_return_min_seed": float(best.min()),
                         **{f"best_return_seed{i}": float(r) for i, r in enumerate(best)}})
-    _plot(workdir, f"{config.agent.name} on {config.env.name}")
+    _plot(workdir, config)
     files.write_json(workdir / "results.json", results)
     if stopped:
         raise Stopped(f"stopped by a signal after chunk {c} of {chunks}; rerun the same command to resume.")
