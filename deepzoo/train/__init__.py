@@ -1,7 +1,8 @@
-"""Training: the generic step, the state, the trainer (train_and_evaluate), checkpoints, writers."""
+"""Training: the generic step, the state, the one run loop and its programs, checkpoints, writers."""
+from deepzoo.train.loop import NonFiniteError, Stopped
 from deepzoo.train.state import TrainState, create_train_state
 from deepzoo.train.step import make_eval_step, make_train_step
-from deepzoo.train.trainer import NonFiniteError, train_and_evaluate
+from deepzoo.train.trainer import train_and_evaluate
 
-__all__ = ["NonFiniteError", "TrainState", "create_train_state", "make_eval_step", "make_train_step",
+__all__ = ["NonFiniteError", "Stopped", "TrainState", "create_train_state", "make_eval_step", "make_train_step",
            "train_and_evaluate"]

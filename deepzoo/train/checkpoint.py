@@ -24,12 +24,18 @@ def quiet_orbax_logs():
     logging.get_absl_logger().addFilter(_drop_orbax_info)
 
 
+def _manager(directory, max_to_keep: int | None = None) -> ocp.CheckpointManager:
+    """The one place that opens an Orbax manager: for a run's writes (max_to_keep) and for reads."""
+    options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True) if max_to_keep else None
+    return ocp.CheckpointManager(files.path(directory), item_handlers=ocp.StandardCheckpointHandler(),
+                                 options=options)
+
+
 class Checkpoints:
 
     def __init__(self, directory: str, *, max_to_keep: int = 3):
         self.directory = files.path(directory)
-        self.manager = ocp.CheckpointManager(
-            self.directory, options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True))
+        self.manager = _manager(self.directory, max_to_keep)
 
     def steps(self) -> list[int]:
         return sorted(self.manager.all_steps())
@@ -39,8 +45,8 @@ class Checkpoints:
             self.manager.save(step, args=ocp.args.StandardSave(state))
 
     def restore(self, abstract_state):
-        """The newest checkpoint that every process reads, restored onto `abstract_state`'s
-        shardings; None if there is none. Raises if checkpoints exist but none fits the state
+        """(step, state) of the newest checkpoint that every process reads, restored onto
+        `abstract_state`'s shardings; (0, None) if there is none. Raises if checkpoints exist but none fits the state
         (more likely a changed config than damage: then nothing is moved)."""
         errors = []
         for step in reversed(self.steps()):
@@ -54,7 +60,7 @@ class Checkpoints:
             if error is None:
                 for bad_step, _ in errors:  # only now is it clear that those were damaged
                     self._move_aside(bad_step)
-                return state
+                return step, state
             logging.warning("Checkpoint at step %d in %s cannot be read (%s: %s); trying the "
                             "previous one.", step, self.directory, type(error).__name__, error)
             errors.append((step, error))
@@ -63,7 +69,7 @@ class Checkpoints:
             raise ValueError(f"no checkpoint in {self.directory} fits this run's state (the oldest, step "
                              f"{step}, failed with {type(error).__name__}: {error}). If the config "
                              f"changed, start in a new --workdir.") from error
-        return None
+        return 0, None
 
     def _move_aside(self, step: int):
         if jax.process_index() == 0:
@@ -86,7 +92,7 @@ class Checkpoints:
 def load_arrays(directory: str, step: int | None = None):
     """A checkpoint as a plain tree of arrays on one device, whatever topology saved it: for
     analysis, comparing runs, or reusing part of another run's parameters. Newest step by default."""
-    manager = ocp.CheckpointManager(files.path(directory), item_handlers=ocp.StandardCheckpointHandler())
+    manager = _manager(directory)
     step = manager.latest_step() if step is None else step
     if step is None:
         raise FileNotFoundError(f"no checkpoint in {directory}.")
@@ -145,7 +151,7 @@ def average_variables(workdir, last: int) -> dict:
     written every 10 minutes, for base models and the last 20 for big ones). Keep that many with
     config.keep_checkpoints."""
     directory = str(files.path(workdir) / "checkpoints")
-    manager = ocp.CheckpointManager(files.path(directory))
+    manager = _manager(directory)
     steps = sorted(manager.all_steps())
     manager.close()
     if last < 1 or len(steps) < last:

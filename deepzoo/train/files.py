@@ -11,4 +11,8 @@ def path(p) -> epath.Path:
 
 
 def write_json(p, value):
-    path(p).write_text(json.dumps(value, indent=2) + "\n")
+    """Atomically where the file system allows (a rename): a reader never sees half a file."""
+    p = path(p)
+    partial = p.parent / f".{p.name}.partial"
+    partial.write_text(json.dumps(value, indent=2) + "\n")
+    partial.replace(p)

@@ -1,5 +1,5 @@
-"""Where metrics go: JSONL (one record per line, easy to load), TensorBoard event files, a progress
-line in the log, and a learning-curve PNG beside them. Only process 0 writes."""
+"""Where metrics go: JSONL (one record per line, easy to load), TensorBoard event files and a progress
+line in the log (the learning-curve PNG is deepzoo/plots/curves.py). Only process 0 writes."""
 import json
 import time
 
@@ -29,8 +29,10 @@ class MetricWriter:
         if not self.enabled:
             return
         self.records.append({"step": step, "split": split, **values})
+        member = f"{values['member']}/" if "member" in values else ""   # a trial of a sweep, a seed
         for name, value in values.items():
-            self._tb.add_scalar(f"{split}/{name}", value, step)
+            if isinstance(value, (int, float)):
+                self._tb.add_scalar(f"{split}/{member}{name}", value, step)
 
     def flush(self):
         if self.enabled:
@@ -50,11 +52,13 @@ def read_metrics(workdir) -> list[dict]:
 
 class Progress:
     """`step 1200/6000 | loss 0.912 | accuracy 0.710 | 812.3 steps/s | ETA 0:00:06`, and `| MFU 31.2%`
-    given the FLOPs of a step and the machine's peak FLOP/s (deepzoo/train/flops.py)."""
+    given the FLOPs of a step and the machine's peak FLOP/s (deepzoo/train/flops.py). `unit` names the
+    loop's step: "epoch" for a sweep, "chunk" for agents."""
 
-    def __init__(self, start_step: int, num_steps: int, step_flops: float = 0.0, peak_flops: float = 0.0):
+    def __init__(self, start_step: int, num_steps: int, step_flops: float = 0.0, peak_flops: float = 0.0,
+                 unit: str = "step"):
         self.num_steps, self.last_step, self.last_time = num_steps, start_step, time.perf_counter()
-        self.step_flops, self.peak_flops = step_flops, peak_flops
+        self.step_flops, self.peak_flops, self.unit = step_flops, peak_flops, unit
 
     def mfu(self, rate: float) -> float | None:
         return self.step_flops * rate / self.peak_flops if self.step_flops and self.peak_flops else None
@@ -67,33 +71,6 @@ class Progress:
         shown = " | ".join(f"{k} {v:.4g}" for k, v in values.items())
         mfu = self.mfu(rate)
         shown_mfu = "" if mfu is None else f" | MFU {100 * mfu:.1f}%"
-        logging.info("step %d/%d | %s | %.1f steps/s%s | ETA %s", step, self.num_steps, shown, rate, shown_mfu, eta)
+        logging.info("%s %d/%d | %s | %.3g %ss/s%s | ETA %s", self.unit, step, self.num_steps, shown, rate, self.unit,
+                     shown_mfu, eta)
         return rate
-
-
-def plot_learning_curves(workdir: str, filename: str = "learning_curves.png"):
-    """One panel per metric, every split on it, against the step."""
-    import matplotlib  # noqa: PLC0415
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
-    records = read_metrics(workdir)
-    skip = {"step", "split", "steps_per_sec", "mfu", "learning_rate"}
-    names = sorted({k for r in records for k in r} - skip)
-    if not names:
-        return None
-    fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.5), squeeze=False)
-    for ax, name in zip(axes[0], names):
-        for split in sorted({r["split"] for r in records}):
-            points = [(r["step"], r[name]) for r in records if r["split"] == split and name in r]
-            if points:
-                ax.plot(*zip(*points), label=split, marker="." if len(points) < 30 else None)
-        ax.set(title=name, xlabel="step")
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
-    path = files.path(workdir) / filename
-    with path.open("wb") as f:
-        fig.savefig(f, format="png", dpi=100)
-    plt.close(fig)
-    return path

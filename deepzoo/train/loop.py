@@ -1,0 +1,235 @@
+"""run(program, workdir): the one run loop. A supervised run (trainer.py), a group of vmapped trials
+(sweep.py) and a group of RL agents (rl/agents.py) are programs that it drives.
+
+The loop owns, once for all of them:
+    workdir/config.json           the program's config (config.resumed_at_<step>.json on each resume)
+    workdir/status.json           running | stopped | failed | done, the step reached, seconds over resumes
+    workdir/metrics.jsonl         one record per line: step, split, [member], seconds, values (writers.py)
+    workdir/checkpoints/          Orbax: periodic, on SIGTERM/SIGINT, at the end; a damaged newest one is
+                                  moved aside and the previous one used (checkpoint.py)
+    workdir/results.json          the program's summary, written atomically at the end or at a stop
+    workdir/learning_curves.png   the program's figure
+and the stop signal, the progress line with ETA, periodic evaluation, the non-finite check and the
+resume guard. A "step" here is the program's unit of work (program.unit: a train step, an epoch of
+vmapped trials, a chunk of agent iterations). A program gives:
+
+    config                                  written to config.json
+    unit, num_steps                         what one step of the loop is, and how many make the run
+    steps_field                             the config field that sets num_steps, for messages
+    log_every, eval_every, checkpoint_every, keep_checkpoints    in steps (eval_every 0: at the end only)
+    members                                 names along a leading vmapped axis of the metrics, or ()
+    abstract_state()                        the state's ShapeDtypeStructs with shardings: the restore target
+    init()                                  a fresh state, placed on the devices
+    begin(step)                             called once the start is known (opens the data at that step)
+    run(state, step) -> (state, metrics)    one step, dispatched, not waited on: metrics {name: (sum, count)}
+                                            on the device, with the train step's nonfinite_{loss,grads,update}
+    train_records(metrics, step) -> [record]      the metrics summed since the last log, on the host
+    evaluate(state, step) -> (state, [record])    a record is {"split": ..., ["member": ...,] name: value}
+    summary(state, records) -> dict         results.json (besides step and seconds) from the latest records
+    plot(workdir)                           draws learning_curves.png from metrics.jsonl
+    flops_per_step                          for the MFU in the progress line (0: not shown)
+A program whose run was started on a workdir with a checkpoint resumes from it: the same command gives
+the same result as an uninterrupted run.
+"""
+import contextlib
+import json
+import signal
+import threading
+import time
+
+import jax
+import numpy as np
+from absl import logging
+from jax.experimental import multihost_utils
+
+from deepzoo.train import files, flops
+from deepzoo.train.checkpoint import Checkpoints
+from deepzoo.train.writers import MetricWriter, Progress
+
+# Steps dispatched ahead of the device. Bounded: queued batches hold memory, and XLA:CPU's fake
+# devices can deadlock in a collective with many sharded steps in flight (seen with jax 0.10.2).
+_MAX_IN_FLIGHT = 4
+# With several processes, how often (in steps) they agree on whether a stop signal arrived.
+_STOP_SYNC_EVERY = 10
+_NONFINITE = ("loss", "grads", "update")
+
+
+class NonFiniteError(FloatingPointError):
+    """The loss, the gradients or the update became NaN or Inf."""
+
+
+class Stopped(Exception):
+    """A signal stopped the run before its last step; its checkpoint is saved and the same command resumes it.
+    Raised (after the checkpoint, metrics and results.json are written) so that no caller takes a part-run for
+    a finished one."""
+
+
+class StopSignal(contextlib.AbstractContextManager):
+    """SIGTERM/SIGINT ask the loop to checkpoint and stop; a second SIGINT interrupts at once."""
+
+    def __init__(self):
+        self.received = None
+        self._previous = {}
+
+    def _handle(self, signum, frame):
+        if self.received is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.received = signal.Signals(signum).name
+        logging.warning("%s received: saving a checkpoint and stopping.", self.received)
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def requested(self, sync: bool) -> bool:
+        """Whether to stop now; with sync, every process learns whether any process was signalled."""
+        if jax.process_count() == 1:
+            return self.received is not None
+        if not sync:
+            return False
+        flags = multihost_utils.process_allgather(np.array(self.received is not None))
+        return bool(np.any(flags))
+
+
+def _flatten(tree, prefix=""):
+    if isinstance(tree, dict):
+        return {k: v for key, value in tree.items() for k, v in _flatten(value, f"{prefix}{key}.").items()}
+    return {prefix[:-1]: tree}
+
+
+def _config_changes(workdir, config) -> str:
+    """What differs between the workdir's config.json and `config`, as a sentence to append to an error
+    (e.g. "model.kwargs.latent_dim 20 -> 10"); "" when nothing does or there is no saved config."""
+    saved = workdir / "config.json"
+    if not saved.exists():
+        return ""
+    before, now = _flatten(json.loads(saved.read_text())), _flatten(json.loads(config.to_json_best_effort()))
+    changed = [f"{k} {before.get(k)!r} -> {now.get(k)!r}" for k in sorted(set(before) | set(now))
+               if before.get(k) != now.get(k)]
+    return f" Changed since the checkpoint was written: {'; '.join(changed)}." if changed else ""
+
+
+def _sum_and_check(history, first_step: int, program):
+    """The metrics of `history` (one entry per step, the first `first_step`) summed on the host, without the
+    non-finite flags; raises NonFiniteError naming the first step (and members) whose loss, gradients or
+    update were not finite."""
+    fetched = jax.tree.map(np.asarray, jax.device_get(history))
+    for step, m in enumerate(fetched, first_step):
+        for quantity in _NONFINITE:
+            bad = np.asarray(m.get(f"nonfinite_{quantity}", (0.0, 1.0))[0]) > 0
+            if bad.any():
+                who = f" in {', '.join(program.members[i] for i in np.flatnonzero(bad))}" if bad.ndim else ""
+                raise NonFiniteError(f"non-finite {quantity}{who} at {program.unit} {step}")
+    total = jax.tree.map(lambda *xs: sum(xs), *fetched)
+    return {k: v for k, v in total.items() if not k.startswith("nonfinite_")}
+
+
+def _means(records: list[dict]) -> dict[str, float]:
+    """Every number of `records` averaged over them (over a sweep's trials, an agent's seeds)."""
+    names = dict.fromkeys(k for r in records for k, v in r.items() if isinstance(v, (int, float)))
+    return {k: float(np.mean([r[k] for r in records if k in r])) for k in names if k not in ("step", "seconds")}
+
+
+def _status(workdir) -> dict:
+    path = workdir / "status.json"
+    return json.loads(path.read_text()) if path.exists() else {"status": "new", "seconds": 0.0}
+
+
+def run(program, workdir) -> dict:
+    """Runs `program` in `workdir` to its last step, resuming from a checkpoint there; returns its results."""
+    workdir = files.path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    lead = jax.process_index() == 0
+    checkpoints = Checkpoints(workdir / "checkpoints", max_to_keep=program.keep_checkpoints)
+    try:
+        start, state = checkpoints.restore(program.abstract_state())
+    except ValueError as e:
+        raise ValueError(f"{e}{_config_changes(workdir, program.config)}") from e
+    if state is None:
+        start, state = 0, program.init()
+    num_steps, unit = program.num_steps, program.unit
+    if start > num_steps:
+        raise ValueError(f"{workdir} holds a checkpoint at {unit} {start}, past {program.steps_field}={num_steps}: "
+                         f"raise it to continue that run, or use a new --workdir.")
+    if lead:  # each launch's config, the first one kept as config.json
+        name = "config.json" if start == 0 else f"config.resumed_at_{start}.json"
+        (workdir / name).write_text(program.config.to_json_best_effort(indent=2))
+    logging.info("%s at %s %d of %d on %d devices (%d processes); workdir %s.", "Resuming" if start else "Starting",
+                 unit, start, num_steps, jax.device_count(), jax.process_count(), workdir)
+    program.begin(start)
+
+    seconds_before, started = _status(workdir).get("seconds", 0.0) if start else 0.0, time.perf_counter()
+    seconds = lambda: round(seconds_before + time.perf_counter() - started, 2)
+
+    def set_status(status: str, step: int, **extra):
+        if lead:
+            files.write_json(workdir / "status.json", {"status": status, unit: step, f"num_{unit}s": num_steps,
+                                                       "seconds": seconds(), **extra})
+
+    writer = MetricWriter(workdir, resume_step=start)
+    peak = flops.matmul_peak() if program.flops_per_step else 0.0
+    progress = Progress(start, num_steps, program.flops_per_step, peak, unit=unit)
+
+    def write(step, records):
+        for r in records:
+            writer.write(step, r["split"], {"seconds": seconds(), **{k: v for k, v in r.items() if k != "split"}})
+        writer.flush()
+
+    history, latest, step, stopping = [], {}, start, False
+    if start == num_steps:  # a finished run: evaluate it again, train nothing
+        state, records = program.evaluate(state, step)
+        latest.update({(r["split"], r.get("member")): r for r in records})
+    try:
+        with StopSignal() as stop:
+            for step in range(start + 1, num_steps + 1):
+                state, metrics = program.run(state, step)
+                if len(history) >= _MAX_IN_FLIGHT:
+                    jax.block_until_ready(history[-_MAX_IN_FLIGHT])
+                history.append(metrics)
+                log_now = step % program.log_every == 0
+                eval_now = step == num_steps or (program.eval_every and step % program.eval_every == 0)
+                stopping = stop.requested(sync=step % _STOP_SYNC_EVERY == 0 or log_now or eval_now)
+                save_now = step == num_steps or stopping or step % program.checkpoint_every == 0
+                if log_now or save_now:  # fetching metrics is a sync point: only every few steps
+                    try:
+                        total = _sum_and_check(history, step - len(history) + 1, program)
+                    except NonFiniteError as e:
+                        set_status("failed", checkpoints.steps()[-1] if checkpoints.steps() else 0, error=str(e))
+                        raise NonFiniteError(f"{e}; training stopped. The last good checkpoint is kept in "
+                                             f"{checkpoints.directory} ({unit}s {checkpoints.steps()}). Lower the "
+                                             f"learning rate or set --config.optimizer.grad_clip_norm.") from None
+                    history = []
+                    records = program.train_records(total, step)
+                    rate = progress(step, _means(records + [r for r in latest.values() if r["split"] != "train"]))
+                    extra = {f"{unit}s_per_sec": rate, **({"mfu": progress.mfu(rate)} if progress.mfu(rate) else {})}
+                    records = [{**r, **extra} for r in records]
+                    write(step, records)
+                    latest.update({(r["split"], r.get("member")): r for r in records})
+                if eval_now:
+                    state, records = program.evaluate(state, step)
+                    write(step, records)
+                    latest.update({(r["split"], r.get("member")): r for r in records})
+                if save_now:
+                    checkpoints.save(step, state)
+                    set_status("stopped" if stopping else "running", step)
+                if stopping:
+                    break
+    finally:
+        checkpoints.wait()
+        checkpoints.close()
+        writer.close()
+    results = {"step": step, **program.summary(state, list(latest.values())), "seconds": seconds()}
+    if lead:
+        program.plot(workdir)
+        files.write_json(workdir / "results.json", results)
+    if stopping:
+        raise Stopped(f"stopped by a signal at {unit} {step} of {num_steps}; the checkpoint is in "
+                      f"{checkpoints.directory}: rerun the same command to resume.")
+    set_status("done", step)
+    return results
