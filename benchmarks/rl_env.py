@@ -6,7 +6,7 @@ Three measurements on CartPole-v1 (gymnax), each best of 3 once compiled:
   environment  random actions in N environments, one lax.scan of 1,000 steps (vmap over N), against
                gymnasium's CartPole stepped from Python (the usual loop outside jit);
   agents       whole training iterations of configs/classic_control.py's PPO and DQN, rollouts and updates,
-               for 1 seed and for populations of seeds (vmap over the agent state, as rl/loop.py runs them).
+               for 1 seed and for populations of seeds (vmap over the agent state, as rl/agents.py runs them).
 """
 import os
 import sys
@@ -22,7 +22,7 @@ from common import write  # noqa: E402
 
 from deepzoo import config as config_lib  # noqa: E402
 from deepzoo.rl import envs  # noqa: E402
-from deepzoo.rl.loop import make_agent  # noqa: E402
+from deepzoo.rl.agents import make_agent  # noqa: E402
 
 
 def best_time(fn, repeats=3) -> float:

@@ -6,6 +6,8 @@ Multi-host: on TPU pods and SLURM, jax.distributed.initialize() finds its peers 
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from deepzoo.registry import lookup
+
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file, e.g. configs/mnist1d_mlp.py:smoke.",
                                           lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints and metrics; resumes if it has them.")
@@ -27,8 +29,39 @@ def initialize_distributed():
         jax.distributed.initialize()
 
 
+def _supervised(config, workdir):
+    from deepzoo.train.trainer import train_and_evaluate  # noqa: PLC0415
+    results = train_and_evaluate(config, workdir)
+    split = config.dataset.eval_split
+    if f"{split}_accuracy" in results:
+        reference = f" ({config.reference})" if config.get("reference") else ""
+        logging.info("%s accuracy: %.2f%%%s", split, 100 * results[f"{split}_accuracy"], reference)
+        print(f"{split} accuracy: {100 * results[f'{split}_accuracy']:.2f}%{reference}")
+    print(f"metrics, checkpoints and learning_curves.png in {workdir}")
+
+
+def _sweep(config, workdir):
+    from deepzoo.train.sweep import run_sweep  # noqa: PLC0415
+    rows = run_sweep(config, workdir)
+    print(f"{len(rows)} trials done; results.csv and curves.csv in {workdir}/{config.sweep.name}")
+
+
+def _agent(config, workdir):
+    from deepzoo.rl.agents import train_agent  # noqa: PLC0415
+    results = train_agent(config, workdir)
+    print(f"greedy return of the last policies {results['eval_return']:.1f} (lowest seed "
+          f"{results['eval_return_min_seed']:.1f}), of each seed's best {results['best_return']:.1f} (lowest "
+          f"{results['best_return_min_seed']:.1f}); metrics, checkpoints and learning_curves.png in {workdir}")
+
+
+# config.program: the kind of run, each a program of the one run loop (deepzoo/train/loop.py).
+PROGRAMS = {"supervised": _supervised,   # one model, one dataset, one task (train/trainer.py)
+            "sweep": _sweep,             # a grid of trials, vmapped where they can share one program (train/sweep.py)
+            "agent": _agent}             # RL agents, seeds vmapped, acting in jitted environments (rl/agents.py)
+
+
 def main(argv):
-    from deepzoo.train.trainer import Stopped  # noqa: PLC0415
+    from deepzoo.train.loop import Stopped  # noqa: PLC0415
     try:
         run(argv)
     except Stopped as e:  # preempted: the checkpoint is saved; a non-zero status tells the scheduler to requeue
@@ -40,31 +73,15 @@ def main(argv):
 def run(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    config = _CONFIG.value
+    if "program" not in config:
+        raise app.UsageError(f"the config has no field `program`; set config.program to one of "
+                             f"{', '.join(PROGRAMS)} in its get_config().")
+    program = lookup("program", config.program, PROGRAMS)
     initialize_distributed()
     from deepzoo.train.checkpoint import quiet_orbax_logs  # noqa: PLC0415
-    from deepzoo.train.trainer import train_and_evaluate  # noqa: PLC0415
     quiet_orbax_logs()
-    config = _CONFIG.value
-    if "sweep" in config:  # many trials (deepzoo/train/sweep.py): their table is workdir/<sweep>/results.csv
-        from deepzoo.train.sweep import run_sweep  # noqa: PLC0415
-        rows = run_sweep(config, _WORKDIR.value)
-        print(f"{len(rows)} trials done; results.csv and curves.csv in {_WORKDIR.value}/{config.sweep.name}")
-        return
-    if "agent" in config:  # reinforcement learning (deepzoo/rl/loop.py)
-        from deepzoo.rl.loop import train_agent  # noqa: PLC0415
-        results = train_agent(config, _WORKDIR.value)
-        print(f"greedy return of the last policies {results['eval_return']:.1f} (lowest seed "
-              f"{results['eval_return_min_seed']:.1f}), of each seed's best {results['best_return']:.1f} (lowest "
-              f"{results['best_return_min_seed']:.1f}); metrics, checkpoints and learning_curves.png in "
-              f"{_WORKDIR.value}")
-        return
-    results = train_and_evaluate(config, _WORKDIR.value)
-    split = config.dataset.eval_split
-    if f"{split}_accuracy" in results:
-        reference = f" ({config.reference})" if config.get("reference") else ""
-        logging.info("%s accuracy: %.2f%%%s", split, 100 * results[f"{split}_accuracy"], reference)
-        print(f"{split} accuracy: {100 * results[f'{split}_accuracy']:.2f}%{reference}")
-    print(f"metrics, checkpoints and learning_curves.png in {_WORKDIR.value}")
+    program(config, _WORKDIR.value)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from deepzoo import config as config_lib  # noqa: E402
-from deepzoo.rl.loop import draw_returns, train_agent  # noqa: E402
+from deepzoo.plots.curves import draw_returns  # noqa: E402
+from deepzoo.rl.agents import train_agent  # noqa: E402
 from deepzoo.train.checkpoint import quiet_orbax_logs  # noqa: E402
 from deepzoo.train.writers import read_metrics  # noqa: E402
 
@@ -38,11 +39,13 @@ flags.DEFINE_string("variant", "", "Config variant, e.g. 'smoke' for tests.")
 
 
 def summarise(config, results, rows) -> dict:
-    seeds, threshold = range(config.seeds), config.env.solved_at
-    first = [next((r["env_steps"] for r in rows if r[f"return_seed{i}"] >= threshold), None) for i in seeds]
-    return {"env_steps": rows[-1]["env_steps"], "minutes": rows[-1]["seconds"] / 60, "threshold": threshold,
-            "last": [rows[-1][f"return_seed{i}"] for i in seeds],
-            "best": [results[f"best_return_seed{i}"] for i in seeds], "first_solved": first}
+    """rows: the evaluation records, one per seed and chunk."""
+    seeds, threshold = [f"seed{i}" for i in range(config.seeds)], config.env.solved_at
+    mine = lambda seed: [r for r in rows if r["member"] == seed]
+    first = [next((r["env_steps"] for r in mine(seed) if r["return"] >= threshold), None) for seed in seeds]
+    return {"env_steps": results["env_steps"], "minutes": results["seconds"] / 60, "threshold": threshold,
+            "last": [mine(seed)[-1]["return"] for seed in seeds],
+            "best": [results[f"best_return_seed{i}"] for i in range(config.seeds)], "first_solved": first}
 
 
 def table(summaries: dict) -> list[str]:

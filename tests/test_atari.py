@@ -56,7 +56,7 @@ def test_an_unknown_game_is_named():
 @pytest.mark.slow
 def test_the_nature_recipe_runs_end_to_end_on_pong(tmp_path):
     from deepzoo import config as config_lib
-    from deepzoo.rl.loop import train_agent
+    from deepzoo.rl.agents import train_agent
     config = config_lib.load("configs/atari_dqn.py:Pong,smoke")
     assert config.agent.kwargs.buffer_size == 512 and config_lib.load("configs/atari_dqn.py:Pong").agent.kwargs[
         "buffer_size"] == 1_000_000

@@ -131,9 +131,15 @@ def _sum_and_check(history, first_step: int, program):
 
 
 def _means(records: list[dict]) -> dict[str, float]:
-    """Every number of `records` averaged over them (over a sweep's trials, an agent's seeds)."""
-    names = dict.fromkeys(k for r in records for k, v in r.items() if isinstance(v, (int, float)))
-    return {k: float(np.mean([r[k] for r in records if k in r])) for k in names if k not in ("step", "seconds")}
+    """Every number of `records` averaged over their members (a sweep's trials, an agent's seeds), named
+    with its split unless that is "train": the progress line's values."""
+    values = {}
+    for r in records:
+        prefix = "" if r["split"] == "train" else f"{r['split']}_"
+        for k, v in r.items():
+            if isinstance(v, (int, float)) and k not in ("step", "seconds"):
+                values.setdefault(prefix + k, []).append(v)
+    return {k: float(np.mean(v)) for k, v in values.items()}
 
 
 def _status(workdir) -> dict:
