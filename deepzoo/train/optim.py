@@ -20,9 +20,10 @@ def rsqrt_schedule(peak: float, warmup: int):
     return lr
 
 
-def schedule(cfg, num_steps: int):
-    """Learning rate as a function of the update count: optional linear warmup, then `cfg.schedule`."""
-    lr, warmup = cfg.learning_rate, cfg.get("warmup_steps", 0)
+def schedule(cfg, num_steps: int, peak: float | None = None):
+    """Learning rate as a function of the update count: optional linear warmup, then `cfg.schedule`;
+    its peak is cfg.learning_rate unless `peak` is given."""
+    lr, warmup = cfg.learning_rate if peak is None else peak, cfg.get("warmup_steps", 0)
     if cfg.get("schedule") == "rsqrt":  # its warmup is part of the formula
         if not warmup:
             raise ValueError("schedule 'rsqrt' needs config.optimizer.warmup_steps > 0 (4000 in the paper).")
@@ -75,28 +76,39 @@ def per_layer(optimizer, multipliers: dict):
     return optax.multi_transform(transforms, labels)
 
 
+# Numeric hyperparameters live in the optimizer state (optax.inject_hyperparams), so that trials of a
+# sweep that differ only in them share one program: vmapped, each trial's state holds its own values.
+SWEEPABLE = ("learning_rate", "momentum", "b1", "b2", "eps", "weight_decay", "rms_decay", "rho")
+
+
 def create(cfg, num_steps: int):
-    """Returns (tx, schedule) for config.optimizer; `layer_lr` scales or freezes layers (see per_layer)."""
-    lr = schedule(cfg, num_steps)
+    """Returns (tx, schedule) for config.optimizer; `layer_lr` scales or freezes layers (see per_layer).
+
+    The learning rate is factored as peak x shape(step): the optimizer runs with the schedule's shape
+    (peak 1) and a last `scale` by the peak, a hyperparameter in the state like the others in
+    SWEEPABLE. For a constant rate this is bitwise the textbook update (u * -1 * lr = u * -lr)."""
+    shape = schedule(cfg, num_steps, peak=1.0)
     b1, b2, eps = cfg.get("b1", 0.9), cfg.get("b2", 0.999), cfg.get("eps", 1e-8)
     decay = cfg.get("weight_decay", 0.0)
+    inject = optax.inject_hyperparams
     optimizer = lookup("optimizer", cfg.name, {
-        "sgd": lambda: optax.sgd(lr, momentum=cfg.get("momentum") or None, nesterov=cfg.get("nesterov", False)),
-        "adam": lambda: optax.adam(lr, b1, b2, eps),
-        "adamw": lambda: optax.adamw(lr, b1, b2, eps, weight_decay=decay),  # decoupled decay
+        "sgd": lambda: inject(optax.sgd, static_args=("nesterov",))(
+            shape, momentum=cfg.get("momentum") or None, nesterov=cfg.get("nesterov", False)),
+        "adam": lambda: inject(optax.adam)(shape, b1, b2, eps),
+        "adamw": lambda: inject(optax.adamw)(shape, b1, b2, eps, weight_decay=decay),  # decoupled decay
         # centered: divides by the gradient's running std, not its rms (Graves 2013; the Nature DQN)
-        "rmsprop": lambda: optax.rmsprop(lr, decay=cfg.get("rms_decay", 0.9), eps=eps,
-                                         momentum=cfg.get("momentum") or None, centered=cfg.get("centered", False)),
+        "rmsprop": lambda: inject(optax.rmsprop, static_args=("centered",))(
+            shape, decay=cfg.get("rms_decay", 0.9), eps=eps, momentum=cfg.get("momentum") or None,
+            centered=cfg.get("centered", False)),
         # Zeiler 2012; Bahdanau et al. 2015 trained RNNsearch with rho 0.95, eps 1e-6, learning rate 1.
-        "adadelta": lambda: optax.adadelta(lr, rho=cfg.get("rho", 0.9), eps=eps),
+        "adadelta": lambda: inject(optax.adadelta)(shape, rho=cfg.get("rho", 0.9), eps=eps),
     })()
     chain = []
     if cfg.get("grad_clip_norm"):
         chain.append(optax.clip_by_global_norm(cfg.grad_clip_norm))
-    body = [optimizer]
+    body = [optimizer, inject(optax.scale)(cfg.learning_rate)]
     if decay and cfg.name != "adamw":  # classic L2 penalty, added to the gradient
-        body.insert(0, optax.add_decayed_weights(decay))
+        body.insert(0, inject(optax.add_decayed_weights)(decay))
     if cfg.get("layer_lr"):
         body = [per_layer(optax.chain(*body), dict(cfg.layer_lr))]
-    # flat when there are no layer rates: the optimizer state of checkpoints written before them
-    return optax.chain(*chain, *body), lr
+    return optax.chain(*chain, *body), lambda count: cfg.learning_rate * shape(count)
