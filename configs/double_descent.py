@@ -3,8 +3,8 @@
     python -m deepzoo.main --config=configs/double_descent.py:mlp --workdir=runs/double_descent
     python experiments/double_descent.py      # every variant below, then the figures and the report
 
-A sweep (config.sweep) trains one trial per point of its grid, width x label noise x seed x train size
-x epochs, many at once in one compiled program (deepzoo/train/sweep.py). Variants:
+A sweep (config.sweep) trains one trial per point of its grid (width x label noise x seed, here), many
+at once in one compiled program (deepzoo/train/sweep.py). Variants:
   mlp       model-wise: MLP 40 -> h -> h -> 10, h on a geometric grid from 2 to 300, 4,000 training
             examples, 0% and 15% label noise, 3 seeds. The MNIST-1D authors (Greydanus 2020, "Scaling
             down deep learning") report the test-error peak near h = 47, where the parameters
@@ -32,10 +32,12 @@ MLP_WIDTHS = tuple(sorted({int(round(w)) for w in np.geomspace(2, 300, 16)}))
 def get_config(arg: str | None = None):
     variant = arg or "mlp"
     config = ml_collections.ConfigDict()
+    config.program = "sweep"
     config.seed = 0
 
     config.dataset = ml_collections.ConfigDict(dict(
-        name="mnist1d", train_split="train", eval_split="test", data_dir="", cache=True, prefetch=0))
+        name="mnist1d", train_split="train", eval_split="test", data_dir="", cache=True, prefetch=0,
+        train_examples=4000, subset_seed=0, label_noise=0.0))
 
     config.model = ml_collections.ConfigDict(dict(name="mlp", kwargs=ml_collections.ConfigDict(dict(
         depth=2, width=100, num_outputs=10, activation="relu", dropout_rate=0.0, batch_norm=False,
@@ -46,21 +48,26 @@ def get_config(arg: str | None = None):
         weight_decay=0.0, grad_clip_norm=0.0))
     config.batch_size = 100
     config.eval_batch_size = 1000
+    config.grad_accum_steps = 1
+    config.ema_decay = 0.0
+    # Each trial is this supervised run (deepzoo/train/trainer.py), counted in epochs of its own data.
+    config.num_epochs = 1000
+    config.num_train_steps = 0                 # set by num_epochs
+    config.log_every_steps = config.eval_every_steps = config.checkpoint_every_steps = 0   # set by *_epochs
+    config.log_every_epochs = 10               # a sweep trains in chunks of this many epochs
+    config.eval_every_epochs = 10
+    config.checkpoint_every_epochs = 100
+    config.keep_checkpoints = 2
 
     config.sweep = ml_collections.ConfigDict(dict(
         name="mlp_width",
-        width=MLP_WIDTHS,
-        label_noise=(0.0, 0.15),      # tuples: --config.sweep.seed='(0, 1)' overrides them
-        seed=(0, 1, 2),
-        train_size=(4000,),
-        epochs=(1000,),
-        width_kwargs={"width": 1},     # model kwarg <- multiplier x width
-        pad_widths=True,               # widths max_pad_ratio apart train in one program, zero-padded
+        # The grid (tuples: --config.sweep.axes.seed='(0, 1)' overrides one), trained where it can be in one
+        # vmapped program: seeds, label noise and zero-padded widths are arrays in it.
+        axes=dict(model=dict(kwargs=dict(width=MLP_WIDTHS)), dataset=dict(label_noise=(0.0, 0.15)), seed=(0, 1, 2)),
+        tied=dict(dataset=dict(subset_seed="seed")),  # each seed its own 4,000 examples and noisy labels
+        padded=("model.kwargs.width",),               # widths max_pad_ratio apart share one program
         max_pad_ratio=1.5,
-        augment="",
-        eval_every_epochs=10,
-        checkpoint_every_epochs=100,
-        shard="",                      # "i/n": run every n-th group only (one job of an array of n)
+        shard="",                                     # "i/n": run every n-th group only (one job of n)
     ))
     config.reference = ("MNIST-1D (Greydanus 2020): test-error peak near h = 47 with 15% label noise, "
                         "4,000 training examples; Nakkiran et al. 2019: the peak sits at the interpolation "
@@ -72,16 +79,21 @@ def get_config(arg: str | None = None):
         config.model = ml_collections.ConfigDict(dict(name="cnn5", kwargs=ml_collections.ConfigDict(dict(
             width=8, num_classes=10, dtype="float32"))))
         # XLA:CPU's convolutions under vmap cost ~1 s per trial-epoch at k = 8: one seed, 60 epochs.
-        config.sweep.update(name="cnn_width", width=(1, 2, 3, 4, 6, 8, 12), seed=(0,), epochs=(60,),
-                            eval_every_epochs=3, checkpoint_every_epochs=15)
+        config.sweep.update(name="cnn_width")
+        config.sweep.axes.model.kwargs.width = (1, 2, 3, 4, 6, 8, 12)
+        config.sweep.axes.seed = (0,)
+        config.update(num_epochs=60, log_every_epochs=3, eval_every_epochs=3, checkpoint_every_epochs=15)
     elif variant == "samples":
         # The same directory as "mlp": its 4,000-example trials are done already and are not rerun.
-        config.sweep.update(train_size=(1000, 2000, 4000), label_noise=(0.15,))
+        config.sweep.axes.dataset = ml_collections.ConfigDict(dict(label_noise=(0.15,),
+                                                                   train_examples=(1000, 2000, 4000)))
     elif variant == "smoke":
-        config.sweep.update(name="smoke", width=(4, 8, 16), label_noise=(0.0, 0.15), seed=(0, 1),
-                            train_size=(400,), epochs=(6,), eval_every_epochs=2, checkpoint_every_epochs=2)
-        config.batch_size = 50
-        config.eval_batch_size = 256
+        config.sweep.update(name="smoke")
+        config.sweep.axes.model.kwargs.width = (4, 8, 16)
+        config.sweep.axes.seed = (0, 1)
+        config.dataset.train_examples = 400
+        config.update(num_epochs=6, log_every_epochs=2, eval_every_epochs=2, checkpoint_every_epochs=2,
+                      batch_size=50, eval_batch_size=256)
     else:
         raise ValueError(f"unknown variant {variant!r} of double_descent; known: mlp, cnn, samples, smoke.")
     return config

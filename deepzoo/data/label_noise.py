@@ -1,20 +1,10 @@
-"""Training subsets and label noise for sweeps (deep double descent), as pure functions of a seed.
+"""Label noise (deep double descent), a pure function of a seed: config.dataset.label_noise.
 
 Nakkiran et al. 2019 corrupt a fraction p of the training labels; here exactly round(p n) examples of
 the subset, chosen at random, get a label drawn uniformly from the *other* classes, so that p is the
 fraction of wrong labels (redrawing from all classes would leave p / num_classes of them right).
 """
 import numpy as np
-
-
-def subset(num_examples: int, size: int, seed: int) -> np.ndarray:
-    """`size` example indices drawn without replacement; for one seed the smaller subsets are
-    prefixes of the larger ones, so a sample-wise sweep adds data to the same examples."""
-    if not 0 < size <= num_examples:
-        raise ValueError(f"train_size={size} must be between 1 and the {num_examples} examples of the "
-                         f"training split.")
-    order = np.random.default_rng([seed, 0x5EED]).permutation(num_examples)
-    return np.sort(order[:size]).astype(np.int32)
 
 
 def noisy_labels(labels: np.ndarray, fraction: float, num_classes: int, seed: int,
@@ -31,3 +21,13 @@ def noisy_labels(labels: np.ndarray, fraction: float, num_classes: int, seed: in
     chosen = rng.choice(indices, int(round(fraction * len(indices))), replace=False)
     labels[chosen] = (labels[chosen] + rng.integers(1, num_classes, len(chosen))) % num_classes
     return labels
+
+
+def with_label_noise(source, fraction: float, seed: int):
+    """An in-memory classification source whose labels carry `fraction` of noise drawn with `seed`."""
+    if "label" not in getattr(source, "arrays", {}):
+        raise ValueError("config.dataset.label_noise needs an in-memory classification split: set "
+                         "--config.dataset.cache=True (and use a dataset with labels).")
+    classes = source.num_classes or int(source.arrays["label"].max()) + 1
+    labels = noisy_labels(source.arrays["label"], fraction, classes, seed)
+    return type(source)({**source.arrays, "label": labels}, source.num_classes)

@@ -23,6 +23,8 @@ from absl import logging
 from jax.experimental import multihost_utils
 
 from deepzoo.data import images, text
+from deepzoo.data.augment import augmented
+from deepzoo.data.label_noise import with_label_noise
 from deepzoo.data.builders import OFFLINE_BUILDERS, TEXT_BUILDERS
 
 _BUILDERS = {**OFFLINE_BUILDERS, **TEXT_BUILDERS}  # every dataset prepared here on first use
@@ -189,11 +191,13 @@ def select(source: ArraySource, classes=(), num_examples: int = 0, seed: int = 0
         arrays["label"] = relabel[arrays["label"]]
         num_classes = len(classes)
     if num_examples:
-        n = len(arrays["label"])
+        n = len(next(iter(arrays.values())))
         if num_examples > n:
             raise ValueError(f"num_examples={num_examples} is more than the {n} examples there are; lower "
                              f"config.dataset.train_examples.")
         order = np.random.default_rng(seed).permutation(n)
+        if "label" not in arrays:  # e.g. sentence pairs: a random subset, nested across sizes too
+            return ArraySource({k: v[np.sort(order[:num_examples])] for k, v in arrays.items()}, num_classes)
         labels = arrays["label"][order]
         # round-robin over classes, each in its own random order: balanced, and nested across sizes
         rank = np.empty(n, np.int64)
@@ -206,7 +210,8 @@ def select(source: ArraySource, classes=(), num_examples: int = 0, seed: int = 0
 
 def load(name: str, split: str, *, data_dir: str | None = None, cache: bool = True,
          image_size: int = 0, augment: bool = False, max_length: int = 0, vocab_size: int = 0,
-         languages: tuple = ("en", "de"), classes: tuple = (), num_examples: int = 0, seed: int = 0):
+         languages: tuple = ("en", "de"), classes: tuple = (), num_examples: int = 0, seed: int = 0,
+         label_noise: float = 0.0, augmentation: str = ""):
     """Returns the `split` of dataset `name` as a source of examples; their kind (see the module's
     docstring) follows from the name: {"input": float32, "label": int32} for classification.
 
@@ -215,7 +220,9 @@ def load(name: str, split: str, *, data_dir: str | None = None, cache: bool = Tr
     (augment=True, for training) or central; the task normalises them on the device.
     Text datasets: max_length is the length of every token sequence (required); translation also
     takes vocab_size (SentencePiece pieces, required) and languages (source, target feature names).
-    classes, num_examples, seed: a subset of a cached classification split (see `select`).
+    classes, num_examples, seed: a subset of a cached classification split (see `select`); label_noise:
+    that fraction of its labels changed to another class, drawn with `seed` (label_noise.py);
+    augmentation: e.g. "crop_flip" for training reads of an in-memory image split (augment.py).
     """
     kind = dataset_kind(name)
     if kind != "classification":
@@ -251,7 +258,9 @@ def load(name: str, split: str, *, data_dir: str | None = None, cache: bool = Tr
             raise ValueError("config.dataset.classes and train_examples select from a cached split: set "
                              "--config.dataset.cache=True.")
         source = select(source, classes, num_examples, seed)
-    return source
+    if label_noise:
+        source = with_label_noise(source, label_noise, seed)
+    return augmented(source, augmentation)
 
 
 def _string(value) -> str:

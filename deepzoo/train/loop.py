@@ -28,6 +28,7 @@ vmapped trials, a chunk of agent iterations). A program gives:
     summary(state, records) -> dict         results.json (besides step and seconds) from the latest records
     plot(workdir)                           draws learning_curves.png from metrics.jsonl
     flops_per_step                          for the MFU in the progress line (0: not shown)
+    steps_per_unit (optional, 1)            train steps in one step of the loop: metrics.jsonl counts train steps
 A program whose run was started on a workdir with a checkpoint resumes from it: the same command gives
 the same result as an uninterrupted run.
 """
@@ -178,13 +179,14 @@ def run(program, workdir) -> dict:
             files.write_json(workdir / "status.json", {"status": status, unit: step, f"num_{unit}s": num_steps,
                                                        "seconds": seconds(), **extra})
 
-    writer = MetricWriter(workdir, resume_step=start)
+    per_unit = getattr(program, "steps_per_unit", 1)
+    writer = MetricWriter(workdir, resume_step=start * per_unit)
     peak = flops.matmul_peak() if program.flops_per_step else 0.0
     progress = Progress(start, num_steps, program.flops_per_step, peak, unit=unit)
 
     def write(step, records):
         for r in records:
-            writer.write(step, r["split"], {"seconds": seconds(), **{k: v for k, v in r.items() if k != "split"}})
+            writer.write(step * per_unit, r["split"], {"seconds": seconds(), **{k: v for k, v in r.items() if k != "split"}})
         writer.flush()
 
     history, latest, step, stopping = [], {}, start, False

@@ -1,32 +1,29 @@
-"""Sweeps: one config, many trials, trained together in one compiled program where they can be.
+"""Sweeps: one config, a grid of trials over any of its fields, trained group by group in the one run loop.
 
-    config.sweep = {name, width, label_noise, seed, train_size, epochs: lists (the axes), width_kwargs,
-                    pad_widths, max_pad_ratio, eval_every_epochs, checkpoint_every_epochs, shard}
-    run_sweep(config, workdir) -> rows          # python -m deepzoo.main does this when config.sweep is set
+    config.sweep.name      trials go to workdir/<name>/
+    config.sweep.axes      a tree mirroring the config whose leaves are tuples of values; the grid is their
+                           product, e.g. axes.optimizer.learning_rate = (1e-3, 1e-2), axes.seed = (0, 1, 2)
+    config.sweep.tied      a tree whose leaves name an axis field: that field takes the axis's value
+                           (tied.dataset.subset_seed = "seed": each seed its own data subset and noise),
+                           or (axis field, multiplier): multiplier x the value (a tuple multiplier gives
+                           per-stage widths: tied.model.kwargs.widths = ("model.kwargs.stem_width", (1, 2, 4, 8)))
+    config.sweep.padded    axis fields whose values are zero-padded to the group's widest (train/padding.py)
+    config.sweep.max_pad_ratio, config.sweep.shard ("i/n": this job runs every n-th group)
+    run_sweep(config, workdir) -> rows        # python -m deepzoo.main with config.program = "sweep"
 
-Each trial of the grid gets workdir/<sweep>/<trial>/ with its config.json, status.json and
-metrics.jsonl (one record per evaluation); results.csv and curves.csv gather them. A trial whose status
-is "done" is never rerun; a group interrupted midway resumes from its last checkpoint
-(workdir/<sweep>/groups/<id>/) to the same result.
-
-Trials that share their train size and epochs form a group, trained by one jitted program: the library's
-train step (step.py) vmapped over the trials, every epoch a lax.scan over its steps. Seeds, label noise
-and data subsets are plain arrays under vmap. Widths are batched too (pad_widths): each trial is
-initialised as its own narrow network, then zero-padded to the group's widest one. The padding units
-get no input (zero weights in) and give no output (zero weights out), so they stay zero and the
-trial computes exactly what the narrow network does, initialisation scale included. That holds for
-MLPs and CNNs with ReLU and BatchNorm; it is checked at the start (the outputs agree) and at the end
-(the padding is still zero). LayerNorm, whose statistics see the padding, needs pad_widths=False.
-
-A trial's result depends on its own seed only: initialisation, data subset, label noise, batch order
-(permutation of fold_in(key(seed), epoch)) and dropout.
+Each trial is a supervised config (trial_config): the sweep's config with the trial's values set. Trials
+that differ only in fields that become arrays under vmap share one program: the seed; the data's
+label_noise, subset_seed and train_examples (each trial reads its own batches from the pipeline); the
+numeric optimizer hyperparameters (held in the optimizer state, train/optim.py); padded widths. Such a
+group is a program of the one run loop (train/loop.py) in workdir/<name>/groups/<id>/; groups run one
+after another. A trial's batches, initialisation and dropout come from its own config exactly as in a
+run of that config alone, which tests/test_sweep.py compares. results.csv (one row per finished trial:
+its fields, parameters, last evaluation) and curves.csv (every evaluation) gather the groups.
 """
 import csv
-import dataclasses
 import hashlib
 import itertools
 import json
-import time
 
 import jax
 import jax.numpy as jnp
@@ -36,426 +33,340 @@ from absl import logging
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from deepzoo import data, models, tasks
-from deepzoo.data import label_noise
+from deepzoo.plots import curves
 from deepzoo.tasks import metrics as metrics_lib
-from deepzoo.train import files, optim, sharding
-from deepzoo.train.checkpoint import Checkpoints, quiet_orbax_logs
+from deepzoo.train import files, loop, optim, padding, sharding
 from deepzoo.train.state import create_train_state
 from deepzoo.train.step import make_eval_step, make_train_step
-from deepzoo.train.trainer import Stopped, StopSignal
+from deepzoo.train.trainer import load_sources, schedule
 
-AXES = ("width", "label_noise", "seed", "train_size", "epochs")
-
-
-@dataclasses.dataclass(frozen=True, order=True)
-class Trial:
-    train_size: int
-    epochs: int
-    width: int
-    label_noise: float
-    seed: int
-
-    @property
-    def name(self) -> str:
-        return f"w{self.width}_noise{self.label_noise:g}_n{self.train_size}_e{self.epochs}_seed{self.seed}"
-
-    def row(self) -> dict:
-        return {axis: getattr(self, axis) for axis in AXES}
+# Fields that become arrays under vmap (besides config.sweep.padded).
+VMAPPED = ("seed", "dataset.label_noise", "dataset.subset_seed", "dataset.train_examples",
+           *(f"optimizer.{h}" for h in optim.SWEEPABLE))
+# Zero and non-zero values of these build different optimizer chains: a group holds one kind.
+_ZERO_IS_STRUCTURE = ("optimizer.momentum", "optimizer.weight_decay")
 
 
-def trials(sweep) -> list[Trial]:
-    """The grid of the sweep's axes, in a fixed order."""
-    for axis in AXES:
-        if not sweep.get(axis):
-            raise ValueError(f"config.sweep.{axis} must list at least one value (known axes: {', '.join(AXES)}).")
-    return sorted(Trial(train_size=n, epochs=e, width=w, label_noise=p, seed=s) for w, p, s, n, e in
-                  itertools.product(*(sweep[axis] for axis in AXES)))
+def _leaves(tree, prefix: str = "") -> dict:
+    """A nested ConfigDict or dict -> {"a.b.c": leaf}."""
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, (dict, ml_collections.ConfigDict)):
+            out.update(_leaves(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
 
-def model_kwargs(config, width: int) -> dict:
-    """config.model.kwargs with the width set: every field of sweep.width_kwargs becomes its multiplier
-    (a number, or a tuple for per-stage widths) times `width`."""
-    kwargs = config.model.kwargs.to_dict()
-    for field, multiplier in config.sweep.width_kwargs.items():
-        kwargs[field] = (tuple(int(m * width) for m in multiplier) if isinstance(multiplier, (tuple, list))
-                         else int(multiplier * width))
-    return kwargs
+def _get(config, field: str):
+    node = config
+    for part in field.split("."):
+        node = node[part]
+    return node
 
 
-def trial_config(config, trial: Trial):
-    """The config of one trial: the sweep's values set, the sweep itself left out."""
+def _set(config, field: str, value):
+    *parents, leaf = field.split(".")
+    node = config
+    for part in parents:
+        node = node[part]
+    node[leaf] = tuple(value) if isinstance(value, list) else value
+
+
+def axes(config) -> dict[str, tuple]:
+    """{field: its values}, checked against the config."""
+    fields = _leaves(config.sweep.axes)
+    if not fields:
+        raise ValueError("config.sweep.axes is empty; give at least one field and its values, e.g. "
+                         "axes.seed = (0, 1, 2).")
+    known = _leaves(ml_collections.ConfigDict({k: v for k, v in config.items() if k != "sweep"}))
+    for field, values in fields.items():
+        if field not in known and not any(k.startswith(field + ".") for k in known):
+            close = [k for k in known if k.split(".")[-1] == field.split(".")[-1]]
+            raise ValueError(f"config.sweep.axes.{field} names no field of the config"
+                             f"{'; did you mean ' + ' or '.join(close) if close else ''}.")
+        if not isinstance(values, (tuple, list)) or not values:
+            raise ValueError(f"config.sweep.axes.{field}={values!r} must be a non-empty tuple of values.")
+    return fields
+
+
+def trials(config) -> list[dict]:
+    """The grid: one {field: value} per trial, tied fields included, in a fixed order."""
+    grid = axes(config)
+    swept = [*grid, *_leaves(config.sweep.get("tied", {}))]
+    for field in config.sweep.get("padded", ()):
+        if not field.startswith("model.kwargs.") or field not in swept:
+            raise ValueError(f"config.sweep.padded names {field!r}; padded fields are swept fields of model.kwargs "
+                             f"(e.g. model.kwargs.width), and the swept fields are {', '.join(swept)}.")
+    tied = {f: (t, None) if isinstance(t, str) else tuple(t) for f, t in _leaves(config.sweep.get("tied", {})).items()}
+    for field, (axis, _) in tied.items():
+        if axis not in grid:
+            raise ValueError(f"config.sweep.tied.{field} names {axis!r}, which is no axis; axes: {', '.join(grid)}.")
+
+    def scaled(value, multiplier):
+        if multiplier is None:
+            return value
+        if isinstance(multiplier, (tuple, list)):
+            return tuple(int(m * value) for m in multiplier)
+        return type(value)(multiplier * value)
+    points = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+    return [{**p, **{field: scaled(p[axis], m) for field, (axis, m) in tied.items()}} for p in points]
+
+
+def short_names(config) -> dict[str, str]:
+    """Each axis or tied field's column name: its last part, or the whole path where two would clash."""
+    fields = [*axes(config), *_leaves(config.sweep.get("tied", {}))]
+    last = [f.split(".")[-1] for f in fields]
+    return {f: (s if last.count(s) == 1 else f) for f, s in zip(fields, last)}
+
+
+def trial_name(config, trial: dict) -> str:
+    names = short_names(config)
+    value = lambda v: "-".join(map(str, v)) if isinstance(v, (tuple, list)) else f"{v:g}" if isinstance(
+        v, float) else str(v)
+    return "_".join(f"{names[f]}{value(trial[f])}" for f in axes(config))
+
+
+def trial_config(config, trial: dict):
+    """The supervised config of one trial: its values set, the sweep left out."""
     c = ml_collections.ConfigDict(config.to_dict())
     del c["sweep"]
-    c.seed = trial.seed
-    c.model.kwargs = model_kwargs(config, trial.width)
-    c.dataset.train_size, c.dataset.label_noise, c.num_epochs = trial.train_size, trial.label_noise, trial.epochs
+    c.program = "supervised"
+    for field, value in trial.items():
+        _set(c, field, value)
     return c
 
 
-def plan(config, todo: list[Trial]) -> list[list[Trial]]:
-    """Groups of trials trained together: same train size and epochs; widths up to max_pad_ratio apart
-    padded to the widest (or one width per group without pad_widths)."""
-    sweep, groups = config.sweep, []
-    for _, same in itertools.groupby(sorted(todo), key=lambda t: (t.train_size, t.epochs)):
-        same = list(same)
+def _widest(values):
+    return tuple(max(v) for v in zip(*values)) if isinstance(values[0], (tuple, list)) else max(values)
+
+
+def plan(config, todo: list[dict]) -> list[list[dict]]:
+    """Groups of trials that share one program: equal in every field but VMAPPED and padded ones (and in
+    whether momentum and weight decay are zero); padded widths up to max_pad_ratio apart."""
+    sweep, padded = config.sweep, tuple(config.sweep.get("padded", ()))
+    fixed = lambda t: tuple((f, v if f not in _ZERO_IS_STRUCTURE else bool(v)) for f, v in sorted(t.items())
+                            if f not in VMAPPED and f not in padded or f in _ZERO_IS_STRUCTURE)
+    if config.get("num_epochs"):  # then train_examples sets the number of steps
+        fixed = (lambda inner: lambda t: (inner(t), t.get("dataset.train_examples")))(fixed)
+    size = lambda t: max(np.max(t[f]) for f in padded) if padded else 0
+    groups = []
+    for _, same in itertools.groupby(sorted(todo, key=lambda t: (repr(fixed(t)), size(t))), key=lambda t: repr(fixed(t))):
         bucket = []
-        for width in sorted({t.width for t in same}):
-            if bucket and (not sweep.pad_widths or width > bucket[0] * sweep.max_pad_ratio):
-                groups.append([t for t in same if t.width in bucket])
+        for t in same:
+            if bucket and size(t) > size(bucket[0]) * sweep.get("max_pad_ratio", 1.0):
+                groups.append(bucket)
                 bucket = []
-            bucket.append(width)
-        groups.append([t for t in same if t.width in bucket])
+            bucket.append(t)
+        groups.append(bucket)
     if sweep.get("shard"):  # "i/n": this job runs every n-th group (job arrays, one slice per group)
         index, count = (int(v) for v in sweep.shard.split("/"))
         groups = groups[index::count]
     return groups
 
 
-def _group_id(group: list[Trial]) -> str:
-    return hashlib.sha1(" ".join(t.name for t in group).encode()).hexdigest()[:12]
+class Trials:
+    """One group of trials as a program of the loop: its step is a chunk of log_every_steps train steps of
+    every trial (a lax.scan of the library's train step, vmapped over the trials)."""
+    unit, steps_field, flops_per_step = "chunk", "config.num_train_steps", 0.0
 
-
-# ---- padding a narrow network into a wide one ------------------------------------------------------
-
-def pad_to(tree, shapes):
-    """Zero-pads every leaf of `tree` to the shape of the matching leaf of `shapes` (its leading corner)."""
-    def pad(x, s):
-        if x.shape == s.shape:
-            return x
-        if x.ndim != len(s.shape) or any(a > b for a, b in zip(x.shape, s.shape)):
-            raise ValueError(f"cannot pad a leaf of shape {x.shape} to {s.shape}: widths of this model do "
-                             f"not nest; set config.sweep.pad_widths=False.")
-        return jnp.zeros(s.shape, x.dtype).at[tuple(slice(0, n) for n in x.shape)].set(x)
-    return jax.tree.map(pad, tree, shapes)
-
-
-def unpad(tree, shapes):
-    """The leading corner of every leaf: the narrow network inside a padded one."""
-    return jax.tree.map(lambda x, s: x[tuple(slice(0, n) for n in s.shape)], tree, shapes)
-
-
-def count_params(shapes) -> int:
-    return int(sum(np.prod(x.shape) for x in jax.tree.leaves(shapes)))
-
-
-# ---- data held on the device -----------------------------------------------------------------------
-
-def _arrays(config, split: str):
-    ds = config.dataset
-    options = {k: ds[k] for k in ("max_length", "vocab_size", "languages") if k in ds}
-    source = data.load(ds.name, split, data_dir=ds.data_dir, cache=True, **options)
-    if not isinstance(source, data.ArraySource):
-        raise ValueError(f"a sweep holds {ds.name!r} in memory, but its {split!r} split is read record by "
-                         f"record; sweeps need a dataset that fits in memory (config.dataset.cache=True).")
-    return source
-
-
-def _gather(arrays: dict, labels, index):
-    """The batch of every trial: rows `index` (trials, rows) of the shared arrays, with each trial's own
-    (noisy) labels."""
-    batch = {k: v[index] for k, v in arrays.items()}
-    if labels is not None:
-        batch["label"] = jnp.take_along_axis(labels, index, axis=1)
-    return batch
-
-
-def _augment(batch, seeds, step, kind: str):
-    """Random crops (4-pixel zero padding) and horizontal flips, drawn from each trial's seed and step:
-    Nakkiran et al.'s CIFAR-10 augmentation, done on the device."""
-    if not kind:
-        return batch
-    if kind != "crop_flip":
-        raise ValueError(f"unknown config.sweep.augment={kind!r}; known: '' (none), 'crop_flip'.")
-
-    def one(images, seed):
-        key = jax.random.fold_in(jax.random.fold_in(jax.random.key(seed), 0xA06), step)
-        k_crop, k_flip = jax.random.split(key)
-        n, h, w, _ = images.shape
-        padded = jnp.pad(images, ((0, 0), (4, 4), (4, 4), (0, 0)))
-        offsets = jax.random.randint(k_crop, (n, 2), 0, 9)
-        crop = jax.vmap(lambda im, o: jax.lax.dynamic_slice(im, (o[0], o[1], 0), (h, w, im.shape[-1])))
-        images = crop(padded, offsets)
-        flip = jax.random.bernoulli(k_flip, 0.5, (n, 1, 1, 1))
-        return jnp.where(flip, images[:, :, ::-1], images)
-    return {**batch, "input": jax.vmap(one)(batch["input"], seeds)}
-
-
-# ---- one group -------------------------------------------------------------------------------------
-
-class _Group:
-    """The compiled programs and the stacked state of one group of trials."""
-
-    def __init__(self, config, group, train, test, mesh):
-        self.config, self.group = config, group
-        self.n, self.epochs = group[0].train_size, group[0].epochs
-        self.steps_per_epoch = self.n // config.batch_size
-        if self.steps_per_epoch < 1:
-            raise ValueError(f"train_size={self.n} is smaller than config.batch_size={config.batch_size}.")
-        num_steps = self.epochs * self.steps_per_epoch
-        self.task = tasks.get(config.task.name, **config.task.kwargs)
-        self.tx, _ = optim.create(config.optimizer, num_steps)
-        widest = max(t.width for t in group)
-        self.model = models.get(config.model.name, **model_kwargs(config, widest))
-        example = self.task.inputs(train.read(np.arange(2)))
-        init = lambda model, seed: create_train_state(model, self.tx, example, seed=seed)
-        self.shapes = jax.eval_shape(lambda seed: init(self.model, seed), 0)
-
-        # Each trial starts as its own network, padded to the widest; checked to compute the same.
-        states, self.narrow_shapes, self.params = {}, {}, {}
-        for width in sorted({t.width for t in group}):
-            narrow = models.get(config.model.name, **model_kwargs(config, width))
-            narrow_init = jax.jit(lambda seed, narrow=narrow: init(narrow, seed))
-            self.narrow_shapes[width] = jax.eval_shape(narrow_init, 0)
-            self.params[width] = count_params(self.narrow_shapes[width].params)
-            for t in (t for t in group if t.width == width):
-                states[t] = narrow_init(t.seed)
-            if width != widest:
-                self._check_padding(narrow, states[next(t for t in group if t.width == width)], example,
-                                    width, widest)
-        self.state = jax.tree.map(lambda *xs: jnp.stack(xs), *(pad_to(states[t], self.shapes) for t in group))
-
-        # Data on the device: shared inputs, each trial's labels and subset.
-        self.train_arrays = {k: jnp.asarray(v) for k, v in train.arrays.items() if k != "label"}
-        self.test_arrays = {k: jnp.asarray(v) for k, v in test.arrays.items() if k != "label"}
-        has_labels = "label" in train.arrays
-        if not has_labels and any(t.label_noise for t in group):
-            raise ValueError(f"label_noise needs a dataset with labels; {config.dataset.name!r} has "
-                             f"{sorted(train.arrays)}. Set config.sweep.label_noise=(0.0,).")
-        subsets = [label_noise.subset(len(train), self.n, t.seed) for t in group]
-        self.subsets = jnp.asarray(np.stack(subsets))
-        self.labels = self.test_labels = None
-        if has_labels:
-            classes = train.num_classes or int(train.arrays["label"].max()) + 1
-            self.labels = jnp.asarray(np.stack([
-                label_noise.noisy_labels(train.arrays["label"], t.label_noise, classes, t.seed, s)
-                for t, s in zip(group, subsets)]))
-            self.test_labels = jnp.broadcast_to(jnp.asarray(test.arrays["label"]), (len(group), len(test)))
-        self.seeds = jnp.asarray([t.seed for t in group], jnp.int32)
-        self.num_test = len(test)
-
+    def __init__(self, config, group: list[dict], names: list[str], mesh):
+        self.members, self.mesh = tuple(names), mesh
+        self.config = ml_collections.ConfigDict({**config.to_dict(), "group": self.members})
+        self.configs = [trial_config(config, t) for t in group]
+        first = self.configs[0]
+        self.sources = [load_sources(c.dataset) for c in self.configs]
+        plan_ = schedule(first, len(self.sources[0][0]))
+        k = self.steps_per_unit = plan_["log_every"]
+        for name in ("num_steps", "eval_every", "checkpoint_every"):
+            if plan_[name] % k:
+                raise ValueError(f"a sweep trains in chunks of log_every_steps={k} steps: make the run's "
+                                 f"{name.replace('_', ' ')} ({plan_[name]} steps) a multiple of it.")
+        self.num_steps, self.eval_every = plan_["num_steps"] // k, plan_["eval_every"] // k
+        self.checkpoint_every, self.log_every = plan_["checkpoint_every"] // k, 1
+        self.keep_checkpoints = first.keep_checkpoints
+        self.task = tasks.get(first.task.name, **first.task.kwargs)
+        self.txs = [optim.create(c.optimizer, plan_["num_steps"])[0] for c in self.configs]
+        padded = tuple(config.sweep.get("padded", ()))
+        self.model_kwargs = dict(first.model.kwargs) | {f.split(".")[-1]: _widest([t[f] for t in group])
+                                                        for f in padded}
+        self.model = models.get(first.model.name, **self.model_kwargs)
+        self.narrow = [models.get(c.model.name, **c.model.kwargs) for c in self.configs]
+        self.example = self.task.inputs(self.sources[0][0].read(np.arange(2)))
+        self.seeds = jnp.asarray([c.seed for c in self.configs], jnp.int32)
         # The trial axis is split over the devices when it divides evenly, else every device runs all.
         spec = P("data") if len(group) % mesh.devices.size == 0 else P()
-        self.state = jax.device_put(self.state, NamedSharding(mesh, spec))
-        self._train_epochs = jax.jit(self._train_epochs_fn, static_argnums=2, donate_argnums=0)
-        self._eval_chunk = jax.jit(self._eval_chunk_fn)
+        self.trial_sharding = NamedSharding(mesh, spec)
+        ema, players = first.ema_decay > 0, getattr(self.task, "players", ())
+        self._wide = jax.eval_shape(lambda: create_train_state(self.model, self.txs[0], self.example, seed=0,
+                                                               ema=ema, players=players))
+        self.shapes = jax.tree.map(lambda x: jax.ShapeDtypeStruct((len(group), *x.shape), x.dtype,
+                                                                  sharding=self.trial_sharding), self._wide)
 
-    def _check_padding(self, narrow, narrow_state, example, width, widest):
-        padded = pad_to(narrow_state, self.shapes)
-        variables = lambda s: {"params": s.params, **s.model_state}
-        out_narrow = jax.jit(narrow.apply)(variables(narrow_state), *example)
-        out_wide = jax.jit(self.model.apply)(variables(padded), *example)
-        error = float(jnp.max(jnp.abs(out_narrow - out_wide)))
-        if not error <= 1e-4 * (1.0 + float(jnp.max(jnp.abs(out_narrow)))):
-            raise ValueError(f"{self.config.model.name}: width {width} padded to {widest} does not compute the "
-                             f"narrow network (outputs differ by {error:.3g}); normalisation over the "
-                             f"padded axis breaks padding. Set config.sweep.pad_widths=False.")
+        step = jax.vmap(make_train_step(self.model, self.task, self.txs[0], seed=0,
+                                        grad_accum_steps=first.grad_accum_steps, ema_decay=first.ema_decay))
+        self._chunk = jax.jit(lambda state, batches, seeds: jax.lax.scan(
+            lambda s, b: step(s, b, seeds), state, batches), donate_argnums=0)
+        self._eval = {"": jax.jit(jax.vmap(make_eval_step(self.model, self.task)))}
+        if first.ema_decay > 0:
+            self._eval["ema_"] = jax.jit(jax.vmap(make_eval_step(self.model, self.task, use_ema=True)))
 
-    def _train_epochs_fn(self, state, first_epoch, num_epochs: int):
-        train_step = jax.vmap(make_train_step(self.model, self.task, self.tx, seed=0))
-        b, steps = self.config.batch_size, self.steps_per_epoch
-        augment = self.config.sweep.get("augment", "")
+    def init(self):
+        """Each trial initialised as its own (narrow) network from its own seed, padded to the widest."""
+        first = self.configs[0]
+        ema, players = first.ema_decay > 0, getattr(self.task, "players", ())
+        inits, states = {}, []
+        for c, narrow, tx in zip(self.configs, self.narrow, self.txs):
+            key = repr(c.model.kwargs)
+            if key not in inits:  # one compiled initialiser per width; the seed is its argument
+                inits[key] = jax.jit(lambda seed, narrow=narrow: create_train_state(
+                    narrow, self.txs[0], self.example, seed=seed, ema=ema, players=players))
+            state = inits[key](c.seed)
+            state = state.replace(opt_state={p: tx.init(state.params[p]) for p in players} if players
+                                  else tx.init(state.params))   # this trial's hyperparameters
+            padded = padding.pad_to(state, self._wide)
+            if dict(c.model.kwargs) != dict(self.model_kwargs):
+                variables = lambda s: {"params": s.params, **s.model_state}
+                padding.check_same_outputs(narrow, self.model, variables(state), variables(padded), self.example,
+                                           f"{c.model.name} with {dict(c.model.kwargs)}")
+            states.append(padded)
+        return jax.device_put(jax.tree.map(lambda *xs: jnp.stack(xs), *states), self.trial_sharding)
 
-        def epoch(state, e):
-            def order(seed, subset):  # this trial's batches of epoch e: a permutation of its subset
-                key = jax.random.fold_in(jax.random.fold_in(jax.random.key(seed), 0xDA7A), e)
-                return jax.random.permutation(key, subset)[:steps * b].reshape(steps, b)
-            index = jax.vmap(order)(self.seeds, self.subsets).swapaxes(0, 1)   # (steps, trials, batch)
+    def abstract_state(self):
+        return self.shapes
 
-            def step(state, idx):
-                batch = _augment(_gather(self.train_arrays, self.labels, idx), self.seeds, state.step[0], augment)
-                return train_step(state, batch, self.seeds)
-            state, metrics = jax.lax.scan(step, state, index)
-            return state, jax.tree.map(lambda x: x.sum(0), metrics)
+    def begin(self, step: int):
+        self.batches = [data.train_batches(train, global_batch_size=c.batch_size, seed=c.seed,
+                                           start_step=step * self.steps_per_unit, process_index=0, process_count=1)
+                        for c, (train, _) in zip(self.configs, self.sources)]
 
-        state, metrics = jax.lax.scan(epoch, state, first_epoch + jnp.arange(num_epochs))
+    def run(self, state, step: int):
+        k = self.steps_per_unit
+        chunks = [jax.tree.map(lambda *xs: np.stack(xs), *(next(it) for _ in range(k))) for it in self.batches]
+        batches = jax.tree.map(lambda *xs: np.stack(xs, axis=1), *chunks)     # (steps, trials, batch, ...)
+        batches = jax.device_put(batches, NamedSharding(self.mesh, P(None, *self.trial_sharding.spec)))
+        state, metrics = self._chunk(state, batches, self.seeds)
         return state, jax.tree.map(lambda x: x.sum(0), metrics)
 
-    def _eval_chunk_fn(self, state, arrays, labels, index, mask):
-        batch = _gather(arrays, labels, index)
-        batch["mask"] = jnp.broadcast_to(mask, index.shape)
-        return jax.vmap(make_eval_step(self.model, self.task))(state, batch)
+    def _per_trial(self, metrics) -> list[dict]:
+        return [{k: float(s[i] / max(c[i], 1e-12)) for k, (s, c) in metrics.items()} for i in range(len(self.members))]
 
-    def evaluate(self, split: str):
-        """Per-trial means: on each trial's training subset with its noisy labels, or on the test split."""
-        if split == "train":
-            arrays, labels, index = self.train_arrays, self.labels, self.subsets
-        else:
-            arrays, labels = self.test_arrays, self.test_labels
-            index = jnp.broadcast_to(jnp.arange(self.num_test, dtype=jnp.int32), (len(self.group), self.num_test))
-        total, size, chunk = None, index.shape[1], self.config.eval_batch_size
-        for start in range(0, size, chunk):
-            idx = index[:, start:start + chunk]
-            real = idx.shape[1]
-            if real < chunk:  # one shape for every chunk: pad with row 0, masked out
-                idx = jnp.pad(idx, ((0, 0), (0, chunk - real)))
-            mask = jnp.arange(chunk) < real
-            m = self._eval_chunk(self.state, arrays, labels, idx, mask)
-            total = m if total is None else metrics_lib.add(total, m)
-        total = jax.device_get(total)
-        return [metrics_lib.means(jax.tree.map(lambda x: x[i], total)) for i in range(len(self.group))]
+    def train_records(self, metrics, step: int) -> list[dict]:
+        return [{"split": "running", "member": name, **values}
+                for name, values in zip(self.members, self._per_trial(metrics))]
 
-    def train(self, first_epoch: int, num_epochs: int):
-        self.state, metrics = self._train_epochs(self.state, jnp.int32(first_epoch), num_epochs)
-        metrics = jax.device_get(metrics)
-        for quantity in ("loss", "grads", "update"):
-            bad = np.flatnonzero(metrics[f"nonfinite_{quantity}"][0] > 0)
-            if len(bad):
-                names = ", ".join(self.group[i].name for i in bad)
-                raise FloatingPointError(f"non-finite {quantity} in trials {names} between epochs {first_epoch} "
-                                         f"and {first_epoch + num_epochs}; lower the learning rate.")
-        metrics = {k: v for k, v in metrics.items() if not k.startswith("nonfinite") and k != "grad_norm"}
-        return [metrics_lib.means(jax.tree.map(lambda x: x[i], metrics)) for i in range(len(self.group))]
+    def _evaluate_split(self, state, sources) -> list[dict]:
+        """Per-trial means over each trial's own source, in batches padded (mask 0) to the longest."""
+        size = self.configs[0].eval_batch_size
+        per_trial = [list(data.eval_batches(s, global_batch_size=size, process_index=0, process_count=1))
+                     for s in sources]
+        longest = max(map(len, per_trial))
+        blank = lambda b: {**b, "mask": np.zeros_like(b["mask"])}
+        per_trial = [b + [blank(b[0])] * (longest - len(b)) for b in per_trial]
+        values = [{} for _ in self.members]
+        for prefix, eval_step in self._eval.items():
+            total = None
+            for batches in zip(*per_trial):
+                m = eval_step(state, jax.tree.map(lambda *xs: np.stack(xs), *batches))
+                total = m if total is None else metrics_lib.add(total, m)
+            for v, trial in zip(values, self._per_trial(jax.device_get(total))):
+                v.update({prefix + name: x for name, x in trial.items()})
+        return values
 
-    def check_padding_kept(self):
-        """Raises if a padded unit learned something (then the trial was not its narrow network)."""
-        def leaks(x, narrow):
-            padding = np.array(x)
-            padding[tuple(slice(0, n) for n in narrow.shape)] = 0
-            return bool(np.any(padding))
+    def evaluate(self, state, step: int):
+        """On each trial's training set (its labels, noisy ones included) and on the eval split."""
+        splits = {"train": [train for train, _ in self.sources]}
+        if self.configs[0].dataset.eval_split:
+            splits[self.configs[0].dataset.eval_split] = [test for _, test in self.sources]
+        steps = step * self.steps_per_unit
+        records = []
+        for split, sources in splits.items():
+            for name, c, (train, _), values in zip(self.members, self.configs, self.sources,
+                                                   self._evaluate_split(state, sources)):
+                records.append({"split": split, "member": name, "epoch": steps * c.batch_size / len(train), **values})
+        return state, records
 
-        params = jax.device_get(self.state.params)
-        for i, t in enumerate(self.group):
-            mine = jax.tree.map(lambda x: x[i], params)
-            if any(jax.tree.leaves(jax.tree.map(leaks, mine, self.narrow_shapes[t.width].params))):
-                raise RuntimeError(f"trial {t.name}: the padding of width {t.width} changed during training, so "
-                                   f"it did not train the narrow network (an activation with f(0) != 0?). "
-                                   f"Set config.sweep.pad_widths=False.")
+    def summary(self, state, records) -> dict:
+        params = jax.device_get(state.params)
+        rows = {}
+        for i, (name, narrow) in enumerate(zip(self.members, self.narrow)):
+            shapes = jax.eval_shape(narrow.init, jax.random.key(0), *self.example)["params"]
+            if padding.leaks(jax.tree.map(lambda x: x[i], params), shapes):
+                raise RuntimeError(f"trial {name}: its padding changed during training, so it did not train the "
+                                   f"narrow network (an activation with f(0) != 0?). Leave the field out of "
+                                   f"config.sweep.padded.")
+            rows[name] = {"params": padding.count_params(shapes)}
+            for r in records:
+                if r.get("member") == name:
+                    rows[name].update({f"{r['split']}_{k}": v for k, v in r.items() if k not in ("split", "member")})
+        return {"trials": rows}
 
-
-# ---- the sweep -------------------------------------------------------------------------------------
-
-def _check(config):
-    sweep = config.sweep
-    if not sweep.get("name"):
-        raise ValueError("config.sweep.name is required: trials go to workdir/<name>/<trial>/.")
-    for field in ("eval_every_epochs", "checkpoint_every_epochs"):
-        if not isinstance(sweep[field], int) or sweep[field] < 1:
-            raise ValueError(f"config.sweep.{field}={sweep[field]!r} must be a whole number >= 1.")
-    if sweep.pad_widths and sweep.max_pad_ratio < 1:
-        raise ValueError(f"config.sweep.max_pad_ratio={sweep.max_pad_ratio} must be >= 1 (how much wider "
-                         f"the widest trial of a group may be than its narrowest).")
-    for field in sweep.width_kwargs:
-        if field not in config.model.kwargs:
-            raise ValueError(f"config.sweep.width_kwargs sets {field!r}, which config.model.kwargs lacks; "
-                             f"known: {', '.join(sorted(config.model.kwargs))}.")
+    def plot(self, workdir):
+        curves.learning_curves(workdir)
 
 
-def _status(directory) -> dict:
-    path = directory / "status.json"
-    return json.loads(path.read_text()) if path.exists() else {"status": "pending"}
-
-
-def _write_history(directory, records):
-    (directory / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-
-
-def _read_history(directory, last_epoch: int) -> list[dict]:
-    path = directory / "metrics.jsonl"
-    records = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-    return [r for r in records if r["epoch"] <= last_epoch]
-
-
-def run_group(config, group, root, train, test, mesh, stop) -> bool:
-    """Trains one group to its last epoch (resuming from its checkpoint); False if a signal stopped it."""
-    sweep, gid = config.sweep, _group_id(group)
-    g = _Group(config, group, train, test, mesh)
-    dirs = [root / t.name for t in group]
-    for t, d in zip(group, dirs):
-        d.mkdir(parents=True, exist_ok=True)
-        (d / "config.json").write_text(trial_config(config, t).to_json_best_effort(indent=2))
-
-    checkpoints = Checkpoints(root / "groups" / gid, max_to_keep=2)
-    abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), g.state)
-    restored, first = checkpoints.restore(abstract), 0
-    if restored is not None:
-        g.state, first = restored, checkpoints.steps()[-1]
-    history = [_read_history(d, first) for d in dirs]
-    seconds_before = history[0][-1]["seconds"] if history[0] else 0.0
-    logging.info("%s %d trials (widths %s, train size %d, %d epochs) from epoch %d; group %s.",
-                 "Resuming" if first else "Training", len(group), sorted({t.width for t in group}), g.n,
-                 g.epochs, first, gid)
-    start_time = last_log = time.perf_counter()
-    epoch = first
-    try:
-        while epoch < g.epochs:
-            chunk = min(sweep.eval_every_epochs - epoch % sweep.eval_every_epochs, g.epochs - epoch)
-            running = g.train(epoch, chunk)
-            epoch += chunk
-            evals = {"train": g.evaluate("train"), "test": g.evaluate("test")}
-            elapsed = time.perf_counter() - start_time
-            for i in range(len(group)):
-                history[i].append({"epoch": epoch, "step": epoch * g.steps_per_epoch,
-                                   "seconds": round(seconds_before + elapsed, 2),
-                                   **{f"train_{k}_running": v for k, v in running[i].items()},
-                                   **{f"{split}_{k}": v for split, e in evals.items() for k, v in e[i].items()}})
-            stopping = stop.requested(sync=True)
-            if epoch % sweep.checkpoint_every_epochs == 0 or epoch == g.epochs or stopping:
-                checkpoints.save(epoch, g.state)
-                for d, records in zip(dirs, history):
-                    _write_history(d, records)
-                    files.write_json(d / "status.json", {"status": "running", "epoch": epoch, "group": gid})
-            if time.perf_counter() - last_log > 10 or epoch == g.epochs:
-                last_log, rate = time.perf_counter(), (epoch - first) / elapsed
-                accuracy = [r[-1].get("test_accuracy") for r in history]
-                shown = "" if accuracy[0] is None else f" | mean test error {100 * (1 - np.mean(accuracy)):.1f}%"
-                logging.info("  epoch %d/%d%s | %.1f epochs/s | ETA %s", epoch, g.epochs, shown, rate,
-                             time.strftime("%H:%M:%S", time.gmtime((g.epochs - epoch) / rate)))
-            if stopping:
-                logging.warning("Stopped at epoch %d by %s.", epoch, stop.received)
-                return False
-        g.check_padding_kept()
-    finally:
-        checkpoints.wait()
-        checkpoints.close()
-    for i, (t, d) in enumerate(zip(group, dirs)):
-        files.write_json(d / "status.json", {"status": "done", "group": gid, "params": g.params[t.width],
-                                             **t.row(), **history[i][-1]})
-    return True
+def _done(root) -> dict:
+    """{trial name: (group directory, its row)} of every finished group under root/groups."""
+    done = {}
+    for directory in sorted((root / "groups").glob("*")) if (root / "groups").exists() else ():
+        status = directory / "status.json"
+        if status.exists() and json.loads(status.read_text())["status"] == "done":
+            results = json.loads((directory / "results.json").read_text())
+            done.update({name: (directory, {**row, "seconds": results["seconds"], "group": directory.name})
+                         for name, row in results["trials"].items()})
+    return done
 
 
 def collect(config, workdir) -> list[dict]:
-    """Writes results.csv (one row per finished trial in the sweep's directory, from this config or an
-    earlier one: its axes, parameters, last evaluation) and curves.csv (every evaluation of those
-    trials); returns the rows of this config's trials."""
+    """Writes results.csv (one row per finished trial of this config: its fields, parameters and last
+    evaluation) and curves.csv (every evaluation of those trials); returns the rows."""
     root = files.path(workdir) / config.sweep.name
-    rows, curves = {}, []
-    for directory in sorted(root.iterdir(), key=lambda d: d.name):
-        status = _status(directory)
-        if status["status"] != "done":
+    columns, done = short_names(config), _done(root)
+    rows, curve = [], []
+    for trial in trials(config):
+        name = trial_name(config, trial)
+        if name not in done:
             continue
-        axes = {axis: status[axis] for axis in AXES}
-        rows[directory.name] = {**axes, **{k: v for k, v in status.items() if k not in ("status", *AXES)}}
-        curves += [{**axes, **r} for r in _read_history(directory, status["epoch"])]
-    for name, table in (("results.csv", list(rows.values())), ("curves.csv", curves)):
+        directory, row = done[name]
+        fields = {columns[f]: v for f, v in trial.items()}
+        rows.append({**fields, **row})
+        records = [json.loads(line) for line in (directory / "metrics.jsonl").read_text().splitlines()]
+        by_step = {}
+        for r in records:
+            if r.get("member") == name and r["split"] != "running":
+                by_step.setdefault(r["step"], {"step": r["step"], "epoch": r["epoch"], "seconds": r["seconds"]}).update(
+                    {f"{r['split']}_{k}": v for k, v in r.items() if k not in ("split", "member", "step", "epoch",
+                                                                                 "seconds")})
+        curve += [{**fields, **point} for point in by_step.values()]
+    for filename, table in (("results.csv", rows), ("curves.csv", curve)):
         if table:
-            with (root / name).open("w") as f:
+            with (root / filename).open("w") as f:
                 writer = csv.DictWriter(f, list(dict.fromkeys(k for r in table for k in r)))
                 writer.writeheader()
                 writer.writerows(table)
-    return [rows[t.name] for t in trials(config.sweep) if t.name in rows]
+    return rows
 
 
 def run_sweep(config, workdir) -> list[dict]:
     """Trains every trial of config.sweep that is not done yet; returns the rows of results.csv."""
-    _check(config)
-    quiet_orbax_logs()
+    if not config.sweep.get("name"):
+        raise ValueError("config.sweep.name is required: trials go to workdir/<name>/.")
     root = files.path(workdir) / config.sweep.name
     root.mkdir(parents=True, exist_ok=True)
-    (root / "sweep_config.json").write_text(config.to_json_best_effort(indent=2))
-    every = trials(config.sweep)
-    todo = [t for t in every if _status(root / t.name)["status"] != "done"]
+    every = trials(config)
+    done = _done(root)
+    todo = [t for t in every if trial_name(config, t) not in done]
     groups = plan(config, todo)
     logging.info("Sweep %s: %d trials, %d done, %d to train in %d groups; %s.", config.sweep.name, len(every),
                  len(every) - len(todo), sum(map(len, groups)), len(groups), root)
-    if groups:
-        ds = config.dataset
-        train, test = _arrays(config, ds.train_split), _arrays(config, ds.eval_split)
-        mesh = sharding.make_mesh()
-        with StopSignal() as stop:
-            for i, group in enumerate(groups):
-                logging.info("Group %d/%d:", i + 1, len(groups))
-                if not run_group(config, group, root, train, test, mesh, stop):
-                    collect(config, workdir)  # the finished trials' table
-                    raise Stopped(f"sweep {config.sweep.name} stopped by a signal in group {i + 1} of "
-                                  f"{len(groups)}; rerun the same command to resume it.")
+    mesh = sharding.make_mesh()
+    for i, group in enumerate(groups):
+        names = [trial_name(config, t) for t in group]
+        gid = hashlib.sha1(" ".join(names).encode()).hexdigest()[:12]
+        logging.info("Group %d/%d (%s): %d trials, %s.", i + 1, len(groups), gid, len(group), ", ".join(names))
+        try:
+            loop.run(Trials(config, group, names, mesh), root / "groups" / gid)
+        except loop.Stopped as e:
+            collect(config, workdir)  # the finished trials' table
+            raise loop.Stopped(f"sweep {config.sweep.name}, group {i + 1} of {len(groups)}: {e}") from None
     return collect(config, workdir)

@@ -19,15 +19,37 @@ from deepzoo.train.state import create_train_state
 from deepzoo.train.step import make_eval_step, make_train_step
 
 
-def _check_config(config, mesh):
+_PERIODS = ("log_every", "eval_every", "checkpoint_every")
+
+
+def schedule(config, train_size: int) -> dict[str, int]:
+    """num_steps and the log, eval and checkpoint periods, in steps. With config.num_epochs > 0 the run is
+    that many epochs of train_size // batch_size steps, and a field <x>_every_epochs, where the config
+    has one, replaces <x>_every_steps."""
+    epochs = config.get("num_epochs", 0)
+    if not epochs:
+        return {"num_steps": config.num_train_steps, **{p: config[f"{p}_steps"] for p in _PERIODS}}
+    per_epoch = train_size // config.batch_size
+    if per_epoch < 1:
+        raise ValueError(f"the {train_size} training examples make no batch of config.batch_size="
+                         f"{config.batch_size}: lower batch_size or use more examples.")
+    return {"num_steps": epochs * per_epoch, **{p: config[f"{p}_epochs"] * per_epoch if f"{p}_epochs" in config
+                                                else config[f"{p}_steps"] for p in _PERIODS}}
+
+
+def _check_config(config, mesh, periods: dict[str, int]):
     """Fails before any work, naming the field and the fix."""
-    for field in ("num_train_steps", "batch_size", "eval_batch_size", "grad_accum_steps",
-                  "log_every_steps", "checkpoint_every_steps", "keep_checkpoints"):
+    for field in ("batch_size", "eval_batch_size", "grad_accum_steps", "keep_checkpoints"):
         if not isinstance(config[field], int) or config[field] < 1:
             raise ValueError(f"config.{field}={config[field]!r} must be a whole number >= 1.")
-    if config.eval_every_steps < 0:
-        raise ValueError(f"config.eval_every_steps={config.eval_every_steps} must be >= 0 (0: only "
-                         f"at the end).")
+    unit = "epochs" if config.get("num_epochs") else "steps"
+    names = {"num_steps": "num_epochs" if unit == "epochs" else "num_train_steps", "eval_every": "eval_every_steps"}
+    for name, value in periods.items():
+        field = names.get(name, f"{name}_{unit}" if f"{name}_{unit}" in config else f"{name}_steps")
+        least = 0 if name == "eval_every" else 1
+        if not isinstance(value, int) or value < least:
+            raise ValueError(f"config.{field}={config[field]!r} must be a whole number >= {least}"
+                             f"{' (0: only at the end)' if least == 0 else ''}.")
     if not 0.0 <= config.ema_decay < 1.0:
         raise ValueError(f"config.ema_decay={config.ema_decay} must be in [0, 1) (0 disables the EMA; "
                          f"0.999 is typical).")
@@ -57,9 +79,13 @@ def load_sources(ds):
     # (and vocab_size, languages for SentencePiece translation).
     # classes: a subset of the labels, relabelled 0..k-1 in both splits; train_examples: a small,
     # class-balanced training set drawn with subset_seed (data/sources.py, select).
+    # label_noise: that fraction of the training labels wrong, drawn with subset_seed; augmentation: e.g.
+    # "crop_flip" on in-memory images (data/augment.py).
     options = {k: ds[k] for k in ("image_size", "max_length", "vocab_size", "languages", "classes") if k in ds}
+    train_options = {k: ds[k] for k in ("label_noise", "augmentation") if k in ds}
     train = data.load(ds.name, ds.train_split, data_dir=ds.data_dir, cache=ds.cache, augment=True,
-                      num_examples=ds.get("train_examples", 0), seed=ds.get("subset_seed", 0), **options)
+                      num_examples=ds.get("train_examples", 0), seed=ds.get("subset_seed", 0), **options,
+                      **train_options)
     test = data.load(ds.name, ds.eval_split, data_dir=ds.data_dir, cache=ds.cache, **options) if ds.eval_split else None
     if test is not None and len(test) == 0:
         raise ValueError(f"the eval split {ds.eval_split!r} of {ds.name!r} is empty; set "
@@ -73,11 +99,11 @@ class Supervised:
 
     def __init__(self, config):
         self.config, self.mesh = config, sharding.make_mesh()
-        _check_config(config, self.mesh)
-        self.num_steps, self.keep_checkpoints = config.num_train_steps, config.keep_checkpoints
-        self.log_every, self.eval_every = config.log_every_steps, config.eval_every_steps
-        self.checkpoint_every = config.checkpoint_every_steps
         self.train_source, self.eval_source = load_sources(config.dataset)
+        periods = schedule(config, len(self.train_source))
+        _check_config(config, self.mesh, periods)
+        self.keep_checkpoints = config.keep_checkpoints
+        self.__dict__.update(periods)  # num_steps, log_every, eval_every, checkpoint_every
         self.model = models.get(config.model.name, **config.model.kwargs)
         self.task = tasks.get(config.task.name, **config.task.kwargs)
         self.tx, self.learning_rate = optim.create(config.optimizer, self.num_steps)

@@ -1,0 +1,48 @@
+"""Augmentation of in-memory image splits, drawn per example from (seed, stream position) so that a
+resumed run, or a trial of a sweep, sees exactly the images an uninterrupted run alone would see.
+
+    crop_flip   random crops of the image zero-padded by 4 pixels, and horizontal flips with
+                probability 1/2: the CIFAR-10 augmentation of He et al. 2016 and Nakkiran et al. 2019
+"""
+import numpy as np
+
+KINDS = ("crop_flip",)
+
+
+class CropFlip:
+    """Wraps a source of (N, H, W, C) inputs; reads with `seeds` (training) are augmented."""
+
+    def __init__(self, source, pad: int = 4):
+        self.source, self.pad = source, pad
+        self.num_classes = source.num_classes
+
+    def __len__(self):
+        return len(self.source)
+
+    def read(self, indices, seeds=None) -> dict:
+        batch = self.source.read(indices)
+        if seeds is None:  # evaluation reads: the images as they are
+            return batch
+        images, p = batch["input"], self.pad
+        n, h, w, _ = images.shape
+        padded = np.pad(images, ((0, 0), (p, p), (p, p), (0, 0)))
+        out = np.empty_like(images)
+        for i, seed in enumerate(seeds):
+            rng = np.random.default_rng([*seed, 0xA06])
+            top, left = rng.integers(0, 2 * p + 1, 2)
+            crop = padded[i, top:top + h, left:left + w]
+            out[i] = crop[:, ::-1] if rng.random() < 0.5 else crop
+        return {**batch, "input": out}
+
+
+def augmented(source, kind: str):
+    """`source` with augmentation `kind` ('' for none) applied to its training reads."""
+    if not kind:
+        return source
+    if kind not in KINDS:
+        raise ValueError(f"unknown config.dataset.augmentation={kind!r}; known: '' (none), {', '.join(KINDS)}.")
+    inputs = source.read(np.arange(1))["input"]
+    if inputs.ndim != 4:
+        raise ValueError(f"augmentation {kind!r} crops images (N, H, W, C); this dataset's inputs have shape "
+                         f"{inputs.shape[1:]} per example.")
+    return CropFlip(source)
