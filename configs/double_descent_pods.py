@@ -15,49 +15,63 @@ Variants (each a sweep, deepzoo/train/sweep.py; rerunning resumes it, finished t
   cnn5         Figure 4/7: the five-layer CNN (widths k, 2k, 4k, 8k), k = 1..64, the same data and noise,
                SGD with learning rate 0.1 / sqrt(step / 512) after 512 warm-up steps (their
                0.1 / sqrt(1 + floor(step / 512)), up to the warm-up), 500k steps (1,280 epochs at batch
-               128), no augmentation (set sweep.augment='crop_flip' for the augmented runs).
+               128), no augmentation (set dataset.augmentation='crop_flip' for the augmented runs).
   transformer  Figure 3/9: the 6+6-layer Transformer with d_model swept (d_ff = 4 d_model, 8 heads), on
                160k WMT14 EN-DE pairs (their IWSLT'14 has 160k), 80 epochs, no label noise; the peak
                appears in test loss. LayerNorm sees every feature, so widths cannot be zero-padded:
-               each width is its own program (pad_widths=False), its seeds vmapped.
+               each width is its own program (no sweep.padded), its seeds vmapped. (The 160k-pair
+               subset is not drawn: config.dataset.train_examples selects from classification splits.)
 CIFAR-10 and WMT14 come from TFDS (prepared under --config.dataset.data_dir or $TFDS_DATA_DIR) and are
-held in device memory by the sweep (about 0.6 GB for CIFAR-10's training images).
+held in host memory (config.dataset.cache), each trial's batches read by the input pipeline.
 """
 import ml_collections
 
 
-def _sweep(**kwargs):
-    sweep = dict(name="", width=(), label_noise=(0.0, 0.15), seed=(0,), train_size=(50_000,), epochs=(4000,),
-                 width_kwargs={}, pad_widths=True, max_pad_ratio=1.5, augment="", eval_every_epochs=20,
-                 checkpoint_every_epochs=20, shard="")
-    sweep.update(kwargs)
-    return ml_collections.ConfigDict(sweep)
+def _sweep(name, width_field, widths, **changes):
+    """A width sweep at 0% and 15% label noise, one seed (its data subset and noise tied to it)."""
+    return ml_collections.ConfigDict(dict(
+        name=name, axes={"model": {"kwargs": {width_field: widths}}, "dataset": {"label_noise": (0.0, 0.15)},
+                         "seed": (0,)},
+        tied={"dataset": {"subset_seed": "seed"}}, padded=(f"model.kwargs.{width_field}",), max_pad_ratio=1.5,
+        shard="", **changes))
 
 
 def get_config(arg: str | None = None):
     variant = arg or "resnet18"
     config = ml_collections.ConfigDict()
+    config.program = "sweep"
     config.seed = 0
     config.dataset = ml_collections.ConfigDict(dict(
-        name="cifar10", train_split="train", eval_split="test", data_dir="", cache=True, prefetch=0))
+        name="cifar10", train_split="train", eval_split="test", data_dir="", cache=True, prefetch=0,
+        subset_seed=0, label_noise=0.0, augmentation=""))
     config.task = ml_collections.ConfigDict(dict(name="classification", kwargs=dict(label_smoothing=0.0)))
     config.batch_size = 128
     config.eval_batch_size = 1000
+    config.grad_accum_steps = 1
+    config.ema_decay = 0.0
+    config.num_epochs = 4000
+    config.num_train_steps = config.log_every_steps = config.eval_every_steps = config.checkpoint_every_steps = 0
+    config.log_every_epochs = config.eval_every_epochs = config.checkpoint_every_epochs = 20
+    config.keep_checkpoints = 2
 
     if variant == "resnet18":
         config.model = ml_collections.ConfigDict(dict(name="resnet18", kwargs=ml_collections.ConfigDict(dict(
             num_classes=10, stem="cifar", stem_width=64, widths=(64, 128, 256, 512), dtype="bfloat16"))))
         config.optimizer = ml_collections.ConfigDict(dict(name="adam", learning_rate=1e-4, schedule="constant",
                                                           b1=0.9, b2=0.999, eps=1e-8))
-        config.sweep = _sweep(name="resnet18_width", width=tuple(range(1, 65)), augment="crop_flip",
-                              width_kwargs={"stem_width": 1, "widths": (1, 2, 4, 8)})
+        config.dataset.augmentation = "crop_flip"
+        config.sweep = _sweep("resnet18_width", "stem_width", tuple(range(1, 65)))
+        # stages k, 2k, 4k, 8k for stem width k
+        config.sweep.tied.model = ml_collections.ConfigDict(dict(kwargs=dict(
+            widths=("model.kwargs.stem_width", (1, 2, 4, 8)))))
+        config.sweep.padded = ("model.kwargs.stem_width", "model.kwargs.widths")
     elif variant == "cnn5":
         config.model = ml_collections.ConfigDict(dict(name="cnn5", kwargs=ml_collections.ConfigDict(dict(
             width=64, num_classes=10, dtype="bfloat16"))))
         config.optimizer = ml_collections.ConfigDict(dict(name="sgd", learning_rate=0.1, momentum=0.0,
                                                           schedule="rsqrt", warmup_steps=512))
-        config.sweep = _sweep(name="cnn5_width", width=tuple(range(1, 65)), epochs=(1280,),
-                              width_kwargs={"width": 1})
+        config.num_epochs = 1280
+        config.sweep = _sweep("cnn5_width", "width", tuple(range(1, 65)))
     elif variant == "transformer":
         config.dataset = ml_collections.ConfigDict(dict(
             name="wmt14_translate/de-en", train_split="train", eval_split="validation", data_dir="", cache=True,
@@ -69,10 +83,13 @@ def get_config(arg: str | None = None):
                                                                                  eval_decode_length=0)))
         config.optimizer = ml_collections.ConfigDict(dict(name="adam", b1=0.9, b2=0.98, eps=1e-9,
                                                           learning_rate=7e-4, schedule="rsqrt", warmup_steps=4000))
-        config.sweep = _sweep(name="transformer_width", width=(8, 16, 32, 48, 64, 96, 128, 192, 256, 384, 512),
-                              label_noise=(0.0,), train_size=(160_000,), epochs=(80,), pad_widths=False,
-                              width_kwargs={"d_model": 1, "mlp_dim": 4}, eval_every_epochs=2,
-                              checkpoint_every_epochs=2)
+        config.num_epochs, config.log_every_epochs = 80, 2
+        config.eval_every_epochs = config.checkpoint_every_epochs = 2
+        config.sweep = ml_collections.ConfigDict(dict(
+            name="transformer_width", axes={"model": {"kwargs": {"d_model": (8, 16, 32, 48, 64, 96, 128, 192, 256, 384,
+                                                                             512)}}, "seed": (0,)},
+            tied={"model": {"kwargs": {"mlp_dim": ("model.kwargs.d_model", 4)}}},   # d_ff = 4 d_model
+            padded=(), max_pad_ratio=1.0, shard=""))
     else:
         raise ValueError(f"unknown variant {variant!r} of double_descent_pods; known: resnet18, cnn5, transformer.")
     config.reference = "Nakkiran et al. 2019, Figures 1, 3, 4: the test-error peak at the interpolation threshold"

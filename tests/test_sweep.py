@@ -1,5 +1,4 @@
-"""Sweeps (deepzoo/train/sweep.py): the grid, label noise, width padding, vmapped = alone, resume."""
-import json
+"""Sweeps (deepzoo/train/sweep.py): the grid over config fields, groups, padding, a trial = its run alone, resume."""
 import os
 import subprocess
 import sys
@@ -13,59 +12,74 @@ import pytest
 import tensorflow_datasets as tfds
 
 from configs import double_descent, double_descent_pods
+from deepzoo import config as config_lib
 from deepzoo import models
 from deepzoo.data import label_noise
+from deepzoo.train import loop, padding, trainer
 from deepzoo.train import sweep as sweep_lib
+from deepzoo.train.checkpoint import load_arrays
 from deepzoo.train.state import create_train_state
 
 
-def smoke(**sweep):
+def smoke(**changes):
+    """configs/double_descent.py:smoke with `changes` to its fields ("sweep.axes.seed": (0,), ...)."""
     config = double_descent.get_config("smoke")
-    config.sweep.update(sweep)
+    for field, value in changes.items():
+        sweep_lib._set(config, field, value)
     return config
 
 
-def read_status(root, trial):
-    return json.loads((root / trial.name / "status.json").read_text())
-
-
-def test_grid_names_and_groups():
-    config = smoke(width=(2, 3, 4, 8, 16), seed=(0, 1), label_noise=(0.0,), train_size=(200, 400), epochs=(4,))
-    trials = sweep_lib.trials(config.sweep)
-    assert len(trials) == 5 * 2 * 2 and len({t.name for t in trials}) == len(trials)
-    groups = sweep_lib.plan(config, trials)
-    # max_pad_ratio 1.5 within each train size: {2, 3}, {4}, {8}, {16}
-    assert [sorted({t.width for t in g}) for g in groups] == [[2, 3], [4], [8], [16]] * 2
-    assert all(len({(t.train_size, t.epochs) for t in g}) == 1 for g in groups)
-    config.sweep.pad_widths = False
-    assert len(sweep_lib.plan(config, trials)) == 10
-    config.sweep.shard = "1/3"
-    assert len(sweep_lib.plan(config, trials)) == 3   # groups 1, 4, 7 of 10
-
-
-def test_width_kwargs_scale_per_stage_widths():
+def test_grid_names_ties_and_groups():
     config = smoke()
-    config.model.kwargs.widths = (64, 128)
-    config.sweep.width_kwargs = {"width": 1, "widths": (1, 2)}
-    assert sweep_lib.model_kwargs(config, 12)["widths"] == (12, 24)
-    config.sweep.width_kwargs = {"channels": 1}
-    with pytest.raises(ValueError, match="config.model.kwargs lacks"):
-        sweep_lib._check(config)
+    grid = sweep_lib.trials(config)
+    assert len(grid) == 3 * 2 * 2 and all(t["dataset.subset_seed"] == t["seed"] for t in grid)
+    names = {sweep_lib.trial_name(config, t) for t in grid}
+    assert "label_noise0.15_width8_seed1" in names and len(names) == 12
+    groups = sweep_lib.plan(config, grid)   # widths 4, 8, 16 are more than 1.5x apart: three programs
+    assert [sorted({t["model.kwargs.width"] for t in g}) for g in groups] == [[4], [8], [16]]
+    config.sweep.max_pad_ratio = 4.0
+    assert [len(g) for g in sweep_lib.plan(config, grid)] == [12]
+    config.sweep.shard = "1/3"
+    config.sweep.max_pad_ratio = 1.5
+    assert [sorted({t["model.kwargs.width"] for t in g}) for g in sweep_lib.plan(config, grid)] == [[8]]
+    # a learning rate is an array in the optimizer state; a zero and a non-zero momentum are two chains
+    config = smoke(**{"sweep.axes.optimizer": {"learning_rate": (0.01, 0.1), "momentum": (0.0, 0.9)},
+                      "sweep.axes.model.kwargs.width": (8,)})
+    groups = sweep_lib.plan(config, sweep_lib.trials(config))
+    assert sorted(len(g) for g in groups) == [8, 8]
+    assert all(len({t["optimizer.momentum"] for t in g}) == 1 for g in groups)
 
 
-def test_label_noise_changes_exactly_the_fraction_inside_the_subset():
+def test_trial_config_is_the_supervised_run_of_the_trial():
+    config = smoke()
+    trial = sweep_lib.trials(config)[5]
+    c = sweep_lib.trial_config(config, trial)
+    assert "sweep" not in c and c.program == "supervised"
+    assert (c.model.kwargs.width, c.dataset.label_noise, c.seed, c.dataset.subset_seed) == (
+        trial["model.kwargs.width"], trial["dataset.label_noise"], trial["seed"], trial["seed"])
+
+
+def test_bad_sweeps_are_named(tmp_path):
+    with pytest.raises(ValueError, match=r"axes.optimizer.learnig_rate names no field.*optimizer.learning_rate"):
+        sweep_lib.trials(smoke(**{"sweep.axes.optimizer": {"learnig_rate": (0.1,)}}))
+    with pytest.raises(ValueError, match=r"axes.seed=\(\) must be a non-empty tuple"):
+        sweep_lib.trials(smoke(**{"sweep.axes.seed": ()}))
+    with pytest.raises(ValueError, match="tied.dataset.subset_seed names 'sed', which is no axis"):
+        sweep_lib.trials(smoke(**{"sweep.tied.dataset.subset_seed": "sed"}))
+    with pytest.raises(ValueError, match="make no batch of config.batch_size=50"):
+        sweep_lib.run_sweep(smoke(**{"dataset.train_examples": 20}), tmp_path)
+    with pytest.raises(ValueError, match="unknown variant"):
+        double_descent.get_config("resnet")
+
+
+def test_label_noise_changes_exactly_the_fraction_drawn_from_the_other_classes():
     labels = np.arange(1000) % 10
-    subset = label_noise.subset(1000, 400, seed=3)
-    noisy = label_noise.noisy_labels(labels, 0.15, 10, seed=3, indices=subset)
+    noisy = label_noise.noisy_labels(labels, 0.15, 10, seed=3)
     changed = np.flatnonzero(noisy != labels)
-    assert len(changed) == 60 and set(changed) <= set(subset)
-    assert np.array_equal(noisy, label_noise.noisy_labels(labels, 0.15, 10, seed=3, indices=subset))
-    counts = np.bincount(noisy[changed], minlength=10)
-    assert counts.min() > 0          # redrawn over the other classes, not one
-    # for one seed a smaller subset is part of a bigger one
-    assert set(label_noise.subset(1000, 200, seed=3)) <= set(subset)
-    with pytest.raises(ValueError, match="train_size"):
-        label_noise.subset(1000, 2000, seed=0)
+    assert len(changed) == 150 and np.bincount(noisy[changed], minlength=10).min() > 0
+    assert np.array_equal(noisy, label_noise.noisy_labels(labels, 0.15, 10, seed=3))
+    with pytest.raises(ValueError, match="label_noise=1.5"):
+        label_noise.noisy_labels(labels, 1.5, 10, seed=0)
 
 
 @pytest.mark.parametrize("name,kwargs,widths,x", [
@@ -78,9 +92,9 @@ def test_zero_padded_network_computes_the_narrow_one(name, kwargs, widths, x):
     wide = models.get(name, **kwargs, **{field: wide_width})
     x = jnp.asarray(x, jnp.float32)
     variables = jax.jit(narrow.init)(jax.random.key(0), x)
-    padded = sweep_lib.pad_to(variables, jax.eval_shape(wide.init, jax.random.key(0), x))
+    padded = padding.pad_to(variables, jax.eval_shape(wide.init, jax.random.key(0), x))
     np.testing.assert_allclose(jax.jit(wide.apply)(padded, x), jax.jit(narrow.apply)(variables, x), atol=1e-6)
-    back = sweep_lib.unpad(padded, variables)
+    back = padding.unpad(padded, variables)
     assert jax.tree.all(jax.tree.map(lambda a, b: bool(jnp.array_equal(a, b)), back, variables))
 
 
@@ -89,73 +103,7 @@ def test_cnn5_parameters_match_the_layout():
     expected = 9 * (3 * k + k * 2 * k + 2 * k * 4 * k + 4 * k * 8 * k) + 2 * 15 * k + 8 * k * 10
     model = models.get("cnn5", width=k)
     shapes = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, 32, 32, 3)))
-    assert sweep_lib.count_params(shapes["params"]) == expected == 1_557_056
-
-
-def test_vmapped_trial_equals_the_same_trial_alone(tmp_path):
-    # 8 trials (widths 4 and 5 padded to 5, two noise levels, two seeds): one program, the trial axis
-    # split over the 8 test devices.
-    together = smoke(width=(4, 5), epochs=(2,))
-    rows = {(r["width"], r["label_noise"], r["seed"]): r for r in sweep_lib.run_sweep(together, tmp_path / "a")}
-    assert len(rows) == 8
-    alone = smoke(width=(4,), label_noise=(0.15,), seed=(1,), epochs=(2,))
-    (row,) = sweep_lib.run_sweep(alone, tmp_path / "b")
-    mine = rows[(4, 0.15, 1)]
-    for key in ("train_loss", "test_loss", "train_accuracy", "test_accuracy", "train_loss_running"):
-        np.testing.assert_allclose(row[key], mine[key], rtol=2e-5, err_msg=key)
-    assert row["params"] == mine["params"] == 40 * 4 + 4 + 4 * 4 + 4 + 4 * 10 + 10
-    # different seeds and noise give different trials
-    assert rows[(4, 0.15, 0)]["train_loss"] != mine["train_loss"]
-
-
-def test_interrupted_sweep_resumes_to_the_same_result_and_never_reruns_a_finished_trial(tmp_path, monkeypatch):
-    config = smoke(width=(4,), label_noise=(0.15,), seed=(0,), epochs=(6,))
-    reference = sweep_lib.run_sweep(config, tmp_path / "uninterrupted")
-
-    calls = {"n": 0}
-
-    class StopAfterFirstCheckpoint(sweep_lib.StopSignal):
-        def requested(self, sync):
-            calls["n"] += 1
-            return calls["n"] >= 1    # a signal arrives during the first chunk of epochs
-
-    monkeypatch.setattr(sweep_lib, "StopSignal", StopAfterFirstCheckpoint)
-    with pytest.raises(sweep_lib.Stopped, match="rerun the same command"):
-        sweep_lib.run_sweep(config, tmp_path / "interrupted")
-    (trial,) = sweep_lib.trials(config.sweep)
-    status = read_status(tmp_path / "interrupted" / "smoke", trial)
-    assert status["status"] == "running" and status["epoch"] == 2
-    monkeypatch.undo()
-    (resumed,) = sweep_lib.run_sweep(config, tmp_path / "interrupted")
-    for key in ("train_loss", "test_loss", "test_accuracy", "train_loss_running"):
-        assert resumed[key] == reference[0][key], key
-    curve = [json.loads(line) for line in
-             (tmp_path / "interrupted" / "smoke" / trial.name / "metrics.jsonl").read_text().splitlines()]
-    assert [r["epoch"] for r in curve] == [2, 4, 6]
-
-    def fail(*args, **kwargs):
-        raise AssertionError("a finished trial was trained again")
-    monkeypatch.setattr(sweep_lib, "_Group", fail)
-    assert sweep_lib.run_sweep(config, tmp_path / "interrupted")[0]["test_loss"] == resumed["test_loss"]
-    assert (tmp_path / "interrupted" / "smoke" / "curves.csv").read_text().count("\n") == 4
-
-
-def test_padding_that_learns_is_caught(tmp_path):
-    # sigmoid(0) = 0.5: padded units send a signal, their outgoing weights learn, the trial is no longer
-    # the narrow network. The sweep says so instead of reporting a wrong curve.
-    config = smoke(width=(4, 5), label_noise=(0.0,), seed=(0,), epochs=(2,))
-    config.model.kwargs.activation = "sigmoid"
-    with pytest.raises(RuntimeError, match="padding of width 4 changed"):
-        sweep_lib.run_sweep(config, tmp_path)
-
-
-def test_bad_sweeps_are_named(tmp_path):
-    with pytest.raises(ValueError, match="config.sweep.seed must list"):
-        sweep_lib.run_sweep(smoke(seed=()), tmp_path)
-    with pytest.raises(ValueError, match="smaller than config.batch_size"):
-        sweep_lib.run_sweep(smoke(train_size=(20,)), tmp_path)
-    with pytest.raises(ValueError, match="unknown variant"):
-        double_descent.get_config("resnet")
+    assert padding.count_params(shapes["params"]) == expected == 1_557_056
 
 
 def test_initialisation_of_each_trial_is_its_own_narrow_network():
@@ -164,33 +112,107 @@ def test_initialisation_of_each_trial_is_its_own_narrow_network():
     x = jnp.zeros((2, 40))
     state = create_train_state(model, optax.sgd(0.1), x, seed=1)
     wide = jax.eval_shape(lambda: create_train_state(models.get("mlp", width=8), optax.sgd(0.1), x, seed=1))
-    padded = sweep_lib.pad_to(state, wide)
+    padded = padding.pad_to(state, wide)
     assert padded.params["hidden_1"]["kernel"].shape == (8, 8)
     np.testing.assert_array_equal(padded.params["hidden_1"]["kernel"][:4, :4], state.params["hidden_1"]["kernel"])
     assert float(jnp.abs(padded.params["hidden_1"]["kernel"][4:]).sum()) == 0.0
 
 
+def _tiny(**changes):
+    """8 trials in one program: widths 4 and 5 (padded to 5), two learning rates, two seeds; 8 steps."""
+    return smoke(**{"sweep.axes.model.kwargs.width": (4, 5), "sweep.axes.dataset.label_noise": (0.15,),
+                    "sweep.axes.optimizer": {"learning_rate": (0.05, 0.2)}, "dataset.train_examples": 200,
+                    "num_epochs": 2, "batch_size": 40, "log_every_epochs": 1, "eval_every_epochs": 1, "checkpoint_every_epochs": 1,
+                    **changes})
+
+
+@pytest.fixture(scope="module")
+def tiny_sweep(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sweep")
+    rows = sweep_lib.run_sweep(_tiny(), root)
+    return root, rows
+
+
+def test_a_trial_equals_its_run_alone(tiny_sweep, tmp_path):
+    # One data order (the pipeline's), the library's step, the trial's own seed and learning rate: the
+    # vmapped trial is the supervised run of its config.
+    root, rows = tiny_sweep
+    config = _tiny()
+    assert len(rows) == 8 and len({r["group"] for r in rows}) == 1
+    trial = next(t for t in sweep_lib.trials(config) if t["model.kwargs.width"] == 4 and t["seed"] == 1 and
+                 t["optimizer.learning_rate"] == 0.2)
+    alone = trainer.train_and_evaluate(sweep_lib.trial_config(config, trial), tmp_path)
+    row = next(r for r in rows if r["width"] == 4 and r["seed"] == 1 and r["learning_rate"] == 0.2)
+    assert row["test_loss"] == alone["test_loss"] and row["test_accuracy"] == alone["test_accuracy"]
+    assert row["params"] == 40 * 4 + 4 + 4 * 4 + 4 + 4 * 10 + 10
+    group = load_arrays(str(root / "smoke" / "groups" / row["group"] / "checkpoints"))["params"]
+    mine = sweep_lib.trials(config).index(trial)
+    order = [sweep_lib.trial_name(config, t) for t in sweep_lib.plan(config, sweep_lib.trials(config))[0]]
+    i = order.index(sweep_lib.trial_name(config, trial))
+    narrow = load_arrays(str(tmp_path / "checkpoints"))["params"]
+    padded = jax.tree.map(lambda x: x[i], group)
+    # The run alone splits its batch over the 8 test devices, so its gradient sums in another order:
+    # parameters agree to an ulp (measured: 1.5e-8 at most), and the test loss is bitwise the same.
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7), padding.unpad(padded, narrow),
+                 narrow)
+    assert mine >= 0 and rows[0]["test_loss"] != rows[1]["test_loss"]  # and the trials differ
+
+
+def test_interrupted_sweep_resumes_to_the_same_result_and_never_reruns_a_finished_group(tiny_sweep, tmp_path,
+                                                                                        monkeypatch):
+    _, reference = tiny_sweep
+    config = _tiny()
+
+    class StopAtFirstChunk(loop.StopSignal):
+        def requested(self, sync):
+            return True   # a SIGTERM arrives during the first chunk
+    monkeypatch.setattr(loop, "StopSignal", StopAtFirstChunk)
+    with pytest.raises(loop.Stopped, match="group 1 of 1.*rerun the same command"):
+        sweep_lib.run_sweep(config, tmp_path)
+    monkeypatch.undo()
+    resumed = sweep_lib.run_sweep(config, tmp_path)
+    key = lambda r: (r["width"], r["learning_rate"], r["seed"])
+    for a, b in zip(sorted(resumed, key=key), sorted(reference, key=key)):
+        assert a["test_loss"] == b["test_loss"] and a["train_accuracy"] == b["train_accuracy"]
+    groups = list((tmp_path / "smoke" / "groups").iterdir())
+    (group,) = groups
+    assert sorted(p.name for p in group.iterdir() if p.name.startswith("config")) == [
+        "config.json", "config.resumed_at_1.json"]
+    # finished: a third run trains nothing and returns the same rows
+    assert sweep_lib.run_sweep(config, tmp_path) == resumed
+    assert (tmp_path / "smoke" / "curves.csv").read_text().count("\n") == 1 + 8 * 2
+
+
+def test_padding_that_learns_is_caught(tmp_path):
+    # sigmoid(0) = 0.5: padded units send a signal, their outgoing weights learn, the trial is no longer
+    # the narrow network. The sweep says so instead of reporting a wrong curve.
+    config = _tiny(**{"sweep.axes.optimizer": {"learning_rate": (0.05,)}, "sweep.axes.seed": (0,)})
+    config.model.kwargs.activation = "sigmoid"
+    with pytest.raises(RuntimeError, match="its padding changed during training"):
+        sweep_lib.run_sweep(config, tmp_path)
+
+
 @pytest.mark.parametrize("variant,trials", [("resnet18", 128), ("cnn5", 128), ("transformer", 11)])
 def test_pod_sweeps_are_valid(variant, trials):
     config = double_descent_pods.get_config(variant)
-    sweep_lib._check(config)
-    grid = sweep_lib.trials(config.sweep)
+    grid = sweep_lib.trials(config)
     assert len(grid) == trials
     groups = sweep_lib.plan(config, grid)
     assert sum(map(len, groups)) == trials
     if variant == "resnet18":  # k = 64 is the standard ResNet-18 (CIFAR stem)
-        assert sweep_lib.model_kwargs(config, 64)["widths"] == (64, 128, 256, 512)
+        assert grid[-1]["model.kwargs.widths"] == (64, 128, 256, 512)
     if variant == "transformer":
-        assert all(len({t.width for t in g}) == 1 for g in groups)   # LayerNorm: no padding
+        assert all(len(g) == 1 for g in groups)   # LayerNorm: no padding
+        assert grid[0]["model.kwargs.mlp_dim"] == 4 * grid[0]["model.kwargs.d_model"]
 
 
 @pytest.mark.slow
 def test_resnet18_sweep_trains_padded_widths_with_augmentation_on_mock_cifar10(tmp_path):
     # BatchNorm and residual shortcuts keep zero padding exact: widths 1 and 2 share a program.
     config = double_descent_pods.get_config("resnet18")
-    config.sweep.update(width=(1, 2), seed=(0,), train_size=(32,), epochs=(1,), eval_every_epochs=1,
-                        checkpoint_every_epochs=1)
-    config.batch_size, config.eval_batch_size = 16, 16
+    config.sweep.axes.model.kwargs.stem_width = (1, 2)
+    config.update(num_epochs=1, log_every_epochs=1, eval_every_epochs=1, checkpoint_every_epochs=1,
+                  batch_size=16, eval_batch_size=16)
     config.model.kwargs.dtype = "float32"
     with tfds.testing.mock_data(num_examples=32, policy=tfds.testing.MockPolicy.USE_CODE):
         rows = sweep_lib.run_sweep(config, tmp_path)
@@ -221,8 +243,10 @@ def test_transformer_width_sweep_trains_unpadded_widths_on_mock_wmt14(tmp_path):
     config = double_descent_pods.get_config("transformer")
     config.dataset.update(data_dir=str(tmp_path / "data"), vocab_size=64, max_length=16)
     config.model.kwargs.update(vocab_size=64, max_length=16, encoder_layers=1, decoder_layers=1, dtype="float32")
-    config.sweep.update(width=(8, 16), seed=(0, 1), train_size=(16,), epochs=(1,))
-    config.batch_size, config.eval_batch_size = 8, 8
+    config.sweep.axes.model.kwargs.d_model = (8, 16)
+    config.sweep.axes.seed = (0, 1)
+    config.update(num_epochs=1, log_every_epochs=1, eval_every_epochs=1, checkpoint_every_epochs=1,
+                  batch_size=8, eval_batch_size=8)
     with tfds.testing.mock_data(num_examples=16, policy=tfds.testing.MockPolicy.USE_CODE):
         rows = sweep_lib.run_sweep(config, tmp_path / "runs")
     assert len(rows) == 4 and len({r["group"] for r in rows}) == 2

@@ -21,6 +21,7 @@ run of that config alone, which tests/test_sweep.py compares. results.csv (one r
 its fields, parameters, last evaluation) and curves.csv (every evaluation) gather the groups.
 """
 import csv
+import difflib
 import hashlib
 import itertools
 import json
@@ -82,7 +83,7 @@ def axes(config) -> dict[str, tuple]:
     known = _leaves(ml_collections.ConfigDict({k: v for k, v in config.items() if k != "sweep"}))
     for field, values in fields.items():
         if field not in known and not any(k.startswith(field + ".") for k in known):
-            close = [k for k in known if k.split(".")[-1] == field.split(".")[-1]]
+            close = difflib.get_close_matches(field, known, n=2)
             raise ValueError(f"config.sweep.axes.{field} names no field of the config"
                              f"{'; did you mean ' + ' or '.join(close) if close else ''}.")
         if not isinstance(values, (tuple, list)) or not values:
