@@ -16,8 +16,10 @@ evaluation), curves_<sweep>.csv (every evaluation) and results.md.
 """
 import csv
 from pathlib import Path
+from types import SimpleNamespace
 
 import matplotlib
+import ml_collections
 import numpy as np
 from absl import app, flags, logging
 
@@ -189,21 +191,32 @@ def describe_peak(rows, n, noise) -> str:
             f"minimum (width {p['min_width']}, {100 * p['min']:.1f}%); {fits}.")
 
 
+def sweep_values(config) -> SimpleNamespace:
+    """The sweep's values under the names this report uses."""
+    axes, ds = config.sweep.axes, config.dataset
+    return SimpleNamespace(width=axes.model.kwargs.width, seed=axes.seed,
+                           label_noise=axes.dataset.get("label_noise", (ds.label_noise,)),
+                           train_size=axes.dataset.get("train_examples", (ds.train_examples,)), epochs=(config.num_epochs,))
+
+
 def run_sweep(variant: str):
     config = get_config(FLAGS.override or variant)
     if FLAGS.override:  # tests: the smoke grid under the variant's sweep name and axes that matter
         base = get_config(variant)
         config.sweep.name = base.sweep.name
         if variant == "samples":
-            config.sweep.train_size, config.sweep.label_noise = (200, 400), (0.15,)
+            config.sweep.axes.dataset = ml_collections.ConfigDict(dict(label_noise=(0.15,), train_examples=(200, 400)))
         if variant == "cnn":
             config.model = base.model
-            config.sweep.width = (1, 2)
+            config.sweep.axes.model.kwargs.width = (1, 2)
     mine = sweep_lib.run_sweep(config, FLAGS.workdir)
-    # Each group's clock runs from its first epoch (compiling included) to its last evaluation.
+    # Each group's clock runs from its start (compiling included) to its last evaluation.
     minutes = sum({r["group"]: r["seconds"] for r in mine}.values()) / 60
     root = Path(FLAGS.workdir) / config.sweep.name
-    return config, read_csv(root / "results.csv"), read_csv(root / "curves.csv"), minutes
+    size = lambda r: r.get("train_examples", config.dataset.train_examples)
+    rows, curves = ([{**r, "train_size": size(r), "epochs": config.num_epochs} for r in read_csv(root / name)]
+                    for name in ("results.csv", "curves.csv"))
+    return config, rows, curves, minutes
 
 
 def main(argv):
@@ -211,8 +224,8 @@ def main(argv):
     out = Path(FLAGS.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     report = ["# Deep double descent on MNIST-1D", "",
-              "Regenerate with `python experiments/double_descent.py` (configs/double_descent.py; each trial's "
-              "config, status and metrics are under its workdir). Error is 1 - accuracy; train error is on the "
+              "Regenerate with `python experiments/double_descent.py` (configs/double_descent.py; each group of "
+              "trials keeps its config, status and metrics under the workdir). Error is 1 - accuracy; train error is on the "
               "trial's own training set with its noisy labels. The classical minimum is the lowest test error "
               "among models with at most half as many parameters as training examples; the peak is the highest "
               "error at a width past it.", ""]
@@ -220,7 +233,7 @@ def main(argv):
               "train_loss", "test_loss", "seconds"]
     for variant in FLAGS.sweeps:
         config, rows, curves, minutes = run_sweep(variant)
-        s = config.sweep
+        s = sweep_values(config)
         name = {"mlp": "mlp", "samples": "mlp", "cnn": "cnn"}.get(variant, variant)
         write_csv(out / f"{name}.csv", rows, fields)
         write_csv(out / f"curves_{name}.csv", curves,
