@@ -25,6 +25,8 @@ held in device memory by the sweep (about 0.6 GB for CIFAR-10's training images)
 """
 import ml_collections
 
+from deepzoo.config import parse_arg
+
 
 def _sweep(**kwargs):
     sweep = dict(name="", width=(), label_noise=(0.0, 0.15), seed=(0,), train_size=(50_000,), epochs=(4000,),
@@ -35,8 +37,9 @@ def _sweep(**kwargs):
 
 
 def get_config(arg: str | None = None):
-    variant = arg or "resnet18"
+    variant, _ = parse_arg(arg, variants=("resnet18", "cnn5", "transformer"), default="resnet18")
     config = ml_collections.ConfigDict()
+    config.program = "sweep"  # the kind of run: supervised | sweep | agent (deepzoo/main.py)
     config.seed = 0
     config.dataset = ml_collections.ConfigDict(dict(
         name="cifar10", train_split="train", eval_split="test", data_dir="", cache=True, prefetch=0))
@@ -58,7 +61,7 @@ def get_config(arg: str | None = None):
                                                           schedule="rsqrt", warmup_steps=512))
         config.sweep = _sweep(name="cnn5_width", width=tuple(range(1, 65)), epochs=(1280,),
                               width_kwargs={"width": 1})
-    elif variant == "transformer":
+    else:  # transformer
         config.dataset = ml_collections.ConfigDict(dict(
             name="wmt14_translate/de-en", train_split="train", eval_split="validation", data_dir="", cache=True,
             prefetch=0, languages=("en", "de"), vocab_size=32_000, max_length=64))
@@ -73,7 +76,5 @@ def get_config(arg: str | None = None):
                               label_noise=(0.0,), train_size=(160_000,), epochs=(80,), pad_widths=False,
                               width_kwargs={"d_model": 1, "mlp_dim": 4}, eval_every_epochs=2,
                               checkpoint_every_epochs=2)
-    else:
-        raise ValueError(f"unknown variant {variant!r} of double_descent_pods; known: resnet18, cnn5, transformer.")
     config.reference = "Nakkiran et al. 2019, Figures 1, 3, 4: the test-error peak at the interpolation threshold"
     return config
