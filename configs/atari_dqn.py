@@ -19,14 +19,17 @@ per iteration keeps the paper's 4 agent steps per update):
 """
 import ml_collections
 
+from deepzoo.config import parse_arg
+
 # The games' minimal action sets (the network's outputs); another game: --config.model.kwargs.num_actions
 ACTIONS = {"Breakout": 4, "Pong": 6, "SpaceInvaders": 6, "Seaquest": 18, "Enduro": 9, "BeamRider": 9,
            "Qbert": 6}
 
 
 def get_config(arg: str | None = None):
-    game, _, variant = (arg or "Breakout").partition(",")
+    game, options = parse_arg(arg, options=("smoke",), default="Breakout")   # any game of ale-py
     config = ml_collections.ConfigDict()
+    config.program = "agent"  # the kind of run: supervised | sweep | agent (deepzoo/main.py)
     config.seed = 0
     config.seeds = 1                      # the games run on the host: one agent per run
     config.eval_episodes = 30
@@ -40,11 +43,9 @@ def get_config(arg: str | None = None):
         name="rmsprop", learning_rate=2.5e-4, schedule="constant", warmup_steps=0, rms_decay=0.95, eps=0.01,
         centered=True, grad_clip_norm=0.0))
     config.iterations_per_chunk, config.num_chunks = 250_000, 50       # 50M agent steps, evaluated every 1M
-    if variant == "smoke":
+    if "smoke" in options:
         config.env.max_frames = 400       # 100 agent steps per episode
         config.eval_episodes = 2
         config.agent.kwargs.update(buffer_size=512, learning_starts=64, target_every=8, eps_decay_steps=50)
         config.iterations_per_chunk, config.num_chunks = 40, 2
-    elif variant:
-        raise ValueError(f"unknown variant {variant!r} of configs/atari_dqn.py; known: '' and 'smoke'.")
     return config

@@ -13,31 +13,24 @@ sized for two CPU cores: 256 units, batch 32; the loss is averaged over every po
 """
 import ml_collections
 
+from configs import common
+from deepzoo.config import parse_arg
+
 CELLS = ("rnn", "gru", "lstm", "gpt")
 
 
 def get_config(arg: str | None = None):
-    cell, _, variant = (arg or "lstm").partition(",")
-    if cell not in CELLS:
-        raise ValueError(f"unknown cell {cell!r} in configs/char_lm.py:{arg}; known: {', '.join(CELLS)}.")
-    config = ml_collections.ConfigDict()
-    config.seed = 0
+    cell, options = parse_arg(arg, variants=CELLS, options=("smoke",), default="lstm")
+    config = common.supervised()
 
-    config.dataset = ml_collections.ConfigDict()
     config.dataset.name = "python_docstrings"  # prepared offline on first use (deepzoo/data/builders.py)
-    config.dataset.train_split = "train"
     config.dataset.eval_split = "validation"
-    config.dataset.data_dir = ""
-    config.dataset.cache = True
-    config.dataset.prefetch = 0
     config.dataset.max_length = 100            # characters read per window (char-rnn seq_length 50-100)
 
     config.model = ml_collections.ConfigDict()
     if cell == "gpt":
-        config.model.name = "gpt_small"
-        config.model.kwargs = ml_collections.ConfigDict(dict(
-            vocab_size=260, max_length=256, num_layers=4, d_model=192, num_heads=6, dropout_rate=0.1,
-            dtype="float32"))
+        config.model.name = "gpt_small"        # its size: deepzoo/models/gpt.py (4 blocks of width 192, 6 heads)
+        config.model.kwargs = ml_collections.ConfigDict(dict(vocab_size=260, dropout_rate=0.1, dtype="float32"))
     else:
         config.model.name = f"char_{cell}"
         config.model.kwargs = ml_collections.ConfigDict(dict(
@@ -47,10 +40,8 @@ def get_config(arg: str | None = None):
     config.task.name = "language_model"
     config.task.kwargs = ml_collections.ConfigDict()
 
-    config.optimizer = ml_collections.ConfigDict(dict(
-        name="adam", learning_rate=2e-3, schedule="cosine", warmup_steps=100, b1=0.9, b2=0.999, eps=1e-8,
-        weight_decay=0.0,
-        grad_clip_norm=1.0))                   # global-norm clipping (Pascanu et al. 2013): RNNs explode
+    config.optimizer.update(name="adam", learning_rate=2e-3, schedule="cosine", warmup_steps=100, **common.ADAM)
+    config.optimizer.grad_clip_norm = 1.0      # global-norm clipping (Pascanu et al. 2013): RNNs explode
     if cell == "gpt":
         config.optimizer.update(name="adamw", learning_rate=1e-3, b2=0.99, weight_decay=0.1)
     config.log_mfu = cell == "gpt"
@@ -58,16 +49,12 @@ def get_config(arg: str | None = None):
     config.batch_size = 32
     config.num_train_steps = 3000
     config.eval_batch_size = 256
-    config.grad_accum_steps = 1
-    config.ema_decay = 0.0
-    config.log_every_steps = 100
-    config.eval_every_steps = 500
     config.checkpoint_every_steps = 500
     config.keep_checkpoints = 2
     config.reference = ("char-rnn LSTMs reach ~1.3-1.5 bits per character on English prose; code "
                         "documentation is more repetitive")
 
-    if variant == "smoke":
+    if "smoke" in options:
         config.num_train_steps, config.log_every_steps, config.eval_every_steps = 6, 3, 6
         config.checkpoint_every_steps = 6
         config.batch_size, config.eval_batch_size = 16, 64
@@ -75,7 +62,4 @@ def get_config(arg: str | None = None):
         config.model.kwargs.update(dict(d_model=32, num_layers=1, num_heads=2) if cell == "gpt" else
                                    dict(features=32))
         config.optimizer.warmup_steps = 1
-    elif variant:
-        raise ValueError(f"unknown variant {variant!r} of char_lm; known: '' and 'smoke' "
-                         f"(e.g. configs/char_lm.py:gru,smoke).")
     return config

@@ -26,6 +26,8 @@ Acrobot-v1 -100, MountainCar-v0 -110.
 """
 import ml_collections
 
+from deepzoo.config import parse_arg
+
 ENVS = {"cartpole": ("CartPole-v1", 475.0), "acrobot": ("Acrobot-v1", -100.0),
         "mountaincar": ("MountainCar-v0", -110.0)}
 RECIPES = ("cartpole,ppo", "cartpole,reinforce", "cartpole,dqn", "acrobot,dqn", "acrobot,ppo", "mountaincar,dqn")
@@ -45,11 +47,10 @@ def ppo(**changes):
 
 
 def get_config(arg: str | None = None):
-    env, _, rest = (arg or "cartpole,ppo").partition(",")
-    agent, _, variant = rest.partition(",")
-    if f"{env},{agent}" not in RECIPES:
-        raise ValueError(f"unknown recipe {env},{agent} in configs/classic_control.py; known: {', '.join(RECIPES)}.")
+    recipe, options = parse_arg(arg, variants=RECIPES, options=("smoke",), default="cartpole,ppo")
+    env, agent = recipe.split(",")
     config = ml_collections.ConfigDict()
+    config.program = "agent"  # the kind of run: supervised | sweep | agent (deepzoo/main.py)
     config.seed = 0
     config.seeds = 3
     config.eval_episodes = 100
@@ -88,12 +89,10 @@ def get_config(arg: str | None = None):
         if agent == "reinforce":
             config.optimizer.learning_rate = 1e-3
         config.iterations_per_chunk, config.num_chunks = 61, 16               # 499,712 environment steps
-    if variant == "smoke":
+    if "smoke" in options:
         config.seeds, config.eval_episodes = 2, 4
         config.iterations_per_chunk, config.num_chunks = 3, 2
         if agent == "dqn":
             config.agent.kwargs.update(learning_starts=20, buffer_size=64, batch_size=8, train_every=4,
                                        gradient_steps=2, target_every=2)
-    elif variant:
-        raise ValueError(f"unknown variant {variant!r} of configs/classic_control.py; known: '' and 'smoke'.")
     return config

@@ -25,14 +25,16 @@ labels exactly.
 import ml_collections
 import numpy as np
 
+from deepzoo.config import parse_arg
+
 # 16 widths on a geometric grid from 2 to 300 (each ~1.4x the previous one).
 MLP_WIDTHS = tuple(sorted({int(round(w)) for w in np.geomspace(2, 300, 16)}))
 
 
 def get_config(arg: str | None = None):
-    variant = arg or "mlp"
+    variant, _ = parse_arg(arg, variants=("mlp", "cnn", "samples", "smoke"), default="mlp")
     config = ml_collections.ConfigDict()
-    config.program = "sweep"
+    config.program = "sweep"  # the kind of run: supervised | sweep | agent (deepzoo/main.py)
     config.seed = 0
 
     config.dataset = ml_collections.ConfigDict(dict(
@@ -73,9 +75,7 @@ def get_config(arg: str | None = None):
                         "4,000 training examples; Nakkiran et al. 2019: the peak sits at the interpolation "
                         "threshold and grows with label noise")
 
-    if variant == "mlp":
-        pass
-    elif variant == "cnn":
+    if variant == "cnn":
         config.model = ml_collections.ConfigDict(dict(name="cnn5", kwargs=ml_collections.ConfigDict(dict(
             width=8, num_classes=10, dtype="float32"))))
         # XLA:CPU's convolutions under vmap cost ~1 s per trial-epoch at k = 8: one seed, 60 epochs.
@@ -94,6 +94,4 @@ def get_config(arg: str | None = None):
         config.dataset.train_examples = 400
         config.update(num_epochs=6, log_every_epochs=2, eval_every_epochs=2, checkpoint_every_epochs=2,
                       batch_size=50, eval_batch_size=256)
-    else:
-        raise ValueError(f"unknown variant {variant!r} of double_descent; known: mlp, cnn, samples, smoke.")
     return config

@@ -26,6 +26,8 @@ held in host memory (config.dataset.cache), each trial's batches read by the inp
 """
 import ml_collections
 
+from deepzoo.config import parse_arg
+
 
 def _sweep(name, width_field, widths, **changes):
     """A width sweep at 0% and 15% label noise, one seed (its data subset and noise tied to it)."""
@@ -37,9 +39,9 @@ def _sweep(name, width_field, widths, **changes):
 
 
 def get_config(arg: str | None = None):
-    variant = arg or "resnet18"
+    variant, _ = parse_arg(arg, variants=("resnet18", "cnn5", "transformer"), default="resnet18")
     config = ml_collections.ConfigDict()
-    config.program = "sweep"
+    config.program = "sweep"  # the kind of run: supervised | sweep | agent (deepzoo/main.py)
     config.seed = 0
     config.dataset = ml_collections.ConfigDict(dict(
         name="cifar10", train_split="train", eval_split="test", data_dir="", cache=True, prefetch=0,
@@ -90,7 +92,5 @@ def get_config(arg: str | None = None):
                                                                              512)}}, "seed": (0,)},
             tied={"model": {"kwargs": {"mlp_dim": ("model.kwargs.d_model", 4)}}},   # d_ff = 4 d_model
             padded=(), max_pad_ratio=1.0, shard=""))
-    else:
-        raise ValueError(f"unknown variant {variant!r} of double_descent_pods; known: resnet18, cnn5, transformer.")
     config.reference = "Nakkiran et al. 2019, Figures 1, 3, 4: the test-error peak at the interpolation threshold"
     return config

@@ -1,7 +1,8 @@
 """The shared part of the ImageNet configs (configs/imagenet_<model>.py): data, bookkeeping, recipe.
 
-Not a config itself: each imagenet_<model>.py calls `imagenet_config(...)` with its paper's recipe.
-Run from the repository root (configs/ is imported as a namespace package, as big_vision does).
+Not a config itself: each imagenet_<model>.py calls `imagenet_config(...)` with its paper's recipe; it
+starts from the supervised defaults of configs/common.py. Run from the repository root (configs/ is
+imported as a namespace package, as big_vision does).
 
 Data: TFDS `imagenet2012` prepared as ArrayRecord under --config.dataset.data_dir (the archives must be
 downloaded by hand from image-net.org; then `tfds build imagenet2012 --file_format=array_record
@@ -9,6 +10,9 @@ downloaded by hand from image-net.org; then `tfds build imagenet2012 --file_form
 images a 0.875 centre crop; both cross to the device as uint8 and are normalised there.
 """
 import ml_collections
+
+from configs import common
+from deepzoo.config import parse_arg
 
 TRAIN_IMAGES = 1_281_167
 IMAGENET_MEAN = (123.675, 116.28, 103.53)   # 255 x (0.485, 0.456, 0.406), RGB
@@ -20,15 +24,12 @@ def imagenet_config(*, model: str, arg: str | None, reference: str, batch_size: 
                     label_smoothing: float = 0.0, image_size: int = 224, model_kwargs: dict | None = None,
                     ema_decay: float = 0.0):
     """A full ImageNet run of `model`; arg "smoke" shrinks it to a few steps on 32x32 crops (CI)."""
+    _, options = parse_arg(arg, variants=("",), options=("smoke",))
     steps_per_epoch = TRAIN_IMAGES / batch_size  # epochs count images; steps are rounded
-    config = ml_collections.ConfigDict()
-    config.seed = 0
+    config = common.supervised()
 
-    config.dataset = ml_collections.ConfigDict()
     config.dataset.name = "imagenet2012"
-    config.dataset.train_split = "train"
     config.dataset.eval_split = "validation"
-    config.dataset.data_dir = ""
     config.dataset.cache = False            # 150 GB: read records, decode on the fly
     config.dataset.image_size = image_size  # crops are image_size x image_size
     config.dataset.prefetch = 8             # batches decoded ahead ...
@@ -44,25 +45,19 @@ def imagenet_config(*, model: str, arg: str | None, reference: str, batch_size: 
     config.task.kwargs = ml_collections.ConfigDict(dict(
         label_smoothing=label_smoothing, input_mean=IMAGENET_MEAN, input_std=IMAGENET_STD))
 
-    config.optimizer = ml_collections.ConfigDict({
-        "schedule": "cosine", "warmup_steps": round(warmup_epochs * steps_per_epoch), "weight_decay": 0.0,
-        "grad_clip_norm": 0.0, **optimizer})
+    config.optimizer.update(schedule="cosine", warmup_steps=round(warmup_epochs * steps_per_epoch))
+    config.optimizer.update(optimizer)
     if decay_every_epochs:
         config.optimizer.decay_every_steps = round(decay_every_epochs * steps_per_epoch)
 
     config.batch_size = batch_size
     config.eval_batch_size = 1000 if batch_size <= 1000 else 2000
     config.num_train_steps = round(epochs * steps_per_epoch)
-    config.grad_accum_steps = 1
     config.ema_decay = ema_decay
-
-    config.log_every_steps = 100
     config.eval_every_steps = round(5 * steps_per_epoch)
-    config.checkpoint_every_steps = 1000
-    config.keep_checkpoints = 3
     config.reference = reference
 
-    if arg == "smoke":  # the same recipe, a few steps on tiny crops: for tests with mock data
+    if "smoke" in options:  # the same recipe, a few steps on tiny crops: for tests with mock data
         config.dataset.image_size, config.dataset.prefetch, config.dataset.threads = 32, 0, 1
         config.batch_size = config.eval_batch_size = 8
         config.num_train_steps, config.log_every_steps, config.eval_every_steps = 2, 1, 2
@@ -71,7 +66,4 @@ def imagenet_config(*, model: str, arg: str | None, reference: str, batch_size: 
         if decay_every_epochs:
             config.optimizer.decay_every_steps = 1
         config.model.kwargs.dtype = "float32"
-    elif arg:
-        raise ValueError(f"unknown variant {arg!r} of the {model} ImageNet config; known: '' (the "
-                         f"paper's run), 'smoke'.")
     return config

@@ -16,25 +16,22 @@ a few tiny steps.
 """
 import ml_collections
 
+from configs import common
+from deepzoo.config import parse_arg
+
 
 def get_config(arg: str | None = None):
-    variant = arg or ""
-    config = ml_collections.ConfigDict()
-    config.seed = 0
+    _, options = parse_arg(arg, variants=("",), options=("smoke",))
+    config = common.supervised()
 
-    config.dataset = ml_collections.ConfigDict()
     config.dataset.name = "python_docstrings"   # prepared offline on first use (deepzoo/data/builders.py)
-    config.dataset.train_split = "train"
     config.dataset.eval_split = "validation"
-    config.dataset.data_dir = ""
-    config.dataset.cache = True
-    config.dataset.prefetch = 0
     config.dataset.max_length = 63              # windows of 64 bytes: the model's 64 positions
 
     config.model = ml_collections.ConfigDict()
-    config.model.name = "bert_small"
+    config.model.name = "bert_small"            # its size: deepzoo/models/bert.py (4 blocks of width 192, 6 heads)
     config.model.kwargs = ml_collections.ConfigDict(dict(
-        vocab_size=260, max_length=64, num_layers=4, d_model=192, num_heads=6, mlp_dim=768, dropout_rate=0.1,
+        vocab_size=260, max_length=64, dropout_rate=0.1,
         init_std=0.02,
         dtype="float32"))
 
@@ -42,15 +39,12 @@ def get_config(arg: str | None = None):
     config.task.name = "masked_lm"
     config.task.kwargs = ml_collections.ConfigDict(dict(mask_rate=0.4, mask_id=3, num_special=4))
 
-    config.optimizer = ml_collections.ConfigDict(dict(
-        name="adamw", learning_rate=1e-3, schedule="linear", warmup_steps=100, b1=0.9, b2=0.999, eps=1e-6,
-        weight_decay=0.01, grad_clip_norm=1.0))
+    config.optimizer.update(name="adamw", learning_rate=1e-3, schedule="linear", warmup_steps=100, **common.ADAM)
+    config.optimizer.update(eps=1e-6, weight_decay=0.01, grad_clip_norm=1.0)
 
     config.batch_size = 128
     config.num_train_steps = 2500
     config.eval_batch_size = 256
-    config.grad_accum_steps = 1
-    config.ema_decay = 0.0
     config.log_every_steps = 50
     config.eval_every_steps = 250
     config.checkpoint_every_steps = 250
@@ -59,13 +53,11 @@ def get_config(arg: str | None = None):
     config.reference = ("Devlin et al. 2019 report downstream scores, not MLM accuracy; the no-context "
                         "baseline beside the result says what the two-sided context adds")
 
-    if variant == "smoke":
+    if "smoke" in options:
         config.num_train_steps, config.log_every_steps, config.eval_every_steps = 4, 2, 4
         config.checkpoint_every_steps = 4
         config.batch_size, config.eval_batch_size = 16, 64
         config.dataset.max_length = 31
         config.model.kwargs.update(d_model=32, num_layers=1, num_heads=2, mlp_dim=64, max_length=32)
         config.optimizer.warmup_steps = 1
-    elif variant:
-        raise ValueError(f"unknown variant {variant!r} of masked_lm; known: '' and 'smoke'.")
     return config

@@ -10,18 +10,18 @@ Variants (the arg after the colon):
 """
 import ml_collections
 
+from configs import common
+from deepzoo.config import parse_arg
+
 
 def get_config(arg: str | None = None):
-    config = ml_collections.ConfigDict()
-    config.seed = 0
+    _, options = parse_arg(arg, variants=("",), options=("smoke",))
+    config = common.supervised()
 
-    config.dataset = ml_collections.ConfigDict()
     config.dataset.name = "mnist1d"            # prepared offline on first use (deepzoo/data/builders.py)
     config.dataset.train_split = "train"       # 4,000 examples
     config.dataset.eval_split = "test"         # 1,000 examples
-    config.dataset.data_dir = ""               # "" -> $TFDS_DATA_DIR or ~/tensorflow_datasets
     config.dataset.cache = True                # 4,000 x 40 floats: hold the split in memory
-    config.dataset.prefetch = 0                # batches prepared ahead in a thread (0: in-memory data)
 
     config.model = ml_collections.ConfigDict()
     config.model.name = "mlp"
@@ -34,35 +34,21 @@ def get_config(arg: str | None = None):
     config.task.name = "classification"
     config.task.kwargs = ml_collections.ConfigDict(dict(label_smoothing=0.0))
 
-    config.optimizer = ml_collections.ConfigDict()
     config.optimizer.name = "adam"             # mnist1d reference: Adam
     config.optimizer.learning_rate = 1e-2      # mnist1d reference
     config.optimizer.schedule = "constant"     # mnist1d reference: no schedule
-    config.optimizer.warmup_steps = 0
-    config.optimizer.b1 = 0.9                  # Adam defaults (Kingma & Ba 2015)
-    config.optimizer.b2 = 0.999
-    config.optimizer.eps = 1e-8
+    config.optimizer.update(common.ADAM)
     config.optimizer.weight_decay = 0.0        # mnist1d reference: weight_decay=0
-    config.optimizer.grad_clip_norm = 0.0      # 0: no clipping
 
-    config.batch_size = 100                    # mnist1d reference; global, over all devices
-    config.eval_batch_size = 1000
+    config.batch_size = 100                    # mnist1d reference
     config.num_train_steps = 6000              # mnist1d reference: total_steps=6000
-    config.grad_accum_steps = 1
-    config.ema_decay = 0.0                     # > 0 keeps an EMA of the parameters, evaluated too
-
-    config.log_every_steps = 100
-    config.eval_every_steps = 500
     config.checkpoint_every_steps = 2000
-    config.keep_checkpoints = 3
 
     config.reference = "MNIST-1D authors' MLP: 68% test accuracy (github.com/greydanus/mnist1d README)"
 
-    if arg == "smoke":
+    if "smoke" in options:
         config.num_train_steps = 300
         config.log_every_steps = 50
         config.eval_every_steps = 100
         config.checkpoint_every_steps = 100
-    elif arg:
-        raise ValueError(f"unknown variant {arg!r} of mnist1d_mlp; known: '' (reference), 'smoke'.")
     return config

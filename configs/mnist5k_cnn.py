@@ -10,6 +10,9 @@ experiments/cnn_progress.py runs them all.
 """
 import ml_collections
 
+from configs import common
+from deepzoo.config import parse_arg
+
 TRAIN_EXAMPLES = 4000
 # The transformers lack the convolutional prior and learn more slowly from 4,000 digits: with the CNN
 # recipe (15 epochs, lr 1e-3, no clipping) the first versions of vit_mnist and swin_mnist stopped at 59%
@@ -20,17 +23,12 @@ RECIPES = {"vit_mnist": TRANSFORMER_RECIPE, "swin_mnist": TRANSFORMER_RECIPE}
 
 
 def get_config(arg: str | None = None):
-    model, _, variant = (arg or "resnet_mnist").partition(",")
-    config = ml_collections.ConfigDict()
-    config.seed = 0
+    model, options = parse_arg(arg, options=("smoke",), default="resnet_mnist")   # any registered model
+    config = common.supervised()
 
-    config.dataset = ml_collections.ConfigDict()
     config.dataset.name = "mnist5k"           # prepared offline on first use (deepzoo/data/builders.py)
     config.dataset.train_split = "train"      # 4,000 digits
     config.dataset.eval_split = "test"        # 1,000 digits
-    config.dataset.data_dir = ""
-    config.dataset.cache = True
-    config.dataset.prefetch = 0
 
     config.model = ml_collections.ConfigDict()
     config.model.name = model
@@ -44,25 +42,18 @@ def get_config(arg: str | None = None):
     config.batch_size = 128
     config.num_train_steps = recipe["epochs"] * TRAIN_EXAMPLES // config.batch_size
 
-    config.optimizer = ml_collections.ConfigDict(dict(
-        name="adamw", learning_rate=recipe["learning_rate"], schedule="cosine",
-        warmup_steps=config.num_train_steps // 20, b1=0.9, b2=0.999, eps=1e-8, weight_decay=1e-4,
-        grad_clip_norm=recipe["grad_clip_norm"]))
+    config.optimizer.update(name="adamw", learning_rate=recipe["learning_rate"], schedule="cosine",
+                            warmup_steps=config.num_train_steps // 20, **common.ADAM)
+    config.optimizer.update(weight_decay=1e-4, grad_clip_norm=recipe["grad_clip_norm"])
 
-    config.eval_batch_size = 1000
-    config.grad_accum_steps = 1
-    config.ema_decay = 0.0
     config.log_every_steps = 50
     config.eval_every_steps = 0               # at the end only: the comparison is the final accuracy
     config.checkpoint_every_steps = 100
     config.keep_checkpoints = 1
     config.reference = "MNIST: LeNet-5 0.95% test error (LeCun et al. 1998); on 4,000 digits expect ~98%"
 
-    if variant == "smoke":
+    if "smoke" in options:
         config.num_train_steps, config.log_every_steps, config.checkpoint_every_steps = 4, 2, 4
         config.batch_size = 16
         config.optimizer.warmup_steps = 1
-    elif variant:
-        raise ValueError(f"unknown variant {variant!r} of mnist5k_cnn; known: '' and 'smoke' "
-                         f"(e.g. configs/mnist5k_cnn.py:lenet_mnist,smoke).")
     return config

@@ -11,34 +11,28 @@ few steps.
 """
 import ml_collections
 
+from configs import common
+from deepzoo.config import parse_arg
+
 
 def get_config(arg: str | None = None):
-    variant = arg or ""
-    config = ml_collections.ConfigDict()
-    config.seed = 0
-    config.dataset = ml_collections.ConfigDict(dict(
-        name="mnist5k", train_split="train", eval_split="test", data_dir="", cache=True, prefetch=0))
+    _, options = parse_arg(arg, variants=("",), options=("smoke",))
+    config = common.supervised()
+    config.dataset.name = "mnist5k"
     config.model = ml_collections.ConfigDict(dict(name="simclr_mnist", kwargs=ml_collections.ConfigDict(dict(
         widths=(32, 64, 128, 128), strides=(1, 2, 2, 1), projection_dim=64, dtype="float32"))))
     config.task = ml_collections.ConfigDict(dict(name="contrastive", kwargs=dict(
         temperature=0.5, min_area=0.5, brightness=0.2, contrast=0.4, eval_seed=0)))
-    config.optimizer = ml_collections.ConfigDict(dict(
-        name="adamw", learning_rate=1e-3, schedule="cosine", warmup_steps=100, b1=0.9, b2=0.999, eps=1e-8,
-        weight_decay=1e-6, grad_clip_norm=0.0))
+    config.optimizer.update(name="adamw", learning_rate=1e-3, schedule="cosine", warmup_steps=100, **common.ADAM)
+    config.optimizer.weight_decay = 1e-6
     config.batch_size = 128
     config.num_train_steps = 1000
-    config.eval_batch_size = 1000
-    config.grad_accum_steps = 1
-    config.ema_decay = 0.0
     config.log_every_steps = 50
-    config.eval_every_steps = 500
     config.checkpoint_every_steps = 500
     config.keep_checkpoints = 1
-    if variant == "smoke":
+    if "smoke" in options:
         config.num_train_steps, config.log_every_steps, config.eval_every_steps = 4, 2, 4
         config.checkpoint_every_steps = 4
         config.batch_size = 16
         config.model.kwargs.widths = (8, 8, 16, 16)
-    elif variant:
-        raise ValueError(f"unknown variant {variant!r} of mnist5k_simclr; known: '' and 'smoke'.")
     return config

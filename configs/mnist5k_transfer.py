@@ -20,6 +20,9 @@ Recipe: Adam 1e-3, batch 32, 300 steps whatever the training-set size.
 """
 import ml_collections
 
+from configs import common
+from deepzoo.config import parse_arg
+
 METHODS = ("scratch", "finetune", "lower_lr", "frozen")
 TARGETS = {"digits59": dict(name="mnist5k", classes=(5, 6, 7, 8, 9), num_classes=5),
            "digits28": dict(name="digits28", classes=(), num_classes=10)}
@@ -28,42 +31,32 @@ TRANSFERRED = FEATURES + ("f6",)       # everything but the output layer
 
 
 def get_config(arg: str | None = None):
-    parts = (arg or "pretrain").split(",")
-    smoke = parts[-1] == "smoke"
-    parts = parts[:-1] if smoke else parts
-    config = ml_collections.ConfigDict()
-    config.seed = 0
-    if parts == ["pretrain"]:
+    variants = ("pretrain", *(f"{method},{target}" for method in METHODS for target in TARGETS))
+    variant, options = parse_arg(arg, variants=variants, options=("smoke",), default="pretrain")
+    if variant == "pretrain":
         method, target = "scratch", dict(name="mnist5k", classes=(0, 1, 2, 3, 4), num_classes=5)
-    elif len(parts) == 2 and parts[0] in METHODS and parts[1] in TARGETS:
-        method, target = parts[0], TARGETS[parts[1]]
     else:
-        raise ValueError(f"unknown variant {arg!r} of mnist5k_transfer; known: 'pretrain' or '<method>,<target>' "
-                         f"with method in {', '.join(METHODS)} and target in {', '.join(TARGETS)} (then ',smoke').")
+        method, target = variant.split(",")
+        target = TARGETS[target]
+    config = common.supervised()
 
-    config.dataset = ml_collections.ConfigDict(dict(
-        name=target["name"], train_split="train", eval_split="test", data_dir="", cache=True, prefetch=0,
-        classes=target["classes"], train_examples=0, subset_seed=0))
+    config.dataset.update(name=target["name"], classes=target["classes"], train_examples=0, subset_seed=0)
     config.model = ml_collections.ConfigDict(dict(name="lenet_mnist", kwargs=ml_collections.ConfigDict(dict(
         num_classes=target["num_classes"], dtype="float32"))))
     config.task = ml_collections.ConfigDict(dict(name="classification", kwargs=dict(label_smoothing=0.0)))
-    config.optimizer = ml_collections.ConfigDict(dict(
-        name="adam", learning_rate=1e-3, schedule="constant", warmup_steps=0, b1=0.9, b2=0.999, eps=1e-8,
-        weight_decay=0.0, grad_clip_norm=0.0,
-        layer_lr={"frozen": {f: 0.0 for f in FEATURES}, "lower_lr": {f: 0.1 for f in FEATURES}}.get(method, {})))
+    config.optimizer.update(name="adam", learning_rate=1e-3, **common.ADAM)
+    config.optimizer.layer_lr = {"frozen": {f: 0.0 for f in FEATURES},          # learning-rate multipliers
+                                 "lower_lr": {f: 0.1 for f in FEATURES}}.get(method, {})
     config.init_from = ml_collections.ConfigDict(dict(
         workdir="" if method == "scratch" else "runs/transfer/pretrain",
         layers=() if method == "scratch" else TRANSFERRED))
     config.batch_size = 32
     config.num_train_steps = 300
     config.eval_batch_size = 512
-    config.grad_accum_steps = 1
-    config.ema_decay = 0.0
-    config.log_every_steps = 100
     config.eval_every_steps = 0
     config.checkpoint_every_steps = 300
     config.keep_checkpoints = 1
-    if smoke:
+    if "smoke" in options:
         config.num_train_steps = config.log_every_steps = config.checkpoint_every_steps = 4
         config.batch_size = 16
     return config

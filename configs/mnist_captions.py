@@ -9,18 +9,17 @@ Variants: '' and 'smoke'.
 """
 import ml_collections
 
+from configs import common
+from deepzoo.config import parse_arg
+
 
 def get_config(arg: str | None = None):
-    config = ml_collections.ConfigDict()
-    config.seed = 0
+    _, options = parse_arg(arg, variants=("",), options=("smoke",))
+    config = common.supervised()
 
-    config.dataset = ml_collections.ConfigDict()
     config.dataset.name = "mnist_captions"      # prepared offline on first use (deepzoo/data/builders.py)
     config.dataset.train_split = "train"        # composites of the 4,000 MNIST-5k training digits
     config.dataset.eval_split = "test"          # composites of the 1,000 test digits
-    config.dataset.data_dir = ""
-    config.dataset.cache = True
-    config.dataset.prefetch = 0
     config.dataset.max_length = 12              # words, EOS included: "seven thousand seven hundred and
                                                 # seventy seven" is 7
 
@@ -33,26 +32,19 @@ def get_config(arg: str | None = None):
     config.task.kwargs = ml_collections.ConfigDict(dict(source_key="image", label_smoothing=0.0,
                                                         eval_decode_length=12))
 
-    config.optimizer = ml_collections.ConfigDict(dict(
-        name="adam", learning_rate=1e-3, schedule="cosine", warmup_steps=100, b1=0.9, b2=0.999, eps=1e-8,
-        weight_decay=0.0, grad_clip_norm=1.0))
+    config.optimizer.update(name="adam", learning_rate=1e-3, schedule="cosine", warmup_steps=100, **common.ADAM)
+    config.optimizer.grad_clip_norm = 1.0
 
     config.batch_size = 64
     config.num_train_steps = 3000
     config.eval_batch_size = 500
-    config.grad_accum_steps = 1
-    config.ema_decay = 0.0
-    config.log_every_steps = 100
     config.eval_every_steps = 1000
-    config.checkpoint_every_steps = 1000
     config.keep_checkpoints = 2
     config.reference = "Xu et al. 2015: soft attention learns where to look, word by word"
 
-    if arg == "smoke":
+    if "smoke" in options:
         config.num_train_steps, config.log_every_steps, config.eval_every_steps = 4, 2, 4
         config.checkpoint_every_steps = 4
         config.batch_size, config.eval_batch_size = 16, 1000
         config.optimizer.warmup_steps = 1
-    elif arg:
-        raise ValueError(f"unknown variant {arg!r} of mnist_captions; known: '' and 'smoke'.")
     return config

@@ -17,6 +17,9 @@ about the recurrent models' parameter count) keeps its paper's recipe, scaled do
 """
 import ml_collections
 
+from configs import common
+from deepzoo.config import parse_arg
+
 # Only the attention differs: every model has the same bidirectional GRU encoder and GRU decoder (the
 # papers' own encoders are in configs/wmt14_seq2seq.py). A first run gave Luong's model its paper's
 # one-directional LSTM: it learned far more slowly than the others (1% exact at step 1,000 against 97%
@@ -33,20 +36,12 @@ MODELS = (*ATTENTION, "transformer")
 
 
 def get_config(arg: str | None = None):
-    attention, _, variant = (arg or "bahdanau").partition(",")
-    if attention not in MODELS:
-        raise ValueError(f"unknown model {attention!r} in configs/numbers_translation.py:{arg}; "
-                         f"known: {', '.join(MODELS)}.")
-    config = ml_collections.ConfigDict()
-    config.seed = 0
+    attention, options = parse_arg(arg, variants=MODELS, options=("smoke",), default="bahdanau")
+    config = common.supervised()
 
-    config.dataset = ml_collections.ConfigDict()
     config.dataset.name = "numbers_en_de"       # prepared offline on first use (deepzoo/data/builders.py)
     config.dataset.train_split = "train"        # 50,000 numbers below a billion
     config.dataset.eval_split = "validation"    # 2,000; the experiment reports on "test"
-    config.dataset.data_dir = ""
-    config.dataset.cache = True
-    config.dataset.prefetch = 0
     config.dataset.languages = ("en", "de")     # source, target
     config.dataset.vocab_size = 256             # one SentencePiece model for both languages
     config.dataset.max_length = 32              # pieces, EOS included (the longest is 28); longer ones are cut
@@ -55,14 +50,12 @@ def get_config(arg: str | None = None):
     config.task = ml_collections.ConfigDict()
     config.task.name = "seq2seq"
     if attention == "transformer":
-        config.model.name = "transformer_small"
-        config.model.kwargs = ml_collections.ConfigDict(dict(
-            vocab_size=256, d_model=128, num_heads=4, mlp_dim=512, encoder_layers=3, decoder_layers=3,
-            dropout_rate=0.1, max_length=32, dtype="float32"))
+        config.model.name = "transformer_small"  # 3 + 3 layers of width 128, 4 heads (deepzoo/models/transformer.py)
+        config.model.kwargs = ml_collections.ConfigDict(dict(vocab_size=256, dropout_rate=0.1, max_length=32,
+                                                             dtype="float32"))
         config.task.kwargs = ml_collections.ConfigDict(dict(label_smoothing=0.1, eval_decode_length=32))
-        config.optimizer = ml_collections.ConfigDict(dict(
-            name="adam", learning_rate=2e-3, schedule="rsqrt", warmup_steps=250, b1=0.9, b2=0.98, eps=1e-9,
-            weight_decay=0.0, grad_clip_norm=0.0))
+        config.optimizer.update(name="adam", learning_rate=2e-3, schedule="rsqrt", warmup_steps=250, b1=0.9,
+                                b2=0.98, eps=1e-9)
     else:
         config.model.name = "seq2seq"
         config.model.kwargs = ml_collections.ConfigDict(dict(
@@ -72,22 +65,17 @@ def get_config(arg: str | None = None):
         config.task.kwargs = ml_collections.ConfigDict(dict(
             label_smoothing=0.0,
             eval_decode_length=32))             # evaluation also decodes greedily: exact_match
-        config.optimizer = ml_collections.ConfigDict(dict(
-            name="adam", learning_rate=1e-3, schedule="cosine", warmup_steps=100, b1=0.9, b2=0.999, eps=1e-8,
-            weight_decay=0.0, grad_clip_norm=1.0))
+        config.optimizer.update(name="adam", learning_rate=1e-3, schedule="cosine", warmup_steps=100, **common.ADAM)
+        config.optimizer.grad_clip_norm = 1.0
 
     config.batch_size = 64
     config.num_train_steps = 2500               # ~3 epochs of the 50,000 pairs
     config.eval_batch_size = 500
-    config.grad_accum_steps = 1
-    config.ema_decay = 0.0
-    config.log_every_steps = 100
-    config.eval_every_steps = 500
     config.checkpoint_every_steps = 500
     config.keep_checkpoints = 2
     config.reference = "Bahdanau et al. 2015: attention keeps BLEU up on long sentences where RNNencdec falls"
 
-    if variant == "smoke":
+    if "smoke" in options:
         config.num_train_steps, config.log_every_steps, config.eval_every_steps = 4, 2, 4
         config.checkpoint_every_steps = 4
         config.batch_size, config.eval_batch_size = 16, 1000
@@ -95,6 +83,4 @@ def get_config(arg: str | None = None):
                                    if attention == "transformer" else dict(embed_dim=16, features=16))
         config.task.kwargs.eval_decode_length = 8
         config.optimizer.warmup_steps = 1
-    elif variant:
-        raise ValueError(f"unknown variant {variant!r} of numbers_translation; known: '' and 'smoke'.")
     return config

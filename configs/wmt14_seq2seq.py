@@ -19,38 +19,35 @@ deepzoo/models/seq2seq.py). Append ",smoke" for a few tiny steps (needs the data
 """
 import ml_collections
 
+from configs import common
+from deepzoo.config import parse_arg
+
 TRAIN_PAIRS = 4_508_785          # wmt14_translate/de-en train split (TFDS 1.0.0)
 
+# Each paper's model is registered by name (deepzoo/models/seq2seq.py): layers, cells, widths, attention.
 RECIPES = {
     "luong": dict(
-        model=dict(attention="luong", cell="lstm", bidirectional=False, encoder_layers=4, decoder_layers=4,
-                   features=1000, embed_dim=1000, dropout_rate=0.2),
-        batch_size=128, epochs=12, grad_clip_norm=5.0,
+        model="seq2seq_luong",     # 4 layers of 1000 LSTM cells, 1000-dim embeddings, global attention, input feeding
+        kwargs=dict(dropout_rate=0.2), batch_size=128, epochs=12, grad_clip_norm=5.0,
         optimizer=dict(name="sgd", learning_rate=1.0, momentum=0.0, schedule="step", decay_factor=0.5)),
     "bahdanau": dict(
-        model=dict(attention="bahdanau", cell="gru", bidirectional=True, features=1000, embed_dim=620),
-        batch_size=80, epochs=5, grad_clip_norm=1.0,
+        model="seq2seq_bahdanau",  # bidirectional GRU encoder, GRU decoder, 1000 units, 620-dim embeddings
+        kwargs={}, batch_size=80, epochs=5, grad_clip_norm=1.0,
         optimizer=dict(name="adadelta", learning_rate=1.0, rho=0.95, eps=1e-6, schedule="constant")),
     "none": dict(
-        model=dict(attention="none", cell="gru", bidirectional=False, features=1000, embed_dim=620),
-        batch_size=80, epochs=5, grad_clip_norm=1.0,
+        model="seq2seq",           # RNNencdec: the same without attention, a one-directional encoder
+        kwargs={}, batch_size=80, epochs=5, grad_clip_norm=1.0,
         optimizer=dict(name="adadelta", learning_rate=1.0, rho=0.95, eps=1e-6, schedule="constant")),
 }
 
 
 def get_config(arg: str | None = None):
-    name, _, variant = (arg or "luong").partition(",")
-    if name not in RECIPES:
-        raise ValueError(f"unknown variant {name!r} of wmt14_seq2seq; known: {', '.join(RECIPES)}.")
+    name, options = parse_arg(arg, variants=tuple(RECIPES), options=("smoke",), default="luong")
     recipe = RECIPES[name]
-    config = ml_collections.ConfigDict()
-    config.seed = 0
+    config = common.supervised()
 
-    config.dataset = ml_collections.ConfigDict()
     config.dataset.name = "wmt14_translate/de-en"
-    config.dataset.train_split = "train"
     config.dataset.eval_split = "validation"     # newstest2013; "test" is newstest2014
-    config.dataset.data_dir = ""                 # $TFDS_DATA_DIR or ~/tensorflow_datasets
     config.dataset.cache = False                 # 4.5M pairs: tokenised batch by batch
     config.dataset.prefetch = 8
     config.dataset.threads = 8
@@ -59,9 +56,8 @@ def get_config(arg: str | None = None):
     config.dataset.max_length = 64
 
     config.model = ml_collections.ConfigDict()
-    config.model.name = "seq2seq"
-    config.model.kwargs = ml_collections.ConfigDict(dict(vocab_size=32000, dtype="bfloat16",
-                                                         **recipe["model"]))
+    config.model.name = recipe["model"]
+    config.model.kwargs = ml_collections.ConfigDict(dict(vocab_size=32000, dtype="bfloat16", **recipe["kwargs"]))
 
     config.task = ml_collections.ConfigDict()
     config.task.name = "seq2seq"
@@ -78,18 +74,15 @@ def get_config(arg: str | None = None):
         config.optimizer.decay_begin_steps = 5 * steps_per_epoch
 
     config.eval_batch_size = 512
-    config.grad_accum_steps = 1
-    config.ema_decay = 0.0
     config.log_every_steps = 200
     config.eval_every_steps = 10_000
     config.checkpoint_every_steps = 5_000
-    config.keep_checkpoints = 3
     config.reference = {"luong": "Luong et al. 2015, Table 1: 18.1 BLEU on newstest2014 for global attention "
                                  "with input feeding; 20.9 for their best single model",
                         "bahdanau": "Bahdanau et al. 2015: 26.75 BLEU on WMT'14 En-Fr (RNNsearch-50)",
                         "none": "Bahdanau et al. 2015: 17.82 BLEU on WMT'14 En-Fr (RNNencdec-50)"}[name]
 
-    if variant == "smoke":
+    if "smoke" in options:
         config.num_train_steps, config.log_every_steps, config.eval_every_steps = 2, 1, 2
         config.checkpoint_every_steps = 2
         config.batch_size, config.eval_batch_size = 8, 8
@@ -97,6 +90,4 @@ def get_config(arg: str | None = None):
         config.model.kwargs.update(vocab_size=64, features=8, embed_dim=8, dtype="float32")
         config.optimizer.decay_every_steps = 1
         config.optimizer.decay_begin_steps = 1
-    elif variant:
-        raise ValueError(f"unknown variant {variant!r} of wmt14_seq2seq; known: '' and 'smoke'.")
     return config

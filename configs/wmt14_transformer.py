@@ -23,8 +23,12 @@ Append ",smoke" for a few tiny steps (needs the dataset, or tfds mock data).
 """
 import ml_collections
 
+from configs import common
+from deepzoo.config import parse_arg
+
 TRAIN_PAIRS = 4_508_785          # wmt14_translate/de-en train split (TFDS 1.0.0)
 
+# d_model is the model's width (Table 3), here only for the learning rate of eq. 3.
 RECIPES = {
     "base": dict(model="transformer_base", d_model=512, dropout_rate=0.1, steps=100_000, average_last=5,
                  reference="Vaswani et al. 2017, Table 2: 27.3 BLEU (EN-DE newstest2014, tokenised); "
@@ -36,18 +40,12 @@ RECIPES = {
 
 
 def get_config(arg: str | None = None):
-    name, _, variant = (arg or "base").partition(",")
-    if name not in RECIPES:
-        raise ValueError(f"unknown variant {name!r} of wmt14_transformer; known: {', '.join(RECIPES)}.")
+    name, options = parse_arg(arg, variants=tuple(RECIPES), options=("smoke",), default="base")
     recipe = RECIPES[name]
-    config = ml_collections.ConfigDict()
-    config.seed = 0
+    config = common.supervised()
 
-    config.dataset = ml_collections.ConfigDict()
     config.dataset.name = "wmt14_translate/de-en"
-    config.dataset.train_split = "train"
     config.dataset.eval_split = "validation"     # newstest2013 (the paper's development set); test: newstest2014
-    config.dataset.data_dir = ""
     config.dataset.cache = False
     config.dataset.prefetch = 8
     config.dataset.threads = 8
@@ -64,25 +62,20 @@ def get_config(arg: str | None = None):
     config.task.name = "seq2seq"
     config.task.kwargs = ml_collections.ConfigDict(dict(label_smoothing=0.1, eval_decode_length=0))
 
-    config.optimizer = ml_collections.ConfigDict(dict(
-        name="adam", b1=0.9, b2=0.98, eps=1e-9, weight_decay=0.0, grad_clip_norm=0.0,
-        schedule="rsqrt", warmup_steps=4000,
-        learning_rate=recipe["d_model"] ** -0.5 * 4000 ** -0.5))   # the peak of eq. 3, at step 4000
+    config.optimizer.update(name="adam", b1=0.9, b2=0.98, eps=1e-9, schedule="rsqrt", warmup_steps=4000,
+                            learning_rate=recipe["d_model"] ** -0.5 * 4000 ** -0.5)   # the peak of eq. 3, at step 4000
 
     config.batch_size = 768
     config.num_train_steps = recipe["steps"]
     config.eval_batch_size = 512
-    config.grad_accum_steps = 1
-    config.ema_decay = 0.0
     config.log_every_steps = 200
     config.eval_every_steps = 5_000
-    config.checkpoint_every_steps = 1_000
     config.keep_checkpoints = recipe["average_last"]   # what checkpoint averaging reads
     config.decode = ml_collections.ConfigDict(dict(beam_size=4, length_penalty=0.6,
                                                    average_last=recipe["average_last"]))
     config.reference = recipe["reference"]
 
-    if variant == "smoke":
+    if "smoke" in options:
         config.num_train_steps, config.log_every_steps, config.eval_every_steps = 2, 1, 2
         config.checkpoint_every_steps = 1
         config.batch_size, config.eval_batch_size = 8, 8
@@ -91,6 +84,4 @@ def get_config(arg: str | None = None):
         config.model.name = "transformer_small"
         config.decode.average_last = 2
         config.keep_checkpoints = 2
-    elif variant:
-        raise ValueError(f"unknown variant {variant!r} of wmt14_transformer; known: '' and 'smoke'.")
     return config

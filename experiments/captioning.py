@@ -26,7 +26,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from deepzoo import config as config_lib  # noqa: E402
 from deepzoo import data, models  # noqa: E402
 from deepzoo.data import text  # noqa: E402
-from deepzoo.models import decoding  # noqa: E402
+from deepzoo.inference import decoding  # noqa: E402
+from deepzoo.layers.attention import sown_attention_weights  # noqa: E402
 from deepzoo.tasks.seq2seq import shift_right  # noqa: E402
 from deepzoo.train import trainer  # noqa: E402
 from deepzoo.train.checkpoint import load_variables, quiet_orbax_logs  # noqa: E402
@@ -55,8 +56,9 @@ def plot_attention(model, variables, images, tokens, vocab, path: Path):
     """One row per image: the image, then each generated word with its attention map over the image."""
     images = np.asarray(images)
     words = [[w for w in vocab.decode(t).split()] for t in tokens]
-    _, weights = model.apply(variables, jnp.asarray(images, jnp.float32) / 255,
-                             shift_right(jnp.asarray(tokens), text.BOS), return_attention=True)
+    _, state = model.apply(variables, jnp.asarray(images, jnp.float32) / 255,
+                           shift_right(jnp.asarray(tokens), text.BOS), mutable=["intermediates"])
+    weights = sown_attention_weights(state["intermediates"])["decoder"][:, 0]   # (B, T, regions): one head
     grid_h, grid_w = model.grid_shape(images.shape[1:3])
     cols = 1 + max(len(w) + 1 for w in words)  # the words and EOS
     fig, axes = plt.subplots(len(images), cols, figsize=(1.9 * cols, 0.75 * len(images) + 0.3), squeeze=False)

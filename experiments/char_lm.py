@@ -27,7 +27,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from deepzoo import config as config_lib  # noqa: E402
 from deepzoo import data, models, tasks  # noqa: E402
-from deepzoo.models import complexity, decoding, gpt  # noqa: E402
+from deepzoo.analysis import complexity  # noqa: E402
+from deepzoo.inference import decoding  # noqa: E402
 from deepzoo.tasks import metrics as metrics_lib  # noqa: E402
 from deepzoo.train import trainer  # noqa: E402
 from deepzoo.train.checkpoint import load_variables, quiet_orbax_logs  # noqa: E402
@@ -63,7 +64,7 @@ def sample_gpt(model, variables, vocab, prompt: str, temperature: float, length:
     window/2 more."""
     ids = vocab.encode(prompt)
     chunk = window // 2
-    run = jax.jit(functools.partial(gpt.generate, model, max_new_tokens=chunk, temperature=temperature))
+    run = jax.jit(functools.partial(decoding.continue_prompt, model, max_new_tokens=chunk, temperature=temperature))
     while len(ids) < len(vocab.encode(prompt)) + length:
         context = jnp.asarray([ids[-chunk:]], jnp.int32)
         ids += np.asarray(run(variables, context, jax.random.fold_in(jax.random.key(seed), len(ids))))[0].tolist()

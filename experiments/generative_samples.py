@@ -29,7 +29,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from deepzoo import config as config_lib  # noqa: E402
 from deepzoo import data, models, tasks  # noqa: E402
-from deepzoo.models import ddpm  # noqa: E402
+from deepzoo.inference.sampling import ddpm_sample  # noqa: E402
 from deepzoo.tasks.gan import sample_noise  # noqa: E402
 from deepzoo.train import trainer  # noqa: E402
 from deepzoo.train.checkpoint import load_variables, quiet_orbax_logs  # noqa: E402
@@ -65,7 +65,7 @@ def draw(name, config, model, variables, key, n):
         return (model.apply(variables, z, method="generate") + 1) / 2, None
     task = tasks.get(config.task.name, **config.task.kwargs)
     eps_fn = lambda x, t: model.apply(variables, x, t)
-    run = jax.jit(lambda k: ddpm.sample(eps_fn, task.schedule, k, (n, 28, 28, 1), keep_every=100))
+    run = jax.jit(lambda k: ddpm_sample(eps_fn, task.schedule, k, (n, 28, 28, 1), keep_every=100))
     x0, chain = run(key)
     return jnp.clip((x0 + 1) / 2, 0, 1), jnp.clip((chain[:, :8] + 1) / 2, 0, 1)
 

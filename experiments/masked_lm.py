@@ -23,7 +23,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from deepzoo import config as config_lib  # noqa: E402
 from deepzoo import data, models, tasks  # noqa: E402
-from deepzoo.models import complexity  # noqa: E402
+from deepzoo.analysis import complexity  # noqa: E402
 from deepzoo.tasks import masked_lm  # noqa: E402
 from deepzoo.tasks import metrics as metrics_lib  # noqa: E402
 from deepzoo.train import trainer  # noqa: E402

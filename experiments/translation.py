@@ -35,14 +35,14 @@ from absl import app, flags, logging
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from deepzoo import attention_maps  # noqa: E402
 from deepzoo import config as config_lib  # noqa: E402
 from deepzoo import data, models  # noqa: E402
+from deepzoo.analysis import complexity  # noqa: E402
 from deepzoo.data import text  # noqa: E402
-from deepzoo.models import decoding  # noqa: E402
-from deepzoo.train import trainer  # noqa: E402
-from deepzoo.models import complexity  # noqa: E402
+from deepzoo.inference import decoding  # noqa: E402
+from deepzoo.plots import attention as attention_plots  # noqa: E402
 from deepzoo.tasks.seq2seq import shift_right  # noqa: E402
+from deepzoo.train import trainer  # noqa: E402
 from deepzoo.train.checkpoint import average_variables, load_variables, quiet_orbax_logs  # noqa: E402
 from deepzoo.train.writers import read_metrics  # noqa: E402
 
@@ -109,10 +109,9 @@ def pieces(ids, vocab) -> list[str]:
 
 def plot_alignment(model, variables, source, target, vocab, path: Path, title: str):
     """Attention weights of the teacher-forced reference translation: target pieces x source pieces."""
-    _, weights = model.apply(variables, source[None], shift_right(target[None], text.BOS),
-                             return_attention=True)
+    weights = attention_plots.collect(model, variables, source[None], shift_right(target[None], text.BOS))
     src, tgt = pieces(source, vocab), pieces(target, vocab)
-    weights = np.asarray(weights[0, :len(tgt), :len(src)])
+    weights = weights["decoder"][0, :len(tgt), :len(src)]   # the recurrent decoder's one head
     fig, ax = plt.subplots(figsize=(0.45 * len(src) + 2, 0.4 * len(tgt) + 1.5))
     ax.imshow(weights, cmap="gray_r", vmin=0, vmax=1, aspect="auto")
     ax.set_xticks(range(len(src)), src, rotation=70, fontsize=8)
@@ -129,16 +128,16 @@ def plot_transformer_attention(model, variables, source, target, vocab, output_d
     """Every layer's and head's weights for one teacher-forced pair: the encoder's self-attention, the
     decoder's masked self-attention and its attention over the source, one PNG each."""
     previous = shift_right(target[None], text.BOS)
-    weights = attention_maps.collect(model, variables, source[None], previous)
+    weights = attention_plots.collect(model, variables, source[None], previous)
     src, tgt = pieces(source, vocab), pieces(target, vocab)
     inputs = ["<s>"] + tgt[:-1]   # what the decoder reads at each position
     groups = {"encoder": (lambda n: n.startswith("encoder_block"), src, src),
               "decoder": (lambda n: n.startswith("decoder_block") and n.endswith("/attention"), inputs, inputs),
               "cross": (lambda n: n.endswith("/cross_attention"), tgt, src)}
     for kind, (belongs, queries, keys) in groups.items():
-        attention_maps.plot({n: w for n, w in weights.items() if belongs(n)},
-                            output_dir / f"transformer_{kind}_attention.png", queries=queries, keys=keys,
-                            title=f"Transformer {kind} attention, every layer and head: {english}")
+        attention_plots.plot({n: w for n, w in weights.items() if belongs(n)},
+                             output_dir / f"transformer_{kind}_attention.png", queries=queries, keys=keys,
+                             title=f"Transformer {kind} attention, every layer and head: {english}")
 
 
 def plot_by_length(results: dict, path: Path):

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from deepzoo import models
-from deepzoo.models import decoding
+from deepzoo.inference import decoding
+from deepzoo.layers.attention import sown_attention_weights
 from deepzoo.models.captioning import ShowAttendTell
 
 PAD, EOS, BOS = 0, 1, 2
@@ -26,6 +27,12 @@ def _previous(batch=2, seed=1):
     return jnp.concatenate([jnp.full((batch, 1), BOS), words], axis=1).astype(jnp.int32)
 
 
+def _logits_and_attention(model, variables, *inputs):
+    """Teacher-forced logits and the attention weights the decoder sows (one head): (B, T, source)."""
+    logits, state = model.apply(variables, *inputs, mutable=["intermediates"])
+    return logits, sown_attention_weights(state["intermediates"])["decoder"][:, 0]
+
+
 @pytest.fixture(scope="module")
 def small():
     model = ShowAttendTell(**SMALL)
@@ -36,7 +43,7 @@ def small():
 def test_shapes_and_dtypes_in_train_and_eval_mode(small):
     model, variables = small
     x, prev = _images(), _previous()
-    logits, alpha = model.apply(variables, x, prev, return_attention=True)
+    logits, alpha = _logits_and_attention(model, variables, x, prev)
     h, w = model.grid_shape((28, 112))
     assert (h, w) == (7, 28)
     assert logits.shape == (2, T, VOCAB) and logits.dtype == jnp.float32
@@ -57,7 +64,7 @@ def test_grid_shape_rounds_odd_sizes_up_and_matches_the_attention():
     model = ShowAttendTell(**SMALL)
     x = _images(1, 27, 30)   # 27 -> 14 -> 7, 30 -> 15 -> 8
     variables = model.init(jax.random.key(0, impl="rbg"), x, _previous(1))
-    _, alpha = model.apply(variables, x, _previous(1), return_attention=True)
+    _, alpha = _logits_and_attention(model, variables, x, _previous(1))
     assert model.grid_shape((27, 30)) == (7, 8) and alpha.shape == (1, T, 56)
 
 
@@ -113,7 +120,7 @@ def _numpy_decoder(params, a, previous):
 def test_soft_attention_decoder_matches_a_numpy_reference(small):
     model, variables = small
     x, prev = _images(), _previous()
-    logits, alpha = model.apply(variables, x, prev, return_attention=True)
+    logits, alpha = _logits_and_attention(model, variables, x, prev)
     annotations = model.apply(variables, x, method="encode")[0]
     want_logits, want_alpha = _numpy_decoder(variables["params"]["decoder"], annotations, prev)
     np.testing.assert_allclose(alpha, want_alpha, rtol=1e-4, atol=1e-6)
@@ -177,7 +184,7 @@ def test_bfloat16_compute_with_float32_parameters(small):
     bf16 = ShowAttendTell(**SMALL, dtype=jnp.bfloat16)
     assert jax.tree.map(jnp.shape, bf16.init(jax.random.key(0, impl="rbg"), x, prev)) == \
         jax.tree.map(jnp.shape, variables)
-    logits, alpha = bf16.apply(variables, x, prev, return_attention=True)
+    logits, alpha = _logits_and_attention(bf16, variables, x, prev)
     assert logits.dtype == jnp.bfloat16 and alpha.dtype == jnp.float32   # softmax kept in float32
     np.testing.assert_allclose(alpha.sum(-1), 1.0, rtol=1e-5)
     want = model.apply(variables, x, prev)

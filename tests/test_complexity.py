@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import pytest
 
 from deepzoo import models
-from deepzoo.models import complexity
+from deepzoo.analysis import complexity
 
 
 def _conv_macs(x_shape, features, kernel, **conv_kwargs):

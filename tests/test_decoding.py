@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from deepzoo.models.decoding import PAD_ID, beam_search, gnmt_length_penalty, greedy_decode, sample_decode
+from deepzoo.inference.decoding import PAD_ID, beam_search, gnmt_length_penalty, greedy_decode, sample_decode
 
 BOS, EOS = 1, 2
 NEG = -np.inf

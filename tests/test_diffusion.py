@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from deepzoo import data, models, tasks
-from deepzoo.models.ddpm import Schedule, sample
+from deepzoo.inference.sampling import ddpm_sample
 from deepzoo.models.unet import timestep_embedding
+from deepzoo.tasks.diffusion import Schedule
 
 
 def test_cifar10_unet_has_the_papers_35_7m_parameters():
@@ -48,7 +49,7 @@ def gaussian_oracle(schedule, mu, std):
 def test_ancestral_sampling_with_the_exact_noise_predictor_recovers_the_data_distribution():
     # Algorithm 2 with the optimal eps for N(0.7, 0.2^2): the samples must have that mean and spread.
     schedule, mu, std = Schedule(), 0.7, 0.2
-    x0, chain = jax.jit(lambda k: sample(gaussian_oracle(schedule, mu, std), schedule, k, (20000, 1),
+    x0, chain = jax.jit(lambda k: ddpm_sample(gaussian_oracle(schedule, mu, std), schedule, k, (20000, 1),
                                          keep_every=100))(jax.random.key(0))
     assert abs(float(x0.mean()) - mu) < 0.01 and abs(float(x0.std()) / std - 1) < 0.03
     assert chain.shape == (11, 20000, 1)   # x_T, then every 100th step down to x_0

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from deepzoo import models
-from deepzoo.models import complexity, googlenet
+from deepzoo.analysis import complexity
+from deepzoo.models import googlenet
 
 
 def abstract_variables(model, shape, train=False):

@@ -10,7 +10,7 @@ import pytest
 from test_vit import num_params
 
 from deepzoo import models
-from deepzoo.models import gpt
+from deepzoo.inference import decoding
 from deepzoo.tasks import masked_lm
 
 TOKENS = np.array([[4, 5, 6, 7, 8, 9, 10], [11, 12, 13, 14, 15, 16, 17]], np.int32)
@@ -71,11 +71,12 @@ def test_greedy_generation_equals_argmax_of_the_full_forward_pass_and_top1_sampl
     for _ in range(5):  # the slow way: the whole prefix again for every new token
         next_token = np.argmax(model.apply(variables, tokens)[:, -1], -1)
         tokens = np.concatenate([tokens, next_token[:, None]], 1)
-    greedy = gpt.generate(model, variables, prompt, jax.random.key(0), max_new_tokens=5, temperature=0.0)
+    greedy = decoding.continue_prompt(model, variables, prompt, jax.random.key(0), max_new_tokens=5, temperature=0.0)
     np.testing.assert_array_equal(greedy, tokens[:, 3:])
-    top1 = gpt.generate(model, variables, prompt, jax.random.key(1), max_new_tokens=5, temperature=2.0, top_k=1)
+    top1 = decoding.continue_prompt(model, variables, prompt, jax.random.key(1), max_new_tokens=5, temperature=2.0,
+                                    top_k=1)
     np.testing.assert_array_equal(top1, greedy)
-    sampled = gpt.generate(model, variables, prompt, jax.random.key(2), max_new_tokens=5, temperature=1.0)
+    sampled = decoding.continue_prompt(model, variables, prompt, jax.random.key(2), max_new_tokens=5, temperature=1.0)
     assert sampled.shape == (2, 5) and np.all((0 <= np.asarray(sampled)) & (np.asarray(sampled) < 24))
 
 
@@ -84,7 +85,7 @@ def test_gpt_rejects_sequences_longer_than_its_context():
     with pytest.raises(ValueError, match=r"length 17 exceed the 16 positions"):
         model.apply(variables, np.ones((1, 17), np.int32))
     with pytest.raises(ValueError, match=r"prompt and generated tokens of length 19 exceed the 16 positions"):
-        gpt.generate(model, variables, TOKENS, jax.random.key(0), max_new_tokens=12)
+        decoding.continue_prompt(model, variables, TOKENS, jax.random.key(0), max_new_tokens=12)
 
 
 @functools.cache

@@ -10,7 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from deepzoo.models import alexnet, complexity, lenet, nin, vgg
+from deepzoo.analysis import complexity
+from deepzoo.models import alexnet, lenet, nin, vgg
 
 ALL = {**lenet.MODELS, **alexnet.MODELS, **vgg.MODELS, **nin.MODELS}
 MNIST_VARIANTS = ["lenet5", "lenet_mnist", "alexnet_mnist", "vgg_mnist", "nin_mnist"]

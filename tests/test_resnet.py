@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from deepzoo import models
-from deepzoo.models import complexity, highway, resnet, senet
+from deepzoo.analysis import complexity
+from deepzoo.models import highway, resnet, senet
 
 MNIST_VARIANTS = ["resnet_mnist", "senet_mnist", "highway_mnist", "highway_mlp"]
 

@@ -15,8 +15,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from deepzoo.inference import decoding
 from deepzoo.layers import recurrent
-from deepzoo.models import decoding
+from deepzoo.layers.attention import sown_attention_weights
 from deepzoo.models.char_rnn import CharRNN
 from deepzoo.models.seq2seq import Seq2Seq
 from deepzoo.tasks import language_model, seq2seq as seq2seq_task
@@ -60,6 +61,12 @@ def _decode_chain(model, variables, state, previous):
     return jnp.moveaxis(jax.lax.scan(step, state, previous.T)[1], 0, 1)
 
 
+def _logits_and_attention(model, variables, *inputs):
+    """Teacher-forced logits and the attention weights the decoder sows (one head): (B, T, source)."""
+    logits, state = model.apply(variables, *inputs, mutable=["intermediates"])
+    return logits, sown_attention_weights(state["intermediates"])["decoder"][:, 0]
+
+
 @functools.lru_cache(maxsize=None)
 def _seq2seq_run(attention, cell, bidirectional):
     """The model, its variables and every array the Seq2Seq checks below compare (NumPy)."""
@@ -70,9 +77,9 @@ def _seq2seq_run(attention, cell, bidirectional):
     @jax.jit
     def run(variables):
         out = {}
-        out["logits"], out["weights"] = model.apply(variables, SOURCE, PREVIOUS, return_attention=True)
-        out["padded_logits"], out["padded_weights"] = model.apply(variables, PADDED_SOURCE, PREVIOUS,
-                                                                  return_attention=True)
+        out["logits"], out["weights"] = _logits_and_attention(model, variables, SOURCE, PREVIOUS)
+        out["padded_logits"], out["padded_weights"] = _logits_and_attention(model, variables, PADDED_SOURCE,
+                                                                            PREVIOUS)
         chain = lambda state: _decode_chain(model, variables, state, PREVIOUS)
         state = model.apply(variables, SOURCE, method="start_decoding")
         out["steps"] = chain(state)

@@ -9,7 +9,7 @@ import tensorflow_datasets as tfds
 
 from deepzoo import config as config_lib
 from deepzoo import models
-from deepzoo.models import complexity
+from deepzoo.analysis import complexity
 from deepzoo.train import trainer
 
 VARIANTS = ["char_lm.py:rnn", "char_lm.py:gru", "char_lm.py:lstm", "numbers_translation.py:none",

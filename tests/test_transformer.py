@@ -12,7 +12,7 @@ from test_vit import np_layer_norm, np_mha, num_params
 from deepzoo import config as config_lib
 from deepzoo import models
 from deepzoo.layers.positions import sinusoidal_positions
-from deepzoo.models import decoding
+from deepzoo.inference import decoding
 from deepzoo.train import optim
 from deepzoo.train.checkpoint import Checkpoints, average_variables
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from deepzoo.layers import attention
-from deepzoo.models import complexity, convnext, swin, vit
+from deepzoo.analysis import complexity
+from deepzoo.models import convnext, swin, vit
 
 
 def num_params(tree):
@@ -164,9 +165,9 @@ def test_multi_head_attention_equals_numpy_with_its_own_weights():
     # torchvision's nn.MultiheadAttention: in_proj 3 D^2 + 3 D, out_proj D^2 + D.
     assert num_params(params) == 4 * 12 * 12 + 4 * 12
     p = jax.tree.map(np.asarray, params)
-    np.testing.assert_allclose(module.apply({"params": params}, x), np_mha(p, x, x), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(module.apply({"params": params}, x)[0], np_mha(p, x, x), rtol=1e-5, atol=1e-5)
     mask = np.tril(np.ones((5, 5), bool))
-    np.testing.assert_allclose(module.apply({"params": params}, x, mask=mask), np_mha(p, x, x, mask), rtol=1e-5,
+    np.testing.assert_allclose(module.apply({"params": params}, x, mask=mask)[0], np_mha(p, x, x, mask), rtol=1e-5,
                                atol=1e-5)
 
 
@@ -176,7 +177,7 @@ def test_multi_head_cross_attention_equals_numpy():
     module = attention.MultiHeadAttention(num_heads=2, qkv_features=16)
     params = init(module, x_q, x_kv)["params"]
     p = jax.tree.map(np.asarray, params)
-    out = module.apply({"params": params}, x_q, x_kv, mask=attention.padding_mask(valid))
+    out, _ = module.apply({"params": params}, x_q, x_kv, mask=attention.padding_mask(valid))
     assert out.shape == (2, 3, 8)
     np.testing.assert_allclose(out, np_mha(p, x_q, x_kv, valid[:, None, None, :]), rtol=1e-5, atol=1e-5)
 
@@ -202,17 +203,17 @@ def test_encoder_block_equals_numpy(pre_norm):
     else:          # 2017 Transformer: LN(x + MHA(x)), then LN(x + MLP(x))
         y = ln1(x + np_mha(p["attention"], x, x, mask))
         expected = ln2(y + np_mlp(p["mlp"], y))
-    np.testing.assert_allclose(block.apply({"params": p}, x, mask=mask), expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(block.apply({"params": p}, x, mask=mask)[0], expected, rtol=1e-4, atol=1e-4)
 
 
 def test_encoder_block_dropout_needs_train_and_differs_per_rng():
     x = random((2, 5, 8), 0)
     block = attention.EncoderBlock(num_heads=2, mlp_dim=16, dropout_rate=0.3, attention_dropout_rate=0.3)
     variables = init(block, x)
-    evaluate = jax.jit(block.apply)
+    evaluate = jax.jit(lambda v, x: block.apply(v, x)[0])   # the block returns (x, cache)
     np.testing.assert_array_equal(evaluate(variables, x), evaluate(variables, x))
     train = train_fn(block)
-    a, b = train(variables, x, 1), train(variables, x, 2)
+    a, b = train(variables, x, 1)[0], train(variables, x, 2)[0]
     assert not np.allclose(a, b) and not np.allclose(a, evaluate(variables, x))
 
 
@@ -228,6 +229,7 @@ def test_blocks_compute_in_bfloat16_with_float32_params(block, x_shape):
     variables = init(block, x)
     assert {leaf.dtype for leaf in jax.tree.leaves(variables["params"])} == {jnp.dtype(jnp.float32)}
     out = block.apply(variables, x)
+    out = out[0] if isinstance(out, tuple) else out   # the encoder block returns (x, cache)
     assert out.dtype == jnp.bfloat16 and out.shape == x_shape
     assert np.isfinite(np.asarray(out, np.float32)).all()
 

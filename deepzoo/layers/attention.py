@@ -10,25 +10,31 @@ any leading axes are batch axes (Swin uses (batch, windows)). `mask` (True = may
 
     x ─> MultiHeadAttention: q, k, v = x W_q, x_kv W_k, x_kv W_v (split into heads) -> attention -> W_o
 
-    EncoderBlock (pre-LN, ViT, GPT-2): x = x + MHA(LN(x));  x = x + MLP(LN(x))
+    EncoderBlock (pre-LN, ViT): x = x + MHA(LN(x));  x = x + MLP(LN(x))
                  (post-LN, 2017, BERT): x = LN(x + MHA(x));  x = LN(x + MLP(x))
     DecoderBlock: masked self-attention, then cross-attention over the encoder's memory, then MLP
+                  (GPT's decoder block, deepzoo/models/gpt.py, is this without cross-attention)
 
 Fast autoregressive decoding keeps a cache of keys and values per self-attention layer,
 {"key": (B, max_length, heads, head_dim), "value": ..., "index": int32 scalar} (`empty_cache`): each
 step projects only the new tokens, writes their keys and values at `index`, and attends over the
 positions written so far, so a token costs the same whatever the prefix, apart from attention itself.
-Pass `cache=` to MultiHeadAttention, EncoderBlock or DecoderBlock; they then return (output, new cache).
+MultiHeadAttention, EncoderBlock and DecoderBlock return one type, the pair (output, cache), with or
+without a cache: given `cache=`, the new cache; without, None.
 Cross-attention reads a memory that does not change while decoding: `memory_keys_values` projects it
 once per source, and `memory_kv=` hands the result to MultiHeadAttention or DecoderBlock, so a decoding
 step does not project the whole source again in every layer.
 
-Attention weights are sown into the "intermediates" collection under "attention_weights" (B, heads,
-q_len, kv_len): model.apply(..., mutable=["intermediates"]) returns them for every layer (heatmaps).
+Attention weights are exposed one way in the zoo: sown into the "intermediates" collection under
+"attention_weights", (B, heads, q_len, kv_len). model.apply(..., mutable=["intermediates"]) returns them
+for every layer, and `sown_attention_weights` reads them back by layer (heatmaps, alignment figures).
+The recurrent decoders' additive and multiplicative attention (deepzoo/models/seq2seq.py) sow theirs
+the same way, as one head.
 """
 import functools
 from typing import Any, Callable
 
+import flax
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -62,6 +68,15 @@ def memory_keys_values(attention_params, memory, dtype=jnp.float32) -> dict:
         dense = nn.DenseGeneral(p["kernel"].shape[1:], use_bias="bias" in p, dtype=dtype, parent=None)
         return dense.apply({"params": p}, memory)
     return {"key": project(attention_params["key"]), "value": project(attention_params["value"])}
+
+
+def sown_attention_weights(intermediates) -> dict:
+    """{layer path: weights (batch..., heads, q_len, kv_len)} from the "intermediates" that
+    model.apply(..., mutable=["intermediates"]) returns, in the model's layer order; e.g.
+    "decoder_block1/cross_attention" (the Transformer) or "decoder" (the recurrent decoders)."""
+    flat = flax.traverse_util.flatten_dict(flax.core.unfreeze(intermediates), sep="/")
+    return {path.removesuffix("/attention_weights"): value[0]      # sow keeps a tuple: one call each
+            for path, value in flat.items() if path.endswith("attention_weights")}
 
 
 def _check_broadcasts(name: str, array, logits_shape, hint: str):
@@ -155,9 +170,10 @@ class MultiHeadAttention(nn.Module):
                  memory_kv=None):
         """x_q (..., q_len, width) attends over x_kv (..., kv_len, width_kv), itself by default.
 
-        With `cache` (self-attention only; see empty_cache), x_q holds the next tokens: their keys and
-        values are written into the cache, they attend over every cached position up to their own,
-        and the call returns (output, new cache). `mask` then covers (q_len, max_length).
+        Returns (output, cache). With `cache` (self-attention only; see empty_cache), x_q holds the next
+        tokens: their keys and values are written into the cache, they attend over every cached position
+        up to their own, and the returned cache is the new one; `mask` then covers (q_len, max_length).
+        Without it the returned cache is None.
         With `memory_kv` (from memory_keys_values) x_kv's keys and values are given: x_kv is unused."""
         if cache is not None and (x_kv is not None or memory_kv is not None):
             raise ValueError(f"{self.name}: a key/value cache is for self-attention; cross-attention "
@@ -188,7 +204,7 @@ class MultiHeadAttention(nn.Module):
         y = nn.DenseGeneral(self.out_features or x_q.shape[-1], axis=(-2, -1), use_bias=self.use_bias,
                             kernel_init=self.out_kernel_init or self.kernel_init, bias_init=self.bias_init, dtype=self.dtype,
                             param_dtype=self.param_dtype, name="out")(y)
-        return y if cache is None else (y, cache)
+        return y, cache
 
 
 class MlpBlock(nn.Module):
@@ -220,11 +236,10 @@ def drop_path(x, rate: float, train: bool):
 class EncoderBlock(nn.Module):
     """Transformer encoder block: self-attention then MLP, each with a residual connection.
 
-    pre_norm=True (ViT, GPT-2): x + f(LN(x)), which trains deep stacks without warm-up tricks.
+    pre_norm=True (ViT, Swin): x + f(LN(x)), which trains deep stacks without warm-up tricks.
     pre_norm=False (Vaswani et al. 2017, BERT): LN(x + f(x)).
     Tokens are (..., length, width); mask/bias go to the attention (causal, padding, relative position).
-    A decoder-only model (GPT) is a stack of these with a causal mask; given `cache` (see empty_cache)
-    the block returns (x, new cache).
+    Returns (x, cache): the new key/value cache when `cache` (see empty_cache) is given, else None.
     """
     num_heads: int
     mlp_dim: int
@@ -244,18 +259,21 @@ class EncoderBlock(nn.Module):
         sub = _Sublayers(self, train)
         x, cache = sub.residual(x, "norm1", lambda y: sub.self_attention(y, mask, bias, cache))
         x, _ = sub.residual(x, "norm2", sub.feed_forward)
-        return x if cache is None else (x, cache)
+        return x, cache
 
 
 class DecoderBlock(nn.Module):
     """Transformer decoder block (Vaswani et al. 2017, Figure 1, right): masked self-attention over the
     target so far, cross-attention over the encoder's memory, then MLP; each with a residual connection
     and LayerNorm after it (post-LN, the paper) or before the branch (pre_norm=True).
+    use_cross_attention=False leaves the cross-attention out: the block of a decoder-only model (GPT),
+    with norm1 before the self-attention and norm2 before the MLP.
 
     self_mask: (q_len, q_len) from causal_mask; with `cache` it may be None (the cache already hides
-    the future) and the block returns (x, new cache). memory_mask: (batch, 1, 1, source_len) from
-    padding_mask. memory_kv: the cross-attention's keys and values of the memory, computed once with
+    the future). memory_mask: (batch, 1, 1, source_len) from padding_mask. memory_kv: the
+    cross-attention's keys and values of the memory, computed once with
     memory_keys_values(params["cross_attention"], memory) for a decoding loop (memory is then unused).
+    Returns (x, cache): the new key/value cache when `cache` is given, else None.
     """
     num_heads: int
     mlp_dim: int
@@ -267,17 +285,24 @@ class DecoderBlock(nn.Module):
     activation: Callable = nn.relu       # the 2017 paper's FFN: max(0, x W1 + b1) W2 + b2
     kernel_init: Callable = nn.initializers.xavier_uniform()
     out_kernel_init: Callable | None = None
+    use_cross_attention: bool = True
     dtype: Any = jnp.float32
     param_dtype: Any = jnp.float32
 
     @nn.compact
-    def __call__(self, x, memory, *, self_mask=None, memory_mask=None, train: bool = False, cache=None,
+    def __call__(self, x, memory=None, *, self_mask=None, memory_mask=None, train: bool = False, cache=None,
                  memory_kv=None):
         sub = _Sublayers(self, train)
         x, cache = sub.residual(x, "norm1", lambda y: sub.self_attention(y, self_mask, None, cache))
+        if not self.use_cross_attention:
+            x, _ = sub.residual(x, "norm2", sub.feed_forward)
+            return x, cache
+        if memory is None and memory_kv is None:  # else the cross-attention would attend over x itself
+            raise ValueError(f"{self.name}: cross-attention needs the encoder's memory (or memory_kv); a "
+                             f"decoder-only model's block takes use_cross_attention=False.")
         x, _ = sub.residual(x, "norm2", lambda y: sub.cross_attention(y, memory, memory_mask, memory_kv))
         x, _ = sub.residual(x, "norm3", sub.feed_forward)
-        return x if cache is None else (x, cache)
+        return x, cache
 
 
 class _Sublayers:
@@ -305,12 +330,11 @@ class _Sublayers:
         return nn.Dropout(self.b.dropout_rate, deterministic=not self.train)(y)
 
     def self_attention(self, y, mask, bias, cache):
-        y = self._attention("attention")(y, mask=mask, bias=bias, train=self.train, cache=cache)
-        y, cache = y if cache is not None else (y, None)
+        y, cache = self._attention("attention")(y, mask=mask, bias=bias, train=self.train, cache=cache)
         return self._dropout(y), cache
 
     def cross_attention(self, y, memory, mask, memory_kv):
-        y = self._attention("cross_attention")(y, memory, mask=mask, train=self.train, memory_kv=memory_kv)
+        y, _ = self._attention("cross_attention")(y, memory, mask=mask, train=self.train, memory_kv=memory_kv)
         return self._dropout(y), None
 
     def feed_forward(self, y):

@@ -3,6 +3,9 @@
     model = deepzoo.models.get("resnet50", num_classes=10)
     deepzoo.models.summary("resnet50")      # parameters, multiply-accumulates, output shape
 
+`summary` looks the name up here and counts with deepzoo/analysis/complexity.py, which knows no model:
+the import goes one way, models -> analysis.
+
 Each family file defines `MODELS = {name: (constructor, inputs)}`: the constructor is the module class
 or a `functools.partial` of it; inputs, without the batch axis, are what the paper feeds it, for
 summaries and tests: one float input's shape, e.g. (224, 224, 3), or a tuple of ShapeDtypeStructs, one
@@ -10,8 +13,9 @@ per positional input (token ids for the sequence models).
 """
 import jax.numpy as jnp
 
-from deepzoo.models import (alexnet, autoencoder, bert, captioning, char_rnn, cnn5, complexity, convnext, dcgan, dqn, flow,
-                            googlenet, gpt, highway, inception_v3, lenet, mlp, nin, resnet, senet, seq2seq, simclr,
+from deepzoo.analysis import complexity
+from deepzoo.models import (alexnet, autoencoder, bert, captioning, char_rnn, cnn5, convnext, dcgan, dqn, flow, googlenet,
+                            gpt, highway, inception_v3, lenet, mlp, nin, resnet, senet, seq2seq, simclr,
                             swin, transformer, unet, vae, vgg, vit)
 from deepzoo.registry import lookup
 

@@ -62,9 +62,10 @@ class BertEncoder(nn.Module):
         x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
         mask = padding_mask(tokens != PAD)
         for i in range(self.num_layers):
-            x = EncoderBlock(self.num_heads, self.mlp_dim, dropout_rate=self.dropout_rate,
-                             attention_dropout_rate=self.dropout_rate, pre_norm=False, epsilon=1e-12,
-                             activation=gelu, kernel_init=init, name=f"layer{i + 1}", **kw)(x, mask=mask, train=train)
+            block = EncoderBlock(self.num_heads, self.mlp_dim, dropout_rate=self.dropout_rate,
+                                 attention_dropout_rate=self.dropout_rate, pre_norm=False, epsilon=1e-12,
+                                 activation=gelu, kernel_init=init, name=f"layer{i + 1}", **kw)
+            x, _ = block(x, mask=mask, train=train)   # (x, no cache)
         pooled = jnp.tanh(nn.Dense(self.d_model, kernel_init=init, name="pooler", **kw)(x[:, 0]))
         return x, pooled
 

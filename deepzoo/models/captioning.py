@@ -13,13 +13,16 @@ True) and the "summary" is the mean annotation. Differences from the paper: it i
 h_0 from the mean annotation through two MLPs; the shared decoder sets h_0 = tanh(W mean(a)) and c_0 = 0;
 it predicts from a deep output layer over (E y_{t-1}, h_t, z_t); ours from tanh(W_c [z_t; h_t]) like the
 translation decoders; the doubly stochastic regulariser lambda sum_i (1 - sum_t alpha_ti)^2 is left to
-the task (the weights come back with return_attention=True).
+the task (the decoder sows the weights, as every attention in the zoo does: deepzoo/layers/attention.py).
 
     model = ShowAttendTell()                                      # 28 x 112 MNIST composites, 35 words
     variables = model.init(key, images, previous)                 # images (B, 28, 112, 1), previous (B, T)
-    logits, alpha = model.apply(variables, images, previous, return_attention=True)   # alpha (B, T, 56)
+    logits, state = model.apply(variables, images, previous, mutable=["intermediates"])
+    alpha = sown_attention_weights(state["intermediates"])["decoder"][:, 0]           # alpha (B, T, 56)
     h, w = model.grid_shape(images.shape[1:3])                    # (4, 14): alpha.reshape(B, T, h, w)
     tokens = decoding.generate(model, variables, images, max_length=8, bos_id=2, eos_id=1, beam_size=3)
+
+(sown_attention_weights is deepzoo.layers.attention's, decoding is deepzoo.inference.decoding.)
 
 Measured here (2 CPU cores): batch 64, Adam 3e-3 (warm-up 50 steps, cosine to 0 at 400), 400 steps in about
 3 minutes; greedy captions of 512 mnist_captions test images: 62% exactly right.
@@ -130,15 +133,15 @@ class ShowAttendTell(nn.Module):
         summary = jnp.mean(annotations.astype(jnp.float32), axis=1).astype(self.dtype)  # mean in f32
         return annotations, jnp.ones((B, h * w), bool), summary
 
-    def __call__(self, image, previous, *, train: bool = False, return_attention: bool = False):
+    def __call__(self, image, previous, *, train: bool = False):
         """Teacher forcing: logits (B, T, vocab) of each caption word given the image and the words
-        before it; with return_attention also alpha (B, T, L), L = h * w regions in row-major order."""
+        before it. Sows alpha as "decoder" / "attention_weights", (B, 1, T, L): L = h * w regions in
+        row-major order."""
         if image.ndim == 4 and previous.ndim == 2 and image.shape[0] != previous.shape[0]:
             raise ValueError(f"ShowAttendTell: the batch has {image.shape[0]} images but {previous.shape[0]} "
                              f"rows of decoder inputs; they must pair up.")
         state = self.decoder.start(*self.encode(image, train=train))
-        logits, weights = self.decoder(state, previous, train=train)
-        return (logits, weights) if return_attention else logits
+        return self.decoder(state, previous, train=train)
 
     def start_decoding(self, image, max_length: int | None = None):  # a recurrent state needs no room per token
         """The decoder state before the first word (BOS): LSTM carry and the image's annotations."""

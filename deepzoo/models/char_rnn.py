@@ -4,7 +4,7 @@
     logits (B, L, vocab): at position t, the distribution of character t + 1
 
 Sampling feeds each drawn character back: `start_decoding(prompt)` reads all of the prompt but its last
-character, then `decode_step(last character, state)` gives the next distribution (deepzoo/models/decoding.py
+character, then `decode_step(last character, state)` gives the next distribution (deepzoo/inference/decoding.py
 samples from it with a temperature). The default vocabulary is deepzoo.data.text.ByteVocab: 256 bytes
 shifted by the 4 special ids.
 """

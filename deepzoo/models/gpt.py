@@ -1,12 +1,16 @@
 """GPT-2: Radford et al. 2019, "Language models are unsupervised multitask learners" (decoder-only).
 
     token ids (B, T) -> wte[ids] + wpe[0..T-1] -> dropout
-    -> EncoderBlock x n_layer with a causal mask (pre-LN: x + attn(LN(x)), x + MLP(LN(x)), GELU (tanh))
-    -> LayerNorm -> x wte^T -> next-token logits (B, T, vocab)
+    -> DecoderBlock x n_layer: masked self-attention, then MLP (pre-LN: x + attention(LN(x)),
+       x + MLP(LN(x)), GELU (tanh))
+    -> LayerNorm ln_f -> x wte^T -> next-token logits (B, T, vocab)
 
-The blocks are the ones ViT and BERT use (deepzoo/layers/attention.py); only the mask and pre_norm
-differ. Initialisation as in GPT-2's code (and nanoGPT): N(0, 0.02) everywhere, the projections that end
-each residual branch scaled by 1/sqrt(2 n_layer), since 2 n_layer of them add up in the residual stream.
+GPT is a Transformer decoder (Radford et al. 2018): its blocks, decoder_block1..n_layer, are the
+Transformer's decoder blocks (deepzoo/layers/attention.py) without the cross-attention, each with
+`attention` (masked multi-head self-attention) and `mlp` (the position-wise feed-forward network).
+wte, wpe and ln_f are GPT-2's names: token embedding, position embedding, final LayerNorm.
+Initialisation as in GPT-2's code (and nanoGPT): N(0, 0.02) everywhere, the projections that end each
+residual branch scaled by 1/sqrt(2 n_layer), since 2 n_layer of them add up in the residual stream.
 
     model          n_layer   d      heads   parameters (vocabulary 50,257, context 1,024; tied output)
     gpt2 (small)   12        768    12      124,439,808
@@ -14,8 +18,8 @@ each residual branch scaled by 1/sqrt(2 n_layer), since 2 n_layer of them add up
     gpt2_large     36        1280   20      774,030,080
     gpt2_xl        48        1600   25      1,557,611,200
 
-Decoding keeps a key/value cache per block (start_decoding / decode_step); `generate` samples a
-continuation of a prompt with temperature and top-k.
+Decoding keeps a key/value cache per block (start_decoding / prefill / decode_step);
+deepzoo.inference.decoding.continue_prompt samples a continuation of a prompt with temperature and top-k.
 """
 import functools
 from typing import Any
@@ -24,10 +28,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from deepzoo.layers.attention import EncoderBlock, causal_mask, empty_cache
+from deepzoo.layers.attention import DecoderBlock, causal_mask, empty_cache
 from deepzoo.layers.checks import check_tokens
 from deepzoo.layers.positions import check_length
-from deepzoo.models import decoding
 
 gelu_tanh = functools.partial(nn.gelu, approximate=True)  # GPT-2's GELU
 
@@ -48,12 +51,12 @@ class GPT(nn.Module):
         init = nn.initializers.normal(0.02)
         self.wte = nn.Embed(self.vocab_size, self.d_model, embedding_init=init, **kw)
         self.wpe = nn.Embed(self.max_length, self.d_model, embedding_init=init, **kw)
-        self.blocks = [EncoderBlock(self.num_heads, self.mlp_dim or 4 * self.d_model, dropout_rate=self.dropout_rate,
-                                    attention_dropout_rate=self.dropout_rate, pre_norm=True, epsilon=1e-5,
-                                    activation=gelu_tanh, kernel_init=init,
-                                    out_kernel_init=nn.initializers.normal(0.02 / (2 * self.num_layers) ** 0.5),
-                                    name=f"block{i + 1}", **kw)
-                       for i in range(self.num_layers)]
+        block = dict(dropout_rate=self.dropout_rate, attention_dropout_rate=self.dropout_rate, pre_norm=True,
+                     epsilon=1e-5, activation=gelu_tanh, kernel_init=init,
+                     out_kernel_init=nn.initializers.normal(0.02 / (2 * self.num_layers) ** 0.5),
+                     use_cross_attention=False, **kw)
+        self.decoder = [DecoderBlock(self.num_heads, self.mlp_dim or 4 * self.d_model, **block,
+                                     name=f"decoder_block{i + 1}") for i in range(self.num_layers)]
         self.ln_f = nn.LayerNorm(epsilon=1e-5, **kw)
         self.dropout = nn.Dropout(self.dropout_rate)
 
@@ -61,12 +64,9 @@ class GPT(nn.Module):
         x = self.wte(tokens) + self.wpe(offset + jnp.arange(tokens.shape[1]))
         x = self.dropout(x, deterministic=not train)
         new_caches = []
-        for i, block in enumerate(self.blocks):
-            if caches is None:
-                x = block(x, mask=mask, train=train)
-            else:
-                x, cache = block(x, mask=mask, train=train, cache=caches[i])
-                new_caches.append(cache)
+        for block, cache in zip(self.decoder, caches or [None] * self.num_layers):
+            x, cache = block(x, self_mask=mask, train=train, cache=cache)
+            new_caches.append(cache)
         return self.wte.attend(self.ln_f(x)).astype(jnp.float32), new_caches
 
     def __call__(self, tokens, *, train: bool = False):
@@ -92,23 +92,6 @@ class GPT(nn.Module):
         """tokens (N,) -> logits (N, vocab) for the next position, and the state one token further."""
         logits, caches = self._run(tokens[:, None], state["cache"][0]["index"], None, False, state["cache"])
         return logits[:, 0], {"cache": caches}
-
-
-def generate(model: GPT, variables, prompt, rng, *, max_new_tokens: int, temperature: float = 1.0,
-             top_k: int = 0, eos_id: int | None = None):
-    """Samples max_new_tokens after each prompt row (B, P): int32 (B, max_new_tokens).
-
-    The prompt but its last token fills the caches in one pass; the last one is the first token fed to
-    the sampler. temperature 0 is greedy; top_k 0 keeps every token. Given eos_id, a row stops at it.
-    """
-    batch, length = prompt.shape
-    check_length(length + max_new_tokens, model.max_length, "GPT", "prompt and generated tokens")
-    state = model.apply(variables, batch, length + max_new_tokens, method="start_decoding")
-    if length > 1:
-        _, state = model.apply(variables, prompt[:, :-1], state, method="prefill")
-    step = lambda tokens, state, t: model.apply(variables, tokens, state, method="decode_step")
-    return decoding.sample_decode(step, state, rng, batch_size=batch, bos_id=prompt[:, -1], eos_id=eos_id,
-                                  max_length=max_new_tokens, temperature=temperature, top_k=top_k)
 
 
 GPT2 = GPT   # the defaults are GPT-2 small

@@ -16,9 +16,12 @@ The three decoders differ only in what the step sees of the source:
                         fed to the next step.
 All three predict from the attentional state h~_t = tanh(W_c [c_t; h_t]) (Luong's eq. 5; Bahdanau's
 maxout deep output is replaced by it so that only the attention differs between the three).
+The weights a_t are sown as the Transformer's are (deepzoo/layers/attention.py), one head:
+"intermediates" / "decoder" / "attention_weights", (B, 1, T, S), zeros without attention; read them with
+model.apply(..., mutable=["intermediates"]) and attention.sown_attention_weights.
 
 Decoding (greedy, beam search) runs `start_decoding(source)` once and `decode_step(tokens, state)` per
-token; see deepzoo/models/decoding.py. Token ids follow deepzoo.data.text: PAD 0, EOS 1, BOS 2.
+token; see deepzoo/inference/decoding.py. Token ids follow deepzoo.data.text: PAD 0, EOS 1, BOS 2.
 """
 import functools
 from typing import Any
@@ -131,13 +134,15 @@ class AttentionDecoder(nn.Module):
                 "summary": summary}
 
     def __call__(self, state, previous, *, train: bool = False):
-        """previous: (B, T) ids [BOS, y_1, ...] -> logits (B, T, vocab), attention weights (B, T, S)."""
+        """previous: (B, T) ids [BOS, y_1, ...] -> logits (B, T, vocab); sows the attention weights as
+        one head, (B, 1, T, S)."""
         check_tokens(previous, "AttentionDecoder", self.vocab_size, "decoder inputs")
         y = self.dropout(self.embed(previous), deterministic=not train)
         scan = nn.scan(lambda step, state, y: step(state, y), variable_broadcast="params",
                        split_rngs={"params": False}, in_axes=1, out_axes=1)
         _, (out, weights) = scan(self.step, state, y)
-        return self.head(self.dropout(out, deterministic=not train)), weights
+        self.sow("intermediates", "attention_weights", weights[:, None])
+        return self.head(self.dropout(out, deterministic=not train))
 
     def decode_step(self, tokens, state):
         """tokens: (N,) the previous word of each row -> logits (N, vocab), the next state."""
@@ -183,15 +188,14 @@ class Seq2Seq(nn.Module):
         summary = jnp.concatenate([forward, memory[:, 0, self.features:]], -1)
         return memory, mask, summary
 
-    def __call__(self, source, previous, *, train: bool = False, return_attention: bool = False):
+    def __call__(self, source, previous, *, train: bool = False):
         """Teacher forcing: logits (B, T, vocab) of each target word given the source and the words
-        before it; with return_attention also the weights (B, T, S) (zeros without attention)."""
+        before it; the attention weights are sown (module docstring)."""
         if source.shape[0] != previous.shape[0]:
             raise ValueError(f"Seq2Seq: the source batch has {source.shape[0]} rows but the decoder inputs "
                              f"have {previous.shape[0]}; they must pair up.")
         state = self.decoder.start(*self.encode(source, train=train))
-        logits, weights = self.decoder(state, previous, train=train)
-        return (logits, weights) if return_attention else logits
+        return self.decoder(state, previous, train=train)
 
     def start_decoding(self, source, max_length: int | None = None):  # a recurrent state needs no room per token
         return self.decoder.start(*self.encode(source))

@@ -109,9 +109,9 @@ class SwinBlock(nn.Module):
         # LayerNorm and the MLP act per token, so the whole pre-LN encoder block can run on windows:
         # tokens (batch, windows, M^2, C), attention within each window, stochastic depth per image.
         x = window_partition(x, m)
-        x = EncoderBlock(self.num_heads, int(c * self.mlp_ratio), drop_path_rate=self.drop_path_rate,
-                         epsilon=1e-5, kernel_init=self.kernel_init, dtype=self.dtype, param_dtype=self.param_dtype,
-                         name="encoder")(x, mask=mask, bias=bias, train=train)
+        x, _ = EncoderBlock(self.num_heads, int(c * self.mlp_ratio), drop_path_rate=self.drop_path_rate,
+                            epsilon=1e-5, kernel_init=self.kernel_init, dtype=self.dtype,
+                            param_dtype=self.param_dtype, name="encoder")(x, mask=mask, bias=bias, train=train)
         x = window_reverse(x, m, h, w)
         if s:
             x = jnp.roll(x, (s, s), axis=(1, 2))

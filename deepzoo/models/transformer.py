@@ -19,7 +19,7 @@ one per stack (Xiong et al. 2020: trains without warm-up tricks); the paper's po
 Training (section 5): Adam (0.9, 0.98, 1e-9), lrate = d^-0.5 min(step^-0.5, step warmup^-1.5) with warmup
 4000 (optimizer schedule "rsqrt"), label smoothing 0.1 (task seq2seq), checkpoint averaging
 (deepzoo.train.checkpoint.average_variables). Decoding keeps a key/value cache per decoder layer
-(start_decoding / decode_step, see deepzoo/models/decoding.py) and projects the source into each
+(start_decoding / decode_step, see deepzoo/inference/decoding.py) and projects the source into each
 layer's cross-attention keys and values once: a new token costs one position's projections and one
 row of attention, however long the prefix. Token ids: PAD 0, EOS 1, BOS 2.
 """
@@ -81,18 +81,18 @@ class Transformer(nn.Module):
         mask = padding_mask(source != PAD)
         x = self._embed(source, 0, train)
         for block in self.encoder:
-            x = block(x, mask=mask, train=train)
+            x, _ = block(x, mask=mask, train=train)
         return (self.encoder_norm(x) if self.pre_norm else x), mask
 
     def _decode(self, x, memory, memory_mask, self_mask, train: bool, caches=None, memory_kv=None):
+        """Teacher forcing (no caches, the memory) or decoding (each layer's cache and memory_kv)."""
+        caches = caches or [None] * len(self.decoder)
+        memory_kv = memory_kv or [None] * len(self.decoder)
         new_caches = []
-        for i, block in enumerate(self.decoder):
-            if caches is None:
-                x = block(x, memory, self_mask=self_mask, memory_mask=memory_mask, train=train)
-            else:
-                x, cache = block(x, None, memory_mask=memory_mask, train=train, cache=caches[i],
-                                 memory_kv=memory_kv[i])
-                new_caches.append(cache)
+        for block, cache, kv in zip(self.decoder, caches, memory_kv):
+            x, cache = block(x, memory, self_mask=self_mask, memory_mask=memory_mask, train=train, cache=cache,
+                             memory_kv=kv)
+            new_caches.append(cache)
         x = self.decoder_norm(x) if self.pre_norm else x
         return self.embed.attend(x).astype(jnp.float32), new_caches   # the shared embedding, transposed
 

@@ -84,9 +84,9 @@ class ViT(nn.Module):
 
         # 4. The transformer encoder.
         for i in range(self.depth):
-            x = EncoderBlock(self.num_heads, self.mlp_dim, dropout_rate=self.dropout_rate,
-                             attention_dropout_rate=self.attention_dropout_rate, epsilon=1e-6,
-                             name=f"encoder_block{i + 1}", **kw)(x, train=train)
+            x, _ = EncoderBlock(self.num_heads, self.mlp_dim, dropout_rate=self.dropout_rate,
+                                attention_dropout_rate=self.attention_dropout_rate, epsilon=1e-6,
+                                name=f"encoder_block{i + 1}", **kw)(x, train=train)   # (x, no cache)
         x = nn.LayerNorm(epsilon=1e-6, name="norm", **kw)(x)
 
         # 5. Classify the class token (zero-initialised head: every class starts equally likely).

@@ -1,5 +1,8 @@
-"""DDPM's training objective (Ho et al. 2020, Algorithm 1, L_simple): predict the noise.
+"""DDPM's forward process and training objective (Ho et al. 2020, Algorithm 1, L_simple): predict the
+noise. The sampler (deepzoo/inference/sampling.py) reads the same Schedule.
 
+    beta_t linear from 1e-4 to 0.02, T = 1000;   alpha_t = 1 - beta_t;   abar_t = prod_{s <= t} alpha_s
+    q(x_t | x_0) = N(sqrt(abar_t) x_0, (1 - abar_t) I)                         (the paper's eq. 4)
     x_0 in [-1, 1] (the images' [0, 1] scaled), t ~ U{0..T-1}, eps ~ N(0, I)
     loss = || eps - eps_theta(sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps, t) ||^2   (mean over pixels)
 The model is called as model(x_t, t). t and eps come from the step's key; evaluation uses one fixed
@@ -10,13 +13,36 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from deepzoo.models.ddpm import Schedule
 from deepzoo.tasks import metrics as metrics_lib
 from deepzoo.tasks.apply import apply_model
 from deepzoo.tasks.reconstruction import check_unit_range, first_images
 
 EVAL_STEPS = (10, 250, 500, 900)
+
+
+@dataclasses.dataclass(frozen=True)
+class Schedule:
+    """DDPM's linear beta schedule; t counts 0..T-1 here (the paper's 1..T)."""
+    num_steps: int = 1000
+    beta_start: float = 1e-4
+    beta_end: float = 0.02
+
+    @property
+    def betas(self):
+        return jnp.asarray(np.linspace(self.beta_start, self.beta_end, self.num_steps, dtype=np.float64), jnp.float32)
+
+    @property
+    def alpha_bars(self):
+        # In float64, then float32: abar_999 ~ 4e-5 is a product of 1,000 factors.
+        betas = np.linspace(self.beta_start, self.beta_end, self.num_steps, dtype=np.float64)
+        return jnp.asarray(np.cumprod(1.0 - betas), jnp.float32)
+
+    def add_noise(self, x0, t, eps):
+        """x_t drawn from q(x_t | x_0) with the given noise eps; t (B,) int."""
+        abar = self.alpha_bars[t].reshape(-1, *([1] * (x0.ndim - 1)))
+        return jnp.sqrt(abar) * x0 + jnp.sqrt(1.0 - abar) * eps
 
 
 @dataclasses.dataclass(frozen=True)

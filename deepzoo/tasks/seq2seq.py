@@ -9,7 +9,7 @@ import dataclasses
 
 import jax.numpy as jnp
 
-from deepzoo.models import decoding
+from deepzoo.inference import decoding
 from deepzoo.tasks import metrics as metrics_lib
 from deepzoo.tasks import sequences
 from deepzoo.tasks.apply import apply_model

@@ -1,21 +1,20 @@
 """Attention pictures: every layer's and head's weights for one input, as a grid of heatmaps (PNG).
 
-    weights = attention_maps.collect(model, variables, source, previous)  # {"decoder_block1/cross_attention": (heads, q, k)}
-    attention_maps.plot(weights, path, rows=..., queries=tgt_pieces, keys=src_pieces)
+    weights = attention.collect(model, variables, source, previous)  # {"decoder_block1/cross_attention": (heads, q, k)}
+    attention.plot(weights, path, queries=tgt_pieces, keys=src_pieces)
 
-The attention layers sow their weights into the "intermediates" collection (deepzoo/layers/attention.py);
+Every attention layer sows its weights into the "intermediates" collection (deepzoo/layers/attention.py);
 this reads them back for the first example of the batch, keyed by the layer's path.
 """
-import flax
 import numpy as np
+
+from deepzoo.layers.attention import sown_attention_weights
 
 
 def collect(model, variables, *inputs, **kwargs) -> dict[str, np.ndarray]:
     """{layer path: weights (heads, q_len, kv_len)} of the first example, in the model's layer order."""
     _, state = model.apply(variables, *inputs, mutable=["intermediates"], **kwargs)
-    flat = flax.traverse_util.flatten_dict(flax.core.unfreeze(state["intermediates"]), sep="/")
-    return {path.removesuffix("/attention_weights"): np.asarray(value[0][0])
-            for path, value in flat.items() if path.endswith("attention_weights")}
+    return {path: np.asarray(w[0]) for path, w in sown_attention_weights(state["intermediates"]).items()}
 
 
 def plot(weights: dict[str, np.ndarray], path, *, queries, keys, title: str = ""):

@@ -1,8 +1,7 @@
 """Autoregressive decoding: greedy, sampling and beam search over any one-step model.
 
-Shared by every model that writes a sequence one token at a time (the RNN seq2seq and captioning
-models, later the Transformer/GPT). It is not a model family: no MODELS table, nothing to register.
-A model exposes one step,
+Shared by every model that writes a sequence one token at a time (the RNN seq2seq, captioning and
+character models, the Transformer, GPT). A model exposes one step,
 
     step_fn(tokens, state, t) -> (logits, new_state)
         tokens    int32 (N,): each row's previous token (bos_id at t = 0);
@@ -24,6 +23,9 @@ every row is finished, so they jit (the sizes and ids are static Python ints) an
     best = beams[:, 0]                                                                            # (B, 20)
 
 Outputs hold the generated tokens without BOS; EOS is kept and every position after it is PAD_ID (0).
+Two entry points drive a model's own methods: `generate` decodes a source with an encoder-decoder
+(start_decoding, decode_step) and `continue_prompt` samples what follows a prompt with a decoder-only
+language model (start_decoding, prefill, decode_step: GPT).
 """
 from typing import Any, Callable
 
@@ -287,3 +289,21 @@ def generate(model, variables, source, *, max_length: int, bos_id: int, eos_id: 
     beams, _ = beam_search(step, state, batch_size=source.shape[0], beam_size=beam_size, bos_id=bos_id,
                            eos_id=eos_id, max_length=max_length, length_penalty=length_penalty)
     return beams[:, 0]
+
+
+def continue_prompt(model, variables, prompt, rng, *, max_new_tokens: int, temperature: float = 1.0,
+                    top_k: int = 0, eos_id: int | None = None):
+    """Samples max_new_tokens after each prompt row (B, P) with a decoder-only model that has the methods
+    start_decoding(batch_size, max_length) -> state, prefill(tokens, state) -> (logits, state) and
+    decode_step(tokens, state) -> (logits, state) (GPT): int32 (B, max_new_tokens).
+
+    The prompt but its last token fills the caches in one pass; the last one is the first token fed to
+    the sampler. temperature 0 is greedy; top_k 0 keeps every token. Given eos_id, a row stops at it.
+    """
+    batch, length = prompt.shape
+    state = model.apply(variables, batch, length + max_new_tokens, method="start_decoding")
+    if length > 1:
+        _, state = model.apply(variables, prompt[:, :-1], state, method="prefill")
+    step = lambda tokens, state, t: model.apply(variables, tokens, state, method="decode_step")
+    return sample_decode(step, state, rng, batch_size=batch, bos_id=prompt[:, -1], eos_id=eos_id,
+                         max_length=max_new_tokens, temperature=temperature, top_k=top_k)

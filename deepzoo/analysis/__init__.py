@@ -1,0 +1,1 @@
+"""Measuring models: parameter and multiply-accumulate counts."""

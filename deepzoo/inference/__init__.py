@@ -1,0 +1,1 @@
+"""Drawing outputs from trained models: decoding token sequences and sampling generative models."""

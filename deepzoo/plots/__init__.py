@@ -1,0 +1,1 @@
+"""Figures: PNGs a person looks at."""
