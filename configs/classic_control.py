@@ -5,7 +5,7 @@
 
 arg: <env>,<agent>[,smoke] with the recipes below. Three seeds train at once (vmap); after every chunk of
 iterations each seed's greedy policy plays config.eval_episodes episodes, and the run keeps each seed's
-best policy (rl/loop.py). Solved (gym's thresholds, a mean over 100 episodes): CartPole-v1 475,
+best policy (rl/agents.py). Solved (gym's thresholds, a mean over 100 episodes): CartPole-v1 475,
 Acrobot-v1 -100, MountainCar-v0 -110.
 
   cartpole,ppo        rl-baselines3-zoo's tuned recipe: 8 environments x 32 steps, 20 epochs of the whole
