@@ -77,7 +77,10 @@ def run(argv):
     if "program" not in config:
         raise app.UsageError(f"the config has no field `program`; set config.program to one of "
                              f"{', '.join(PROGRAMS)} in its get_config().")
-    program = lookup("program", config.program, PROGRAMS)
+    try:
+        program = lookup("program", config.program, PROGRAMS)
+    except KeyError as e:
+        raise app.UsageError(f"config.program: {e.args[0]}") from None
     initialize_distributed()
     from deepzoo.train.checkpoint import quiet_orbax_logs  # noqa: PLC0415
     quiet_orbax_logs()

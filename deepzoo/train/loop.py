@@ -138,7 +138,7 @@ def _means(records: list[dict]) -> dict[str, float]:
     for r in records:
         prefix = "" if r["split"] == "train" else f"{r['split']}_"
         for k, v in r.items():
-            if isinstance(v, (int, float)) and k not in ("step", "seconds"):
+            if isinstance(v, (int, float)) and k not in ("step", "seconds") and not k.endswith("_per_sec"):
                 values.setdefault(prefix + k, []).append(v)
     return {k: float(np.mean(v)) for k, v in values.items()}
 

@@ -299,7 +299,8 @@ class Trials:
             rows[name] = {"params": padding.count_params(shapes)}
             for r in records:
                 if r.get("member") == name:
-                    rows[name].update({f"{r['split']}_{k}": v for k, v in r.items() if k not in ("split", "member")})
+                    rows[name].update({(k if k == "epoch" else f"{r['split']}_{k}"): v for k, v in r.items()
+                                       if k not in ("split", "member")})
         return {"trials": rows}
 
     def plot(self, workdir):
