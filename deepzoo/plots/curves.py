@@ -1,41 +1,34 @@
-"""Learning curves from a run's metrics.jsonl: one panel per metric, and the spread of an agent's seeds.
+"""Learning curves from a run's metrics records (train/writers.read_metrics): one panel per metric, and
+the spread of an agent's seeds. `path` may be local or in a bucket (an etils.epath.Path).
 
-    learning_curves(workdir)                    -> workdir/learning_curves.png
-    seed_returns(workdir, title, solved_at)     -> workdir/learning_curves.png of an RL run
-    draw_returns(ax, rows, title, solved_at)    the seeds' mean and min-max band on an existing axis
+    learning_curves(records, path)                      one panel per metric, every split on it
+    seed_returns(records, path, title, solved_at)       an RL run's evaluation returns over its seeds
+    draw_returns(ax, rows, title, solved_at)            the seeds' mean and min-max band on an existing axis
 """
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from deepzoo.train import files  # noqa: E402
-from deepzoo.train.writers import read_metrics  # noqa: E402
+import numpy as np
+from matplotlib.figure import Figure   # no pyplot: drawing leaves the caller's backend alone
 
 # Not curves: bookkeeping of the loop.
 _SKIP = {"step", "split", "member", "seconds", "steps_per_sec", "epochs_per_sec", "chunks_per_sec", "mfu",
          "learning_rate"}
 
 
-def _save(fig, workdir, filename):
+def _save(fig, path):
     fig.tight_layout()
-    path = files.path(workdir) / filename
     with path.open("wb") as f:
         fig.savefig(f, format="png", dpi=100)
-    plt.close(fig)
     return path
 
 
-def learning_curves(workdir, filename: str = "learning_curves.png"):
+def learning_curves(records, path):
     """One panel per metric, every split on it, against the step; records of several members (a sweep's
     trials) are averaged per step."""
-    records = read_metrics(workdir)
     names = sorted({k for r in records for k, v in r.items() if isinstance(v, (int, float))} - _SKIP)
     if not names:
         return None
     members = len({r["member"] for r in records if "member" in r})
-    fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.5), squeeze=False)
+    fig = Figure(figsize=(4.5 * len(names), 3.5))
+    axes = fig.subplots(1, len(names), squeeze=False)
     for ax, name in zip(axes[0], names):
         for split in sorted({r["split"] for r in records}):
             by_step = {}
@@ -49,7 +42,7 @@ def learning_curves(workdir, filename: str = "learning_curves.png"):
         ax.set(title=f"{name} (mean of {members})" if members else name, xlabel="step")
         ax.grid(alpha=0.3)
         ax.legend()
-    return _save(fig, workdir, filename)
+    return _save(fig, path)
 
 
 def draw_returns(ax, rows, title: str, solved_at: float | None = None):
@@ -68,12 +61,13 @@ def draw_returns(ax, rows, title: str, solved_at: float | None = None):
     ax.grid(alpha=0.3)
 
 
-def seed_returns(workdir, title: str, solved_at: float | None = None, filename: str = "learning_curves.png"):
-    rows = [r for r in read_metrics(workdir) if r.get("split") == "eval" and "member" in r]
+def seed_returns(records, path, title: str, solved_at: float | None = None):
+    rows = [r for r in records if r.get("split") == "eval" and "member" in r]
     if not rows:
         return None
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
     draw_returns(ax, rows, title, solved_at)
     ax.set_ylabel("greedy evaluation return")
     ax.legend()
-    return _save(fig, workdir, filename)
+    return _save(fig, path)

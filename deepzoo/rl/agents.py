@@ -132,8 +132,8 @@ class Agents:
                 "best_return": float(best.mean()), "best_return_min_seed": float(best.min()),
                 **{f"best_return_seed{i}": float(r) for i, r in enumerate(best)}}
 
-    def plot(self, workdir):
-        curves.seed_returns(workdir, f"{self.config.agent.name} on {self.config.env.name}",
+    def plot(self, records, path):
+        curves.seed_returns(records, path, f"{self.config.agent.name} on {self.config.env.name}",
                             self.config.env.get("solved_at"))
 
 

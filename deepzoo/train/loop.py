@@ -26,7 +26,7 @@ vmapped trials, a chunk of agent iterations). A program gives:
     train_records(metrics, step) -> [record]      the metrics summed since the last log, on the host
     evaluate(state, step) -> (state, [record])    a record is {"split": ..., ["member": ...,] name: value}
     summary(state, records) -> dict         results.json (besides step and seconds) from the latest records
-    plot(workdir)                           draws learning_curves.png from metrics.jsonl
+    plot(records, path)                     draws learning_curves.png from metrics.jsonl's records
     flops_per_step                          for the MFU in the progress line (0: not shown)
     steps_per_unit (optional, 1)            train steps in one step of the loop: metrics.jsonl counts train steps
 A program whose run was started on a workdir with a checkpoint resumes from it: the same command gives
@@ -45,7 +45,7 @@ from jax.experimental import multihost_utils
 
 from deepzoo.train import files, flops
 from deepzoo.train.checkpoint import Checkpoints
-from deepzoo.train.writers import MetricWriter, Progress
+from deepzoo.train.writers import MetricWriter, Progress, read_metrics
 
 # Steps dispatched ahead of the device. Bounded: queued batches hold memory, and XLA:CPU's fake
 # devices can deadlock in a collective with many sharded steps in flight (seen with jax 0.10.2).
@@ -234,7 +234,7 @@ def run(program, workdir) -> dict:
         writer.close()
     results = {"step": step, **program.summary(state, list(latest.values())), "seconds": seconds()}
     if lead:
-        program.plot(workdir)
+        program.plot(read_metrics(workdir), workdir / "learning_curves.png")
         files.write_json(workdir / "results.json", results)
     if stopping:
         raise Stopped(f"stopped by a signal at {unit} {step} of {num_steps}; the checkpoint is in "

@@ -303,8 +303,8 @@ class Trials:
                                        if k not in ("split", "member")})
         return {"trials": rows}
 
-    def plot(self, workdir):
-        curves.learning_curves(workdir)
+    def plot(self, records, path):
+        curves.learning_curves(records, path)
 
 
 def _done(root) -> dict:

@@ -178,8 +178,8 @@ class Supervised:
             results.update(values if r["split"] == "train" else {f"{r['split']}_{k}": v for k, v in values.items()})
         return results
 
-    def plot(self, workdir):
-        curves.learning_curves(workdir)
+    def plot(self, records, path):
+        curves.learning_curves(records, path)
 
 
 def train_and_evaluate(config, workdir) -> dict[str, float]:
