@@ -43,7 +43,7 @@ def test_replay_memory_of_one_frame_per_transition_rebuilds_every_next_observati
     full, compact = dqn_on_pong(False), dqn_on_pong(True)
     run = jax.jit(lambda s: jax.lax.scan(full.step, s, None, length=60)[0])
     buffer = jax.device_get(run(full.init(jax.random.key(1))).buffer)   # 120 transitions, two episode ends
-    rebuilt = compact.next_obs({"obs": buffer["obs"], "next": buffer["next"][..., -1:]})
+    rebuilt = compact.task.next_obs({"obs": buffer["obs"], "next": buffer["next"][..., -1:]})
     np.testing.assert_array_equal(rebuilt, buffer["next"])
     assert compact.init(jax.random.key(1)).buffer["next"].shape == (128, 84, 84, 1)
 

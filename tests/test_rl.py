@@ -1,5 +1,7 @@
 """Deep RL building blocks: the Nature network's size, gymnax environments under vmap, and DQN's
 target, replay buffer and target network against their definitions."""
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -10,6 +12,8 @@ from deepzoo import models
 from deepzoo.models.dqn import QNetwork
 from deepzoo.rl import envs
 from deepzoo.rl.dqn import DQN
+from deepzoo.tasks import metrics as metrics_lib
+from deepzoo.train.state import TrainState
 
 
 def test_nature_dqn_has_1686180_parameters_for_4_actions_and_names_a_wrong_observation():
@@ -48,7 +52,7 @@ def test_dqn_target_is_the_bellman_backup_written_out(double):
              "next": jnp.asarray(rng.normal(size=(6, 4)), jnp.float32),
              "terminated": jnp.array([False, True, False, False, True, False])}
     target_params = jax.tree.map(lambda p: p + 0.1, state.params)
-    _, q = a.loss(state.params, target_params, batch)
+    q, _ = a.task.q_and_target(a.network, state.params, target_params, batch)
     online = np.asarray(a.q_values(state.params, batch["obs"]))
     online_next = np.asarray(a.q_values(state.params, batch["next"]))
     target_next = np.asarray(a.q_values(target_params, batch["next"]))
@@ -57,22 +61,32 @@ def test_dqn_target_is_the_bellman_backup_written_out(double):
     np.testing.assert_allclose(q, online[np.arange(6), [0, 1, 1, 0, 1, 0]], rtol=1e-6)
     error = online[np.arange(6), [0, 1, 1, 0, 1, 0]] - y
     huber = np.where(np.abs(error) <= 1, 0.5 * error ** 2, np.abs(error) - 0.5)
-    np.testing.assert_allclose(a.loss(state.params, target_params, batch)[0], huber.mean(), rtol=1e-5)
+    loss, _ = a.task.loss(a.network, state.params, {}, {**batch, "target_params": target_params}, None)
+    np.testing.assert_allclose(loss, huber.mean(), rtol=1e-5)
 
 
 def test_replay_buffer_learning_start_and_target_copies():
     a = agent()
     run = jax.jit(lambda s, n: jax.lax.scan(a.step, s, None, length=n), static_argnums=1)
     state, _ = run(a.init(jax.random.key(0)), 7)   # 28 transitions: not yet learning_starts = 32
-    assert int(state.filled) == 28 and int(state.updates) == 0
+    assert int(state.filled) == 28 and int(state.learner.step) == 0
     assert float(jnp.abs(state.buffer["obs"][:28]).sum()) > 0 and float(jnp.abs(state.buffer["obs"][28:]).sum()) == 0
     state, info = run(state, 13)                    # 80 transitions: the 64-slot buffer has wrapped
-    assert int(state.filled) == 80 and int(state.updates) == 13
+    assert int(state.filled) == 80 and int(state.learner.step) == 13
     np.testing.assert_array_equal(np.isnan(np.asarray(info["loss"])), False)
     # the target network was last copied at update 12 and has not moved since
     params, target = jax.tree.leaves(state.params)[0], jax.tree.leaves(state.target_params)[0]
     assert not np.allclose(params, target)
     assert float(info["epsilon"][-1]) == pytest.approx(0.05)   # decayed over 10 agent steps
+
+
+def test_dqn_learns_through_the_train_step_which_skips_an_overflowing_update():
+    a = dataclasses.replace(agent(), tx=optax.sgd(3e38))
+    start = a.init(jax.random.key(0))
+    state, info = jax.jit(lambda s: jax.lax.scan(a.step, s, None, length=10))(start)   # updates in iterations 8-10
+    assert int(state.learner.step) == 3 and isinstance(state.learner, TrainState)
+    np.testing.assert_array_equal(np.asarray(info["nonfinite_update"][7:]), 1.0)
+    jax.tree.map(np.testing.assert_array_equal, state.params, start.params)   # the step left the network as it was
 
 
 @pytest.mark.slow
@@ -82,7 +96,7 @@ def test_many_seeds_in_one_vmap_each_as_if_alone():
     keys = jax.random.split(jax.random.key(3), 3)
     together = jax.jit(jax.vmap(run))(keys)
     alone = jax.jit(run)(keys[1])
-    assert int(alone.updates) == 3
+    assert int(alone.learner.step) == 3
     jax.tree.map(lambda t, s: np.testing.assert_allclose(t[1], s, rtol=1e-5, atol=1e-6), together.params, alone.params)
 
 
@@ -127,7 +141,8 @@ def test_ppo_loss_is_the_clipped_objective_written_out():
     batch = {"obs": obs, "action": jnp.asarray(action), "log_prob": jnp.asarray(old, jnp.float32),
              "advantage": jnp.asarray(adv, jnp.float32), "return": jnp.asarray(ret, jnp.float32),
              "value": jnp.asarray(value)}
-    total, aux = a.loss(state.params, batch)
+    total, (_, metrics) = a.task.loss(a.network, state.params, {}, batch, None)
+    aux = metrics_lib.means(metrics)
     ratio = np.exp(log_pi[np.arange(6), action] - old)
     norm = (adv - adv.mean()) / (adv.std() + 1e-8)
     policy = -np.mean(np.minimum(ratio * norm, np.clip(ratio, 0.8, 1.2) * norm))

@@ -145,3 +145,15 @@ def test_overflowing_update_is_caught_even_with_finite_loss_and_gradients():
     assert history[0]["nonfinite_loss"][0] == 0 and history[0]["nonfinite_grads"][0] == 0
     assert history[0]["nonfinite_update"][0] == 1
     assert all(np.isfinite(x).all() for x in jax.tree.leaves(state.params))
+
+
+def test_only_the_train_step_takes_gradients_and_applies_updates():
+    # DESIGN.md, "One train step": a GAN, a DQN or a PPO learner uses the step instead of forking it.
+    import pathlib
+    import re
+
+    import deepzoo
+    root = pathlib.Path(deepzoo.__file__).parent
+    forks = {str(p.relative_to(root)) for p in root.rglob("*.py")
+             if re.search(r"value_and_grad|tx\.update|apply_updates", p.read_text())}
+    assert forks == {"train/step.py"}

@@ -10,10 +10,12 @@ Nature paper's interleaving; Stable-Baselines3's tuned CartPole recipe trains in
     y = r + gamma (1 - terminated) Q_target(s', argmax_a' Q(s', a'))   double=True (van Hasselt et al. 2016)
     y = r + gamma (1 - terminated) max_a' Q_target(s', a')             double=False (the Nature paper)
     loss = Huber_delta(Q(s, a) - y)                                    (their error clipping, delta 1)
-An episode cut by the time limit (truncated) still bootstraps from its last observation s'. epsilon
-decays linearly from eps_start to eps_end over eps_decay_steps agent steps. The agent's whole state is
-one pytree (AgentState): a chunk of agent steps is one lax.scan, many seeds are one vmap, and a
-checkpoint of it resumes a run exactly (rl/loop.py).
+That loss is a task (tasks/rl.py, QLearning) and a gradient step is the one train step (train/step.py) on a
+replay sample with the target network's parameters; the target network's sync stays here. An episode cut
+by the time limit (truncated) still bootstraps from its last observation s'. epsilon decays linearly from
+eps_start to eps_end over eps_decay_steps agent steps. The agent's whole state is one pytree (AgentState):
+a chunk of agent steps is one lax.scan, many seeds are one vmap, and a checkpoint of it resumes a run
+exactly (rl/loop.py).
 """
 import dataclasses
 from typing import Any
@@ -21,24 +23,28 @@ from typing import Any
 import flax
 import jax
 import jax.numpy as jnp
-import optax
 
 from deepzoo.rl.envs import VecEnv
+from deepzoo.tasks.rl import QLearning
+from deepzoo.train.state import TrainState
+from deepzoo.train.step import make_train_step
 
 
 @flax.struct.dataclass
 class AgentState:
     step: jax.Array               # iterations done (train_every agent steps, then the updates)
-    updates: jax.Array            # gradient steps taken
-    params: Any
+    learner: TrainState           # the online network and its optimizer; learner.step: gradient steps taken
     target_params: Any
-    opt_state: Any
     buffer: dict                  # obs, action, reward, next (s'), terminated: (buffer_size, ...)
     filled: jax.Array             # transitions written so far (the buffer holds min(filled, size))
     env_state: Any
     obs: jax.Array
     episode_return: jax.Array     # (num_envs,) return so far of each running episode
     key: jax.Array
+
+    @property
+    def params(self):             # the online network's, which acts and is evaluated
+        return self.learner.params
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,10 +78,16 @@ class DQN:
         buffer = {"obs": jnp.zeros((size, *obs.shape[1:]), obs.dtype), "action": jnp.zeros(size, jnp.int32),
                   "reward": jnp.zeros(size), "next": jnp.zeros((size, *next_shape), obs.dtype),
                   "terminated": jnp.zeros(size, bool)}
-        return AgentState(step=jnp.zeros((), jnp.int32), updates=jnp.zeros((), jnp.int32), params=params,
-                          target_params=params, opt_state=self.tx.init(params), buffer=buffer,
+        learner = TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=self.tx.init(params),
+                             model_state={})
+        return AgentState(step=jnp.zeros((), jnp.int32), learner=learner, target_params=params, buffer=buffer,
                           filled=jnp.zeros((), jnp.int32), env_state=env_state, obs=obs,
                           episode_return=jnp.zeros(self.env.num_envs), key=key)
+
+    @property
+    def task(self) -> QLearning:
+        return QLearning(gamma=self.gamma, double=self.double, huber_delta=self.huber_delta,
+                         stacked_frames=self.stacked_frames)
 
     def q_values(self, params, obs):
         return self.network.apply({"params": params}, obs)
@@ -84,41 +96,22 @@ class DQN:
         fraction = jnp.clip(step / self.eps_decay_steps, 0.0, 1.0)
         return self.eps_start + fraction * (self.eps_end - self.eps_start)
 
-    def next_obs(self, batch):
-        if self.stacked_frames:
-            return jnp.concatenate([batch["obs"][..., 1:], batch["next"]], axis=-1)
-        return batch["next"]
-
-    def loss(self, params, target_params, batch):
-        """batch: obs, action, reward, terminated and next (s', or its newest frame with stacked_frames)."""
-        next_obs = self.next_obs(batch)
-        q = jnp.take_along_axis(self.q_values(params, batch["obs"]), batch["action"][:, None], axis=1)[:, 0]
-        next_target = self.q_values(target_params, next_obs)
-        if self.double:
-            best = jnp.argmax(self.q_values(params, next_obs), axis=1)
-            next_value = jnp.take_along_axis(next_target, best[:, None], axis=1)[:, 0]
-        else:
-            next_value = jnp.max(next_target, axis=1)
-        target = batch["reward"] + self.gamma * (1.0 - batch["terminated"]) * jax.lax.stop_gradient(next_value)
-        return jnp.mean(optax.huber_loss(q, target, delta=self.huber_delta)), q
-
     @property
     def env_steps_per_iteration(self) -> int:
         return self.train_every * self.env.num_envs
 
     def _learn(self, state: AgentState, _=None):
+        """One gradient step on a uniform replay sample, then the target network's update when it is due."""
         key, k_batch = jax.random.split(state.key)
         rows = jax.random.randint(k_batch, (self.batch_size,), 0, jnp.minimum(state.filled, self.buffer_size))
-        batch = jax.tree.map(lambda x: x[rows], state.buffer)
-        (loss, q), grads = jax.value_and_grad(self.loss, has_aux=True)(state.params, state.target_params, batch)
-        updates, opt_state = self.tx.update(grads, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, updates)
-        count = state.updates + 1
-        sync = count % self.target_every == 0
+        batch = {**jax.tree.map(lambda x: x[rows], state.buffer), "target_params": state.target_params}
+        train_step = make_train_step(self.network, self.task, self.tx, seed=0)   # the Q-networks draw no dropout
+        learner, metrics = train_step(state.learner, batch)
+        sync = learner.step % self.target_every == 0
         target = jax.tree.map(lambda t, p: jnp.where(sync, (1 - self.tau) * t + self.tau * p, t), state.target_params,
-                              params)
-        state = state.replace(params=params, opt_state=opt_state, target_params=target, updates=count, key=key)
-        return state, (loss, jnp.mean(q))
+                              learner.params)
+        state = state.replace(learner=learner, target_params=target, key=key)
+        return state, {name: total / count for name, (total, count) in metrics.items()}
 
     def _act(self, state: AgentState, agent_step):
         """One step of every environment, its transitions stored -> (state, finished episodes' returns)."""
@@ -143,13 +136,11 @@ class DQN:
         """One iteration -> (state, info): info["returns"] holds each finished episode's return, NaN elsewhere."""
         first = state.step * self.train_every
         state, returns = jax.lax.scan(self._act, state, first + jnp.arange(self.train_every))
-        nothing = jnp.full(self.gradient_steps, jnp.nan)
-        state, (loss, mean_q) = jax.lax.cond(
-            state.filled >= self.learning_starts,
-            lambda s: jax.lax.scan(self._learn, s, None, length=self.gradient_steps),
-            lambda s: (s, (nothing, nothing)), state)
-        return state.replace(step=state.step + 1), {"returns": returns.reshape(-1), "loss": jnp.mean(loss),
-                                                     "q": jnp.mean(mean_q),
+        learn = lambda s: jax.lax.scan(self._learn, s, None, length=self.gradient_steps)
+        nothing = lambda s: (s, jax.tree.map(lambda m: jnp.full(m.shape, jnp.nan), jax.eval_shape(learn, s)[1]))
+        state, learned = jax.lax.cond(state.filled >= self.learning_starts, learn, nothing, state)
+        # learned: the step's metrics (loss, q, grad_norm, nonfinite_*) of each gradient step; NaN before learning
+        return state.replace(step=state.step + 1), {"returns": returns.reshape(-1), **jax.tree.map(jnp.mean, learned),
                                                      "epsilon": self.epsilon(first + self.train_every)}
 
     def act_greedy(self, params, obs):

@@ -8,8 +8,10 @@ baseline (Williams 1992), one iteration = one rollout of `num_steps` in every en
                 loss = -mean(min(ratio A, clip(ratio, 1 - eps, 1 + eps) A)) + vf_coef (V - R)^2 / 2 - ent_coef H
     REINFORCE   lambda = 1 (Monte Carlo returns), one update per rollout on all of it, no ratio:
                 loss = -mean(log pi(a|s) (R - V(s))) + vf_coef (V - R)^2 / 2 - ent_coef H
-The network maps observations to (action logits, value). As for DQN, the state is one pytree: a chunk of
-iterations is one lax.scan and many seeds are one vmap.
+The loss is a task (tasks/rl.py, PolicyGradientLoss) and each minibatch's update is the one train step
+(train/step.py); the rollout, the advantages and the epochs x minibatches stay here. The network maps
+observations to (action logits, value). As for DQN, the state is one pytree: a chunk of iterations is one
+lax.scan and many seeds are one vmap.
 """
 import dataclasses
 from typing import Any
@@ -17,20 +19,25 @@ from typing import Any
 import flax
 import jax
 import jax.numpy as jnp
-import optax
 
 from deepzoo.rl.envs import VecEnv
+from deepzoo.tasks.rl import PolicyGradientLoss
+from deepzoo.train.state import TrainState
+from deepzoo.train.step import make_train_step
 
 
 @flax.struct.dataclass
 class PolicyState:
     step: jax.Array               # iterations done
-    params: Any
-    opt_state: Any
+    learner: TrainState           # the network and its optimizer; learner.step: gradient steps taken
     env_state: Any
     obs: jax.Array
     episode_return: jax.Array
     key: jax.Array
+
+    @property
+    def params(self):
+        return self.learner.params
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,8 +56,12 @@ class PolicyGradient:
     ent_coef: float = 0.01
 
     def __post_init__(self):
-        if self.algorithm not in ("ppo", "reinforce"):
-            raise ValueError(f"unknown policy-gradient algorithm {self.algorithm!r}; known: ppo, reinforce.")
+        self.task   # an unknown algorithm is named now rather than at the first update
+
+    @property
+    def task(self) -> PolicyGradientLoss:
+        return PolicyGradientLoss(algorithm=self.algorithm, clip=self.clip, vf_coef=self.vf_coef,
+                                  ent_coef=self.ent_coef)
 
     @property
     def env_steps_per_iteration(self) -> int:
@@ -60,8 +71,10 @@ class PolicyGradient:
         k_params, k_env, key = jax.random.split(key, 3)
         obs, env_state = self.env.reset(k_env)
         params = self.network.init(k_params, obs)["params"]
-        return PolicyState(step=jnp.zeros((), jnp.int32), params=params, opt_state=self.tx.init(params),
-                           env_state=env_state, obs=obs, episode_return=jnp.zeros(self.env.num_envs), key=key)
+        learner = TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=self.tx.init(params),
+                             model_state={})
+        return PolicyState(step=jnp.zeros((), jnp.int32), learner=learner, env_state=env_state, obs=obs,
+                           episode_return=jnp.zeros(self.env.num_envs), key=key)
 
     def policy(self, params, obs):
         return self.network.apply({"params": params}, obs)
@@ -101,22 +114,6 @@ class PolicyGradient:
         _, adv = jax.lax.scan(backward, (jnp.zeros_like(last_value), last_value), trajectory, reverse=True)
         return adv, adv + trajectory["value"]
 
-    def loss(self, params, batch):
-        logits, value = self.policy(params, batch["obs"])
-        log_probs = jax.nn.log_softmax(logits)
-        log_prob = jnp.take_along_axis(log_probs, batch["action"][:, None], axis=1)[:, 0]
-        entropy = -jnp.mean(jnp.sum(jnp.exp(log_probs) * log_probs, axis=1))
-        value_loss = 0.5 * jnp.mean((value - batch["return"]) ** 2)
-        if self.algorithm == "reinforce":
-            policy_loss = -jnp.mean(log_prob * jax.lax.stop_gradient(batch["return"] - batch["value"]))
-        else:
-            adv = batch["advantage"]
-            adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-            ratio = jnp.exp(log_prob - batch["log_prob"])
-            policy_loss = -jnp.mean(jnp.minimum(ratio * adv, jnp.clip(ratio, 1 - self.clip, 1 + self.clip) * adv))
-        total = policy_loss + self.vf_coef * value_loss - self.ent_coef * entropy
-        return total, {"policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy}
-
     def step(self, state: PolicyState, _=None):
         """One iteration: a rollout, then the updates -> (state, info)."""
         state, trajectory, finished = self.rollout(state)
@@ -126,16 +123,16 @@ class PolicyGradient:
         epochs, minibatches = (1, 1) if self.algorithm == "reinforce" else (self.epochs, self.minibatches)
         key, k_shuffle = jax.random.split(state.key)
 
-        def update(carry, perm):
-            params, opt_state = carry
-            batch = jax.tree.map(lambda x: x[perm], data)
-            (_, aux), grads = jax.value_and_grad(self.loss, has_aux=True)(params, batch)
-            updates, opt_state = self.tx.update(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state), aux
+        train_step = make_train_step(self.network, self.task, self.tx, seed=0)   # the networks draw no dropout
+
+        def update(learner, perm):   # one minibatch: one train step
+            learner, metrics = train_step(learner, jax.tree.map(lambda x: x[perm], data))
+            return learner, {name: total / count for name, (total, count) in metrics.items()}
 
         n = data["action"].shape[0]
         perms = jnp.stack([jax.random.permutation(k, n) for k in jax.random.split(k_shuffle, epochs)])
         perms = perms.reshape(epochs * minibatches, n // minibatches)
-        (params, opt_state), aux = jax.lax.scan(update, (state.params, state.opt_state), perms)
-        state = state.replace(step=state.step + 1, params=params, opt_state=opt_state, key=key)
-        return state, {"returns": finished.reshape(-1), **jax.tree.map(jnp.mean, aux)}
+        learner, metrics = jax.lax.scan(update, state.learner, perms)
+        state = state.replace(step=state.step + 1, learner=learner, key=key)
+        # the step's metrics (policy_loss, value_loss, entropy, grad_norm, nonfinite_*), averaged over the updates
+        return state, {"returns": finished.reshape(-1), **jax.tree.map(jnp.mean, metrics)}

@@ -6,6 +6,7 @@
                                              # player=p, and the step updates each in turn (train/step.py)
     evaluate(model, params, model_state, batch) -> metrics        # batch["mask"] marks real examples
 Metrics are {name: (sum, count)} (see metrics.py).
+The RL agents' losses are tasks too (rl.py): the replay sample or the rollout's minibatch is their batch.
 """
 from deepzoo.registry import lookup
 from deepzoo.tasks.classification import Classification
@@ -17,12 +18,14 @@ from deepzoo.tasks.language_model import LanguageModel
 from deepzoo.tasks.masked_lm import MaskedLM
 from deepzoo.tasks.reconstruction import Reconstruction
 from deepzoo.tasks.regression import Regression
+from deepzoo.tasks.rl import PolicyGradientLoss, QLearning
 from deepzoo.tasks.seq2seq import Seq2Seq
 from deepzoo.tasks.vae import VariationalAutoencoder
 
-_TASKS = {"classification": Classification, "contrastive": Contrastive, "diffusion": Diffusion, "flow": Flow, "gan": GAN, "language_model": LanguageModel, "masked_lm": MaskedLM,
-          "reconstruction": Reconstruction, "regression": Regression, "seq2seq": Seq2Seq,
-          "vae": VariationalAutoencoder}
+_TASKS = {"classification": Classification, "contrastive": Contrastive, "diffusion": Diffusion, "flow": Flow,
+          "gan": GAN, "language_model": LanguageModel, "masked_lm": MaskedLM,
+          "policy_gradient": PolicyGradientLoss, "q_learning": QLearning, "reconstruction": Reconstruction,
+          "regression": Regression, "seq2seq": Seq2Seq, "vae": VariationalAutoencoder}
 
 
 def names() -> list[str]:
