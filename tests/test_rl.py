@@ -168,18 +168,19 @@ def test_ppo_learns_cartpole_for_three_seeds_at_once():
 @pytest.mark.parametrize("name", ["ppo", "dqn"])
 def test_a_stopped_agent_run_resumes_to_the_same_numbers(tmp_path, name, monkeypatch):
     from deepzoo import config as config_lib
-    from deepzoo.rl import loop
+    from deepzoo.rl import agents
+    from deepzoo.train import loop
     config = config_lib.load(f"configs/classic_control.py:cartpole,{name},smoke")
-    full = loop.train_agent(config, tmp_path / "full")
+    full = agents.train_agent(config, tmp_path / "full")
 
     class StopAfterFirstChunk(loop.StopSignal):
         def requested(self, sync):
             return True   # a SIGTERM arrives during the first chunk
     monkeypatch.setattr(loop, "StopSignal", StopAfterFirstChunk)
-    with pytest.raises(loop.Stopped, match="after chunk 1 of"):
-        loop.train_agent(config, tmp_path / "resumed")
+    with pytest.raises(loop.Stopped, match="at chunk 1 of"):
+        agents.train_agent(config, tmp_path / "resumed")
     monkeypatch.undo()
-    resumed = loop.train_agent(config, tmp_path / "resumed")
+    resumed = agents.train_agent(config, tmp_path / "resumed")
     timeless = lambda r: {k: v for k, v in r.items() if k != "seconds"}
     assert timeless(resumed) == timeless(full) and (tmp_path / "resumed" / "learning_curves.png").exists()
     # the checkpoint keeps each seed's best evaluation so far, and that seed's policy from then
@@ -187,20 +188,20 @@ def test_a_stopped_agent_run_resumes_to_the_same_numbers(tmp_path, name, monkeyp
     from deepzoo.train.writers import read_metrics
     rows = [r for r in read_metrics(tmp_path / "full") if r["split"] == "eval"]
     saved = load_arrays(str(tmp_path / "full" / "checkpoints"))
-    agent, eval_env = loop.make_agent(config), envs.make("CartPole-v1", config.eval_episodes)
+    agent, eval_env = agents.make_agent(config), envs.make("CartPole-v1", config.eval_episodes)
     for i in range(config.seeds):
-        best = max(rows, key=lambda r: r[f"return_seed{i}"])
-        assert saved["best_return"][i] == pytest.approx(best[f"return_seed{i}"])
+        best = max((r for r in rows if r["member"] == f"seed{i}"), key=lambda r: r["return"])
+        assert saved["best_return"][i] == pytest.approx(best["return"])
         params = jax.tree.map(lambda x: x[i], saved["best_params"])   # replays its best evaluation exactly
         replay = envs.episode_returns(eval_env, lambda o: agent.act_greedy(params, o),
-                                      jax.random.key(config.seed + 10_000 * best["step"]))
-        assert float(replay.mean()) == pytest.approx(best[f"return_seed{i}"])
+                                      agents.evaluation_key(config.seed, best["step"]))
+        assert float(replay.mean()) == pytest.approx(best["return"])
     assert {"best_return", "best_return_min_seed", "best_return_seed0"} <= set(full)
 
 
 def test_a_network_that_does_not_fit_the_environment_is_named():
     from deepzoo import config as config_lib
-    from deepzoo.rl.loop import make_agent
+    from deepzoo.rl.agents import make_agent
     config = config_lib.load("configs/classic_control.py:cartpole,ppo,smoke", **{"env.name": "Acrobot-v1"})
     with pytest.raises(ValueError, match=r"Acrobot-v1 gives observations \(6,\) and has 3 actions"):
         make_agent(config)

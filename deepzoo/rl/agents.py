@@ -28,6 +28,11 @@ from deepzoo.train import loop, optim
 _AGENTS, _EVALUATION, _BEST_REPLAY = 0, 1, 2
 
 
+def evaluation_key(seed: int, chunk: int):
+    """The key of the greedy evaluation after `chunk`: replaying a saved policy with it gives its score."""
+    return jax.random.fold_in(jax.random.fold_in(jax.random.key(seed), _EVALUATION), chunk)
+
+
 def num_updates(config) -> int:
     """Optimizer updates in the whole run (the learning-rate schedule's length)."""
     iterations, kw = config.num_chunks * config.iterations_per_chunk, config.agent.kwargs
@@ -113,8 +118,7 @@ class Agents:
                 for i, seed in enumerate(self.members)]
 
     def evaluate(self, state, step: int):
-        returns = self._evaluate(state["agents"].params, jax.random.fold_in(
-            jax.random.fold_in(self.key, _EVALUATION), step)).mean(1)
+        returns = self._evaluate(state["agents"].params, evaluation_key(self.config.seed, step)).mean(1)
         state = self._keep_best(state, returns)
         return state, [{"split": "eval", "member": seed, "env_steps": step * self.env_steps_per_chunk, "return": float(r)}
                        for seed, r in zip(self.members, np.asarray(returns))]

@@ -15,7 +15,7 @@ replay sample with the target network's parameters; the target network's sync st
 by the time limit (truncated) still bootstraps from its last observation s'. epsilon decays linearly from
 eps_start to eps_end over eps_decay_steps agent steps. The agent's whole state is one pytree (AgentState):
 a chunk of agent steps is one lax.scan, many seeds are one vmap, and a checkpoint of it resumes a run
-exactly (rl/loop.py).
+exactly (rl/agents.py).
 """
 import dataclasses
 from typing import Any
