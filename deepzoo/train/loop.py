@@ -148,51 +148,94 @@ def _status(workdir) -> dict:
     return json.loads(path.read_text()) if path.exists() else {"status": "new", "seconds": 0.0}
 
 
-def run(program, workdir) -> dict:
-    """Runs `program` in `workdir` to its last step, resuming from a checkpoint there; returns its results."""
-    workdir = files.path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    lead = jax.process_index() == 0
-    checkpoints = Checkpoints(workdir / "checkpoints", max_to_keep=program.keep_checkpoints)
+class _Workdir:
+    """The run's files besides its checkpoints (written by process 0 only) and its newest records."""
+
+    def __init__(self, workdir, program, start: int):
+        self.path, self.program, self.lead = workdir, program, jax.process_index() == 0
+        self.per_unit = getattr(program, "steps_per_unit", 1)
+        self.seconds_before = _status(workdir).get("seconds", 0.0) if start else 0.0
+        self.started = time.perf_counter()
+        self.latest = {}   # (split, member) -> the newest record
+        if self.lead:  # each launch's config, the first one kept as config.json
+            name = "config.json" if start == 0 else f"config.resumed_at_{start}.json"
+            (workdir / name).write_text(program.config.to_json_best_effort(indent=2))
+        self.writer = MetricWriter(workdir, resume_step=start * self.per_unit)
+
+    def seconds(self) -> float:
+        """Wall time of the run, over its resumes."""
+        return round(self.seconds_before + time.perf_counter() - self.started, 2)
+
+    def status(self, status: str, step: int, **extra):
+        if self.lead:
+            unit = self.program.unit
+            files.write_json(self.path / "status.json", {"status": status, unit: step, f"num_{unit}s":
+                                                         self.program.num_steps, "seconds": self.seconds(), **extra})
+
+    def remember(self, records):
+        self.latest.update({(r["split"], r.get("member")): r for r in records})
+
+    def write(self, step: int, records):
+        for r in records:
+            self.writer.write(step * self.per_unit, r["split"],
+                              {"seconds": self.seconds(), **{k: v for k, v in r.items() if k != "split"}})
+        self.writer.flush()
+        self.remember(records)
+
+    def finish(self, state, step: int) -> dict:
+        """results.json and the learning curves."""
+        results = {"step": step, **self.program.summary(state, list(self.latest.values())), "seconds": self.seconds()}
+        if self.lead:
+            self.program.plot(read_metrics(self.path), self.path / "learning_curves.png")
+            files.write_json(self.path / "results.json", results)
+        return results
+
+
+def _restore(program, checkpoints, workdir):
+    """(start, state): the newest readable checkpoint's, or a fresh state at 0; the resume guard."""
     try:
         start, state = checkpoints.restore(program.abstract_state())
     except ValueError as e:
         raise ValueError(f"{e}{_config_changes(workdir, program.config)}") from e
     if state is None:
         start, state = 0, program.init()
-    num_steps, unit = program.num_steps, program.unit
-    if start > num_steps:
-        raise ValueError(f"{workdir} holds a checkpoint at {unit} {start}, past {program.steps_field}={num_steps}: "
-                         f"raise it to continue that run, or use a new --workdir.")
-    if lead:  # each launch's config, the first one kept as config.json
-        name = "config.json" if start == 0 else f"config.resumed_at_{start}.json"
-        (workdir / name).write_text(program.config.to_json_best_effort(indent=2))
+    if start > program.num_steps:
+        raise ValueError(f"{workdir} holds a checkpoint at {program.unit} {start}, past {program.steps_field}="
+                         f"{program.num_steps}: raise it to continue that run, or use a new --workdir.")
     logging.info("%s at %s %d of %d on %d devices (%d processes); workdir %s.", "Resuming" if start else "Starting",
-                 unit, start, num_steps, jax.device_count(), jax.process_count(), workdir)
+                 program.unit, start, program.num_steps, jax.device_count(), jax.process_count(), workdir)
+    return start, state
+
+
+def _log(program, history, step, run, progress, checkpoints):
+    """The train records of the steps in `history`, written with the rate; raises on a non-finite step."""
+    try:
+        total = _sum_and_check(history, step - len(history) + 1, program)
+    except NonFiniteError as e:
+        run.status("failed", checkpoints.steps()[-1] if checkpoints.steps() else 0, error=str(e))
+        raise NonFiniteError(f"{e}; training stopped. The last good checkpoint is kept in {checkpoints.directory} "
+                             f"({program.unit}s {checkpoints.steps()}). Lower the learning rate or set "
+                             f"--config.optimizer.grad_clip_norm.") from None
+    records = program.train_records(total, step)
+    rate = progress(step, _means(records + [r for r in run.latest.values() if r["split"] != "train"]))
+    extra = {f"{program.unit}s_per_sec": rate, **({"mfu": progress.mfu(rate)} if progress.mfu(rate) else {})}
+    run.write(step, [{**r, **extra} for r in records])
+
+
+def run(program, workdir) -> dict:
+    """Runs `program` in `workdir` to its last step, resuming from a checkpoint there; returns its results."""
+    workdir = files.path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    checkpoints = Checkpoints(workdir / "checkpoints", max_to_keep=program.keep_checkpoints)
+    start, state = _restore(program, checkpoints, workdir)
+    run_files, num_steps = _Workdir(workdir, program, start), program.num_steps
     program.begin(start)
-
-    seconds_before, started = _status(workdir).get("seconds", 0.0) if start else 0.0, time.perf_counter()
-    seconds = lambda: round(seconds_before + time.perf_counter() - started, 2)
-
-    def set_status(status: str, step: int, **extra):
-        if lead:
-            files.write_json(workdir / "status.json", {"status": status, unit: step, f"num_{unit}s": num_steps,
-                                                       "seconds": seconds(), **extra})
-
-    per_unit = getattr(program, "steps_per_unit", 1)
-    writer = MetricWriter(workdir, resume_step=start * per_unit)
     peak = flops.matmul_peak() if program.flops_per_step else 0.0
-    progress = Progress(start, num_steps, program.flops_per_step, peak, unit=unit)
-
-    def write(step, records):
-        for r in records:
-            writer.write(step * per_unit, r["split"], {"seconds": seconds(), **{k: v for k, v in r.items() if k != "split"}})
-        writer.flush()
-
-    history, latest, step, stopping = [], {}, start, False
+    progress = Progress(start, num_steps, program.flops_per_step, peak, unit=program.unit)
+    history, step, stopping = [], start, False
     if start == num_steps:  # a finished run: evaluate it again, train nothing
         state, records = program.evaluate(state, step)
-        latest.update({(r["split"], r.get("member")): r for r in records})
+        run_files.remember(records)
     try:
         with StopSignal() as stop:
             for step in range(start + 1, num_steps + 1):
@@ -205,39 +248,23 @@ def run(program, workdir) -> dict:
                 stopping = stop.requested(sync=step % _STOP_SYNC_EVERY == 0 or log_now or eval_now)
                 save_now = step == num_steps or stopping or step % program.checkpoint_every == 0
                 if log_now or save_now:  # fetching metrics is a sync point: only every few steps
-                    try:
-                        total = _sum_and_check(history, step - len(history) + 1, program)
-                    except NonFiniteError as e:
-                        set_status("failed", checkpoints.steps()[-1] if checkpoints.steps() else 0, error=str(e))
-                        raise NonFiniteError(f"{e}; training stopped. The last good checkpoint is kept in "
-                                             f"{checkpoints.directory} ({unit}s {checkpoints.steps()}). Lower the "
-                                             f"learning rate or set --config.optimizer.grad_clip_norm.") from None
+                    _log(program, history, step, run_files, progress, checkpoints)
                     history = []
-                    records = program.train_records(total, step)
-                    rate = progress(step, _means(records + [r for r in latest.values() if r["split"] != "train"]))
-                    extra = {f"{unit}s_per_sec": rate, **({"mfu": progress.mfu(rate)} if progress.mfu(rate) else {})}
-                    records = [{**r, **extra} for r in records]
-                    write(step, records)
-                    latest.update({(r["split"], r.get("member")): r for r in records})
                 if eval_now:
                     state, records = program.evaluate(state, step)
-                    write(step, records)
-                    latest.update({(r["split"], r.get("member")): r for r in records})
+                    run_files.write(step, records)
                 if save_now:
                     checkpoints.save(step, state)
-                    set_status("stopped" if stopping else "running", step)
+                    run_files.status("stopped" if stopping else "running", step)
                 if stopping:
                     break
     finally:
         checkpoints.wait()
         checkpoints.close()
-        writer.close()
-    results = {"step": step, **program.summary(state, list(latest.values())), "seconds": seconds()}
-    if lead:
-        program.plot(read_metrics(workdir), workdir / "learning_curves.png")
-        files.write_json(workdir / "results.json", results)
+        run_files.writer.close()
+    results = run_files.finish(state, step)
     if stopping:
-        raise Stopped(f"stopped by a signal at {unit} {step} of {num_steps}; the checkpoint is in "
+        raise Stopped(f"stopped by a signal at {program.unit} {step} of {num_steps}; the checkpoint is in "
                       f"{checkpoints.directory}: rerun the same command to resume.")
-    set_status("done", step)
+    run_files.status("done", step)
     return results
