@@ -12,7 +12,6 @@ import pytest
 import tensorflow_datasets as tfds
 
 from configs import double_descent, double_descent_pods
-from deepzoo import config as config_lib
 from deepzoo import models
 from deepzoo.data import label_noise
 from deepzoo.train import loop, padding, trainer

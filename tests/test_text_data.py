@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from deepzoo.data import builders, sources, text
+from deepzoo.data import builders, sources, text, text_builders
 
 # ---- number words spelled independently of num2words --------------------------------------------
 
@@ -97,17 +97,17 @@ def spoken_caption(n):
 
 # ---- small builds of the three datasets -----------------------------------------------------------
 
-class SmallNumbers(builders.NumbersEnDe, skip_registration=True):
+class SmallNumbers(text_builders.NumbersEnDe, skip_registration=True):
     name = "numbers_en_de"
     SPLIT_SIZES = {"train": 1200, "validation": 100, "test": 100}
 
 
-class SmallDocstrings(builders.PythonDocstrings, skip_registration=True):
+class SmallDocstrings(text_builders.PythonDocstrings, skip_registration=True):
     name = "python_docstrings"
     MAX_FILES = 60  # __future__.py ... asyncio/...: includes antigravity.py, which must not be imported
 
 
-class SmallCaptions(builders.MnistCaptions, skip_registration=True):
+class SmallCaptions(text_builders.MnistCaptions, skip_registration=True):
     name = "mnist_captions"
     SPLIT_SIZES = {"train": 300, "validation": 60, "test": 60}
 
@@ -152,17 +152,17 @@ def test_independent_spelling_matches_num2words_with_german_fixes():
     spread = [int(x) for x in rng.integers(0, 10 ** 6, 300)] + [int(x) for x in rng.integers(0, 10 ** 9, 500)]
     edges = [101_000, 201_001, 10 ** 6, 1_001_000, 2_000_001, 21_021_021, 101_101_101, 999_999_999]
     for n in list(range(0, 1200)) + spread + edges:
-        assert builders.english(n) == english(n), n
-        assert builders.german(n) == german(n), n
+        assert text_builders.english(n) == english(n), n
+        assert text_builders.german(n) == german(n), n
     assert num2words(101_000, lang="de") == "einhunderteinstausend"  # still wrong upstream: fix needed
     assert num2words(101_000_000, lang="de") == "einhunderteins Millionen"
-    assert builders.german(101_000) == "einhunderteintausend"
-    assert builders.german(101_000_000) == "einhunderteine Millionen"
+    assert text_builders.german(101_000) == "einhunderteintausend"
+    assert text_builders.german(101_000_000) == "einhunderteine Millionen"
 
 
 def test_drawn_numbers_are_distinct_small_ones_in_train_and_digit_counts_uniform():
-    sizes = builders.NumbersEnDe.SPLIT_SIZES
-    drawn = builders.draw_numbers(sizes, builders.NumbersEnDe.SEED)
+    sizes = text_builders.NumbersEnDe.SPLIT_SIZES
+    drawn = text_builders.draw_numbers(sizes, text_builders.NumbersEnDe.SEED)
     assert {s: len(v) for s, v in drawn.items()} == {"train": 50_000, "validation": 2_000, "test": 2_000}
     everything = drawn["train"] + drawn["validation"] + drawn["test"]
     assert len(set(everything)) == len(everything) == 54_000  # distinct within and across splits
@@ -178,13 +178,13 @@ def test_drawn_numbers_are_distinct_small_ones_in_train_and_digit_counts_uniform
     # 50,000 over 9 counts: 1,000 below 1,000, the rest evenly over 4..9 digits (~8,170 each)
     for d in range(4, 10):
         assert 7_600 < train[d] < 8_800, train
-    assert builders.draw_numbers(sizes, builders.NumbersEnDe.SEED) == drawn
-    assert builders.draw_numbers(sizes, 6)["test"] != drawn["test"]
+    assert text_builders.draw_numbers(sizes, text_builders.NumbersEnDe.SEED) == drawn
+    assert text_builders.draw_numbers(sizes, 6)["test"] != drawn["test"]
 
 
 def test_too_many_numbers_is_refused():
     with pytest.raises(ValueError, match="more than 1,000,000 numbers"):
-        builders.draw_numbers({"test": 999_001, "validation": 2_000, "train": 0}, 0)
+        text_builders.draw_numbers({"test": 999_001, "validation": 2_000, "train": 0}, 0)
 
 
 def test_numbers_builder_splits_and_words(numbers):
@@ -251,18 +251,18 @@ def test_unparseable_file_gives_no_docstrings(tmp_path):
     bad.write_text('"""never seen"""\ndef f(:\n')
     good.write_text('"""Module."""\nclass A:\n    """  Class A.\n\n    Details:\n      indented\n    """\n'
                     '    def f(self):\n        """Method."""\n\nasync def g():\n    pass\n')
-    assert builders.docstrings(str(bad)) == []
-    assert builders.docstrings(str(good)) == ["Module.", "Class A.\n\nDetails:\n  indented", "Method."]
+    assert text_builders.docstrings(str(bad)) == []
+    assert text_builders.docstrings(str(good)) == ["Module.", "Class A.\n\nDetails:\n  indented", "Method."]
 
 
 # ---- mnist_captions ------------------------------------------------------------------------------
 
 def test_caption_words():
-    assert builders.caption(4112) == "four thousand one hundred and twelve"
-    assert builders.caption(21) == "twenty one"
+    assert text_builders.caption(4112) == "four thousand one hundred and twelve"
+    assert text_builders.caption(21) == "twenty one"
     vocab = text.WordVocab(text.CAPTION_WORDS)
     for n in range(10, 10_000):  # every number of 2-4 digits is spelled in the fixed vocabulary
-        words = builders.caption(n)
+        words = text_builders.caption(n)
         assert words == spoken_caption(n)
         ids = vocab.encode(words)
         assert text.UNK not in ids and vocab.decode(ids) == words
@@ -530,7 +530,7 @@ def test_sources_carry_keyword_attributes():
     ("python_docstrings", None),
 ])
 def test_full_builds(tmp_path, name, sizes):
-    builder = builders.TEXT_BUILDERS[name](data_dir=str(tmp_path), file_format="array_record")
+    builder = text_builders.TEXT_BUILDERS[name](data_dir=str(tmp_path), file_format="array_record")
     builder.download_and_prepare()
     lengths = {split: info.num_examples for split, info in builder.info.splits.items()}
     if sizes:

@@ -25,7 +25,8 @@ from jax.experimental import multihost_utils
 from deepzoo.data import images, text
 from deepzoo.data.augment import augmented
 from deepzoo.data.label_noise import with_label_noise
-from deepzoo.data.builders import OFFLINE_BUILDERS, TEXT_BUILDERS
+from deepzoo.data.builders import OFFLINE_BUILDERS
+from deepzoo.data.text_builders import TEXT_BUILDERS
 
 _BUILDERS = {**OFFLINE_BUILDERS, **TEXT_BUILDERS}  # every dataset prepared here on first use
 
