@@ -7,7 +7,8 @@ or in two steps, keeping the source (its size, its classes):
     for batch in data.eval_batches(data.load("mnist1d", "test"), global_batch_size=1000): ...
 """
 from deepzoo.data.pipeline import eval_batches, train_batches
-from deepzoo.data.sources import ArraySource, RecordSource, dataset_kind, load, resolve_data_dir, texts
+from deepzoo.data.sources import (ArraySource, RecordSource, dataset_kind, load, resolve_data_dir, shared_reads,
+                                  texts)
 
 
 
@@ -22,5 +23,5 @@ def get(name: str, split: str, *, global_batch_size: int, seed: int = 0, start_s
                          num_steps=num_steps, prefetch=prefetch)
 
 
-__all__ = ["ArraySource", "RecordSource", "dataset_kind", "eval_batches", "get", "load", "resolve_data_dir", "texts",
-           "train_batches"]
+__all__ = ["ArraySource", "RecordSource", "dataset_kind", "eval_batches", "get", "load", "resolve_data_dir",
+           "shared_reads", "texts", "train_batches"]

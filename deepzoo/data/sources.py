@@ -14,6 +14,7 @@ A dataset's kind (KINDS, by name) says what its examples are:
 Text sources carry `vocab` (size/encode/decode, ids as in deepzoo.data.text) and `vocab_size`; their
 reference strings (for BLEU) come from `texts(name, split, feature)`, in the sources' example order.
 """
+import contextlib
 import os
 
 import jax
@@ -209,6 +210,22 @@ def select(source: ArraySource, classes=(), num_examples: int = 0, seed: int = 0
     return ArraySource(arrays, num_classes)
 
 
+_shared = None   # {(name, split, directory): the split in memory} inside shared_reads()
+
+
+@contextlib.contextmanager
+def shared_reads():
+    """Inside, loads of the same in-memory split share one copy of its arrays (a sweep's trials differ in
+    their subsets and labels, not in the images they read). Subsets, noisy labels and augmentation never
+    write into the shared arrays."""
+    global _shared
+    _shared = {}
+    try:
+        yield
+    finally:
+        _shared = None
+
+
 def load(name: str, split: str, *, data_dir: str | None = None, cache: bool = True,
          image_size: int = 0, augment: bool = False, max_length: int = 0, vocab_size: int = 0,
          languages: tuple = ("en", "de"), classes: tuple = (), num_examples: int = 0, seed: int = 0,
@@ -253,7 +270,13 @@ def load(name: str, split: str, *, data_dir: str | None = None, cache: bool = Tr
 
     source = RecordSource(records, to_example, num_classes)
     if cache:
-        source = ArraySource(source.read(np.arange(len(source))), num_classes)
+        split_key = (name, split, directory)
+        if _shared is not None and split_key in _shared:
+            source = _shared[split_key]
+        else:
+            source = ArraySource(source.read(np.arange(len(source))), num_classes)
+            if _shared is not None:
+                _shared[split_key] = source
     if classes or num_examples:
         if not cache:
             raise ValueError("config.dataset.classes and train_examples select from a cached split: set "

@@ -142,17 +142,24 @@ def _widest(values):
     return tuple(max(v) for v in zip(*values)) if isinstance(values[0], (tuple, list)) else max(values)
 
 
+def _program_key(config, trial: dict) -> str:
+    """What trials sharing one program agree on: every swept field that cannot be an array under vmap,
+    whether momentum and weight decay are zero, and (counting epochs) the training set's size."""
+    padded = tuple(config.sweep.get("padded", ()))
+    key = [(f, bool(v) if f in _ZERO_IS_STRUCTURE else v) for f, v in sorted(trial.items())
+           if f in _ZERO_IS_STRUCTURE or (f not in VMAPPED and f not in padded)]
+    if config.get("num_epochs"):
+        key.append(trial.get("dataset.train_examples"))
+    return repr(key)
+
+
 def plan(config, todo: list[dict]) -> list[list[dict]]:
-    """Groups of trials that share one program: equal in every field but VMAPPED and padded ones (and in
-    whether momentum and weight decay are zero); padded widths up to max_pad_ratio apart."""
+    """Groups of trials that share one program (_program_key), padded widths up to max_pad_ratio apart."""
     sweep, padded = config.sweep, tuple(config.sweep.get("padded", ()))
-    fixed = lambda t: tuple((f, v if f not in _ZERO_IS_STRUCTURE else bool(v)) for f, v in sorted(t.items())
-                            if f not in VMAPPED and f not in padded or f in _ZERO_IS_STRUCTURE)
-    if config.get("num_epochs"):  # then train_examples sets the number of steps
-        fixed = (lambda inner: lambda t: (inner(t), t.get("dataset.train_examples")))(fixed)
     size = lambda t: max(np.max(t[f]) for f in padded) if padded else 0
     groups = []
-    for _, same in itertools.groupby(sorted(todo, key=lambda t: (repr(fixed(t)), size(t))), key=lambda t: repr(fixed(t))):
+    ordered = sorted(todo, key=lambda t: (_program_key(config, t), size(t)))
+    for _, same in itertools.groupby(ordered, key=lambda t: _program_key(config, t)):
         bucket = []
         for t in same:
             if bucket and size(t) > size(bucket[0]) * sweep.get("max_pad_ratio", 1.0):
@@ -176,7 +183,8 @@ class Trials:
         self.config = ml_collections.ConfigDict({**config.to_dict(), "group": self.members})
         self.configs = [trial_config(config, t) for t in group]
         first = self.configs[0]
-        self.sources = [load_sources(c.dataset) for c in self.configs]
+        with data.shared_reads():   # one copy of the split in memory for all the trials
+            self.sources = [load_sources(c.dataset) for c in self.configs]
         plan_ = schedule(first, len(self.sources[0][0]))
         k = self.steps_per_unit = plan_["log_every"]
         for name in ("num_steps", "eval_every", "checkpoint_every"):
