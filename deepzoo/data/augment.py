@@ -7,6 +7,7 @@ resumed run, or a trial of a sweep, sees exactly the images an uninterrupted run
 import numpy as np
 
 KINDS = ("crop_flip",)
+_STREAM = 0xA06   # augmentation's random stream, beside (seed, position)
 
 
 class CropFlip:
@@ -28,7 +29,7 @@ class CropFlip:
         padded = np.pad(images, ((0, 0), (p, p), (p, p), (0, 0)))
         out = np.empty_like(images)
         for i, seed in enumerate(seeds):
-            rng = np.random.default_rng([*seed, 0xA06])
+            rng = np.random.default_rng([*seed, _STREAM])
             top, left = rng.integers(0, 2 * p + 1, 2)
             crop = padded[i, top:top + h, left:left + w]
             out[i] = crop[:, ::-1] if rng.random() < 0.5 else crop

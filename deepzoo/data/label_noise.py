@@ -6,6 +6,8 @@ fraction of wrong labels (redrawing from all classes would leave p / num_classes
 """
 import numpy as np
 
+_STREAM = 0x1AB   # the random stream of label noise, beside the seed: np.random.default_rng([seed, _STREAM])
+
 
 def noisy_labels(labels: np.ndarray, fraction: float, num_classes: int, seed: int,
                  indices: np.ndarray | None = None) -> np.ndarray:
@@ -17,7 +19,7 @@ def noisy_labels(labels: np.ndarray, fraction: float, num_classes: int, seed: in
         raise ValueError(f"label noise needs at least 2 classes, got num_classes={num_classes}.")
     labels = np.asarray(labels).copy()
     indices = np.arange(len(labels)) if indices is None else np.asarray(indices)
-    rng = np.random.default_rng([seed, 0x1AB])
+    rng = np.random.default_rng([seed, _STREAM])
     chosen = rng.choice(indices, int(round(fraction * len(indices))), replace=False)
     labels[chosen] = (labels[chosen] + rng.integers(1, num_classes, len(chosen))) % num_classes
     return labels
