@@ -115,3 +115,20 @@ def test_get_is_load_then_train_batches():
     b = next(data.train_batches(data.load("mnist1d", "train"), global_batch_size=32, seed=1, start_step=7))
     np.testing.assert_array_equal(a["input"], b["input"])
     assert a["input"].shape == (32, 40)
+
+
+def test_crop_flip_is_a_pure_function_of_seed_and_position_and_evaluation_reads_are_plain():
+    from deepzoo.data import augment
+    images = np.arange(2 * 8 * 8 * 1, dtype=np.float32).reshape(2, 8, 8, 1)
+    source = augment.augmented(data.ArraySource({"input": images, "label": np.array([0, 1])}, 2), "crop_flip")
+    seeds = [(0, 5), (0, 6)]
+    a, b = source.read(np.arange(2), seeds=seeds), source.read(np.arange(2), seeds=seeds)
+    np.testing.assert_array_equal(a["input"], b["input"])
+    np.testing.assert_array_equal(source.read(np.arange(2))["input"], images)   # no seeds: as stored
+    # each augmented image is a window of its zero-padded original, flipped or not
+    padded = np.pad(images, ((0, 0), (4, 4), (4, 4), (0, 0)))
+    for i, out in enumerate(a["input"]):
+        windows = [padded[i, t:t + 8, l:l + 8] for t in range(9) for l in range(9)]
+        assert any(np.array_equal(out, w) or np.array_equal(out, w[:, ::-1]) for w in windows)
+    with pytest.raises(ValueError, match="unknown config.dataset.augmentation='flip'; known: '' \\(none\\), crop_flip"):
+        augment.augmented(source, "flip")

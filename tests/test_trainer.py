@@ -64,6 +64,8 @@ def test_run_writes_metrics_curves_checkpoints_and_learns(straight_run):
     assert results["test_accuracy"] > 0.2  # well above chance (0.1) after 20 steps
     with open(os.path.join(workdir, "results.json")) as f:
         assert json.load(f)["step"] == 20
+    with open(os.path.join(workdir, "status.json")) as f:
+        assert json.load(f)["status"] == "done"
     assert sorted(int(os.path.basename(p)) for p in glob.glob(f"{workdir}/checkpoints/[0-9]*")) == [10, 20]
 
 
@@ -157,3 +159,14 @@ def test_changed_model_on_old_workdir_says_to_use_a_new_one(straight_run, tmp_pa
 def test_checkpoint_past_the_configured_steps_is_an_error(straight_run):
     with pytest.raises(ValueError, match=r"checkpoint at step 20, past config.num_train_steps=10"):
         trainer.train_and_evaluate(small_config(num_train_steps=10), straight_run[0])
+
+
+def test_a_run_may_count_epochs_of_its_own_training_set():
+    config = small_config(num_train_steps=0)
+    config.unlock()
+    config.update(num_epochs=3, eval_every_epochs=2)
+    periods = trainer.schedule(config, train_size=400)   # 400 // 64 = 6 steps an epoch
+    assert periods == {"num_steps": 18, "log_every": 5, "eval_every": 12, "checkpoint_every": 10}
+    config.batch_size = 512
+    with pytest.raises(ValueError, match="the 400 training examples make no batch of config.batch_size=512"):
+        trainer.schedule(config, train_size=400)
