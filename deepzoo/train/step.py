@@ -26,6 +26,31 @@ def _microbatches(x, k: int):
     return jnp.swapaxes(x.reshape(x.shape[0] // k, k, *x.shape[1:]), 0, 1)
 
 
+def _gradients(loss_fn, params, model_state, batch, rng, grad_accum_steps: int):
+    """-> (loss, grads, model_state, metrics) of loss_fn(params, model_state, batch, rng), the gradients
+    averaged over grad_accum_steps microbatches (model state threaded through them in order)."""
+    grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+    if grad_accum_steps == 1:
+        (loss, (model_state, metrics)), grads = grad_fn(params, model_state, batch, rng)
+        return loss, grads, model_state, metrics
+    micro = jax.tree.map(lambda x: _microbatches(x, grad_accum_steps), batch)
+    keys = jax.random.split(rng, grad_accum_steps)
+
+    def accumulate(carry, xs):
+        loss_sum, grad_sum, model_state, metric_sum = carry
+        (loss, (model_state, m)), g = grad_fn(params, model_state, *xs)
+        return (loss_sum + loss, jax.tree.map(jnp.add, grad_sum, g), model_state,
+                metrics_lib.add(metric_sum, m)), None
+
+    first = jax.tree.map(lambda x: x[0], micro)
+    metric_shapes = jax.eval_shape(loss_fn, params, model_state, first, rng)[1][1]
+    zeros = lambda tree: jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), tree)
+    init = (jnp.zeros((), jnp.float32), zeros(params), model_state, zeros(metric_shapes))
+    (loss, grads, model_state, metrics), _ = jax.lax.scan(accumulate, init, (micro, keys))
+    scale = 1.0 / grad_accum_steps
+    return loss * scale, jax.tree.map(lambda g: g * scale, grads), model_state, metrics
+
+
 def make_train_step(model, task, tx, *, seed: int, grad_accum_steps: int = 1, ema_decay: float = 0.0):
     """Returns train_step(state, batch, seed=None) -> (state, metrics).
 
@@ -45,34 +70,12 @@ def make_train_step(model, task, tx, *, seed: int, grad_accum_steps: int = 1, em
     """
     players = tuple(getattr(task, "players", ()))
 
-    def gradients(loss_fn, params, model_state, batch, rng):
-        """-> (loss, grads, model_state, metrics) of loss_fn(params, model_state, batch, rng)."""
-        grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
-        if grad_accum_steps == 1:
-            (loss, (model_state, metrics)), grads = grad_fn(params, model_state, batch, rng)
-            return loss, grads, model_state, metrics
-        micro = jax.tree.map(lambda x: _microbatches(x, grad_accum_steps), batch)
-        keys = jax.random.split(rng, grad_accum_steps)
-
-        def accumulate(carry, xs):
-            loss_sum, grad_sum, model_state, metric_sum = carry
-            (loss, (model_state, m)), g = grad_fn(params, model_state, *xs)
-            return (loss_sum + loss, jax.tree.map(jnp.add, grad_sum, g), model_state,
-                    metrics_lib.add(metric_sum, m)), None
-
-        first = jax.tree.map(lambda x: x[0], micro)
-        metric_shapes = jax.eval_shape(loss_fn, params, model_state, first, rng)[1][1]
-        zeros = lambda tree: jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), tree)
-        init = (jnp.zeros((), jnp.float32), zeros(params), model_state, zeros(metric_shapes))
-        (loss, grads, model_state, metrics), _ = jax.lax.scan(accumulate, init, (micro, keys))
-        scale = 1.0 / grad_accum_steps
-        return loss * scale, jax.tree.map(lambda g: g * scale, grads), model_state, metrics
-
     def update(state, batch, rng):
         """-> (loss, grads, updates, params, opt_state, model_state, metrics) of one optimizer step."""
         if not players:
             loss_fn = lambda p, ms, b, r: task.loss(model, p, ms, b, {"dropout": r})
-            loss, grads, model_state, metrics = gradients(loss_fn, state.params, state.model_state, batch, rng)
+            loss, grads, model_state, metrics = _gradients(loss_fn, state.params, state.model_state, batch, rng,
+                                                           grad_accum_steps)
             updates, opt_state = tx.update(grads, state.opt_state, state.params)
             return loss, grads, updates, optax.apply_updates(state.params, updates), opt_state, model_state, metrics
         params, opt_state, model_state = dict(state.params), dict(state.opt_state), state.model_state
@@ -80,7 +83,8 @@ def make_train_step(model, task, tx, *, seed: int, grad_accum_steps: int = 1, em
         for player in players:
             def loss_fn(own, ms, b, r, player=player):
                 return task.loss(model, {**params, player: own}, ms, b, {"dropout": r}, player=player)
-            player_loss, grads[player], model_state, m = gradients(loss_fn, params[player], model_state, batch, rng)
+            player_loss, grads[player], model_state, m = _gradients(loss_fn, params[player], model_state, batch,
+                                                                    rng, grad_accum_steps)
             updates[player], opt_state[player] = tx.update(grads[player], opt_state[player], params[player])
             params[player] = optax.apply_updates(params[player], updates[player])
             loss, metrics = loss + player_loss, {**metrics, **m}
