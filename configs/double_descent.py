@@ -25,6 +25,7 @@ labels exactly.
 import ml_collections
 import numpy as np
 
+from configs import common
 from deepzoo.config import parse_arg
 
 # 16 widths on a geometric grid from 2 to 300 (each ~1.4x the previous one).
@@ -33,13 +34,9 @@ MLP_WIDTHS = tuple(sorted({int(round(w)) for w in np.geomspace(2, 300, 16)}))
 
 def get_config(arg: str | None = None):
     variant, _ = parse_arg(arg, variants=("mlp", "cnn", "samples", "smoke"), default="mlp")
-    config = ml_collections.ConfigDict()
+    config = common.supervised()            # each trial is a supervised run (deepzoo/train/trainer.py)
     config.program = "sweep"  # the kind of run: supervised | sweep | agent (deepzoo/main.py)
-    config.seed = 0
-
-    config.dataset = ml_collections.ConfigDict(dict(
-        name="mnist1d", train_split="train", eval_split="test", data_dir="", cache=True, prefetch=0,
-        train_examples=4000, subset_seed=0, label_noise=0.0))
+    config.dataset.update(name="mnist1d", train_examples=4000, subset_seed=0, label_noise=0.0)
 
     config.model = ml_collections.ConfigDict(dict(name="mlp", kwargs=ml_collections.ConfigDict(dict(
         depth=2, width=100, num_outputs=10, activation="relu", dropout_rate=0.0, batch_norm=False,
@@ -49,13 +46,8 @@ def get_config(arg: str | None = None):
         name="sgd", learning_rate=0.05, momentum=0.9, nesterov=False, schedule="cosine", warmup_steps=0,
         weight_decay=0.0, grad_clip_norm=0.0))
     config.batch_size = 100
-    config.eval_batch_size = 1000
-    config.grad_accum_steps = 1
-    config.ema_decay = 0.0
-    # Each trial is this supervised run (deepzoo/train/trainer.py), counted in epochs of its own data.
+    # Counted in epochs of each trial's own training set (num_train_steps and *_every_steps do not apply).
     config.num_epochs = 1000
-    config.num_train_steps = 0                 # set by num_epochs
-    config.log_every_steps = config.eval_every_steps = config.checkpoint_every_steps = 0   # set by *_epochs
     config.log_every_epochs = 10               # a sweep trains in chunks of this many epochs
     config.eval_every_epochs = 10
     config.checkpoint_every_epochs = 100

@@ -26,6 +26,7 @@ held in host memory (config.dataset.cache), each trial's batches read by the inp
 """
 import ml_collections
 
+from configs import common
 from deepzoo.config import parse_arg
 
 
@@ -40,19 +41,13 @@ def _sweep(name, width_field, widths, **changes):
 
 def get_config(arg: str | None = None):
     variant, _ = parse_arg(arg, variants=("resnet18", "cnn5", "transformer"), default="resnet18")
-    config = ml_collections.ConfigDict()
+    config = common.supervised()            # each trial is a supervised run (deepzoo/train/trainer.py)
     config.program = "sweep"  # the kind of run: supervised | sweep | agent (deepzoo/main.py)
-    config.seed = 0
-    config.dataset = ml_collections.ConfigDict(dict(
-        name="cifar10", train_split="train", eval_split="test", data_dir="", cache=True, prefetch=0,
-        subset_seed=0, label_noise=0.0, augmentation=""))
+    config.dataset.update(name="cifar10", subset_seed=0, label_noise=0.0, augmentation="")
     config.task = ml_collections.ConfigDict(dict(name="classification", kwargs=dict(label_smoothing=0.0)))
     config.batch_size = 128
-    config.eval_batch_size = 1000
-    config.grad_accum_steps = 1
-    config.ema_decay = 0.0
+    # Counted in epochs (num_train_steps and *_every_steps do not apply).
     config.num_epochs = 4000
-    config.num_train_steps = config.log_every_steps = config.eval_every_steps = config.checkpoint_every_steps = 0
     config.log_every_epochs = config.eval_every_epochs = config.checkpoint_every_epochs = 20
     config.keep_checkpoints = 2
 
