@@ -76,39 +76,42 @@ def per_layer(optimizer, multipliers: dict):
     return optax.multi_transform(transforms, labels)
 
 
-# Numeric hyperparameters live in the optimizer state (optax.inject_hyperparams), so that trials of a
-# sweep that differ only in them share one program: vmapped, each trial's state holds its own values.
-SWEEPABLE = ("learning_rate", "momentum", "b1", "b2", "eps", "weight_decay", "rms_decay", "rho")
+# These hyperparameters live in the optimizer state (optax.inject_hyperparams), so that trials of a sweep
+# that differ only in them share one program: vmapped, each trial's state holds its own values. Adam's
+# b1, b2 and eps stay plain numbers: as arrays, 1 - b1 would round differently from optax's own update.
+SWEEPABLE = ("learning_rate", "momentum", "weight_decay")
 
 
 def create(cfg, num_steps: int):
     """Returns (tx, schedule) for config.optimizer; `layer_lr` scales or freezes layers (see per_layer).
 
-    The learning rate is factored as peak x shape(step): the optimizer runs with the schedule's shape
-    (peak 1) and a last `scale` by the peak, a hyperparameter in the state like the others in
-    SWEEPABLE. For a constant rate this is bitwise the textbook update (u * -1 * lr = u * -lr)."""
-    shape = schedule(cfg, num_steps, peak=1.0)
+    The peak learning rate, momentum and weight decay are hyperparameters in the optimizer state; the
+    schedule is built around the peak inside each update, so the arithmetic is bitwise that of the
+    optimizer built from plain numbers."""
     b1, b2, eps = cfg.get("b1", 0.9), cfg.get("b2", 0.999), cfg.get("eps", 1e-8)
-    decay = cfg.get("weight_decay", 0.0)
+    decay, momentum = cfg.get("weight_decay", 0.0), cfg.get("momentum") or None
+    lr = lambda peak: schedule(cfg, num_steps, peak=peak)
     inject = optax.inject_hyperparams
     optimizer = lookup("optimizer", cfg.name, {
-        "sgd": lambda: inject(optax.sgd, static_args=("nesterov",))(
-            shape, momentum=cfg.get("momentum") or None, nesterov=cfg.get("nesterov", False)),
-        "adam": lambda: inject(optax.adam)(shape, b1, b2, eps),
-        "adamw": lambda: inject(optax.adamw)(shape, b1, b2, eps, weight_decay=decay),  # decoupled decay
+        "sgd": lambda: inject(lambda learning_rate, momentum: optax.sgd(
+            lr(learning_rate), momentum=momentum, nesterov=cfg.get("nesterov", False)))(cfg.learning_rate, momentum),
+        "adam": lambda: inject(lambda learning_rate: optax.adam(lr(learning_rate), b1, b2, eps))(cfg.learning_rate),
+        "adamw": lambda: inject(lambda learning_rate, weight_decay: optax.adamw(  # decoupled decay
+            lr(learning_rate), b1, b2, eps, weight_decay=weight_decay))(cfg.learning_rate, decay),
         # centered: divides by the gradient's running std, not its rms (Graves 2013; the Nature DQN)
-        "rmsprop": lambda: inject(optax.rmsprop, static_args=("centered",))(
-            shape, decay=cfg.get("rms_decay", 0.9), eps=eps, momentum=cfg.get("momentum") or None,
-            centered=cfg.get("centered", False)),
+        "rmsprop": lambda: inject(lambda learning_rate, momentum: optax.rmsprop(
+            lr(learning_rate), decay=cfg.get("rms_decay", 0.9), eps=eps, momentum=momentum,
+            centered=cfg.get("centered", False)))(cfg.learning_rate, momentum),
         # Zeiler 2012; Bahdanau et al. 2015 trained RNNsearch with rho 0.95, eps 1e-6, learning rate 1.
-        "adadelta": lambda: inject(optax.adadelta)(shape, rho=cfg.get("rho", 0.9), eps=eps),
+        "adadelta": lambda: inject(lambda learning_rate: optax.adadelta(lr(learning_rate), rho=cfg.get("rho", 0.9),
+                                                                         eps=eps))(cfg.learning_rate),
     })()
     chain = []
     if cfg.get("grad_clip_norm"):
         chain.append(optax.clip_by_global_norm(cfg.grad_clip_norm))
-    body = [optimizer, inject(optax.scale)(cfg.learning_rate)]
+    body = [optimizer]
     if decay and cfg.name != "adamw":  # classic L2 penalty, added to the gradient
         body.insert(0, inject(optax.add_decayed_weights)(decay))
     if cfg.get("layer_lr"):
         body = [per_layer(optax.chain(*body), dict(cfg.layer_lr))]
-    return optax.chain(*chain, *body), lambda count: cfg.learning_rate * shape(count)
+    return optax.chain(*chain, *body), schedule(cfg, num_steps)

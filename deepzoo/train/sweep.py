@@ -14,7 +14,7 @@
 Each trial is a supervised config (trial_config): the sweep's config with the trial's values set. Trials
 that differ only in fields that become arrays under vmap share one program: the seed; the data's
 label_noise, subset_seed and train_examples (each trial reads its own batches from the pipeline); the
-numeric optimizer hyperparameters (held in the optimizer state, train/optim.py); padded widths. Such a
+learning rate, momentum and weight decay (held in the optimizer state, train/optim.py); padded widths. Such a
 group is a program of the one run loop (train/loop.py) in workdir/<name>/groups/<id>/; groups run one
 after another. A trial's batches, initialisation and dropout come from its own config exactly as in a
 run of that config alone, which tests/test_sweep.py compares. results.csv (one row per finished trial:
