@@ -84,8 +84,8 @@ class Agents:
         self.members = tuple(f"seed{i}" for i in range(config.seeds))
         self.env_steps_per_chunk = chunk * self.agent.env_steps_per_iteration
         self.key = jax.random.key(config.seed)
-        self._run = jax.jit(jax.vmap(lambda s: jax.lax.scan(self.agent.step, s, None, length=chunk)),
-                            donate_argnums=0)
+        run = jax.vmap(lambda s: jax.lax.scan(self.agent.step, s, None, length=chunk))
+        self._run = jax.jit(lambda s: (lambda out: (out[0], _per_seed(out[1])))(run(s)), donate_argnums=0)
         eval_env = envs.make(config.env.name, config.eval_episodes, evaluation=True, **_limits(config))
         self._evaluate = jax.jit(jax.vmap(lambda p, k: envs.episode_returns(
             eval_env, functools.partial(self.agent.act_greedy, p), k), in_axes=(0, None)))
@@ -108,8 +108,8 @@ class Agents:
         pass
 
     def run(self, state, step: int):
-        agents, info = self._run(state["agents"])
-        return {**state, "agents": agents}, _per_seed(info)
+        agents, metrics = self._run(state["agents"])
+        return {**state, "agents": agents}, metrics
 
     def train_records(self, metrics, step: int) -> list[dict]:
         means = {k: np.asarray(s) / np.maximum(np.asarray(c), 1) for k, (s, c) in metrics.items()}
