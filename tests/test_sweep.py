@@ -250,3 +250,17 @@ def test_transformer_width_sweep_trains_unpadded_widths_on_mock_wmt14(tmp_path):
         rows = sweep_lib.run_sweep(config, tmp_path / "runs")
     assert len(rows) == 4 and len({r["group"] for r in rows}) == 2
     assert all(np.isfinite(r["validation_loss"]) for r in rows)
+
+
+def test_a_trial_done_under_another_sweep_of_the_directory_is_not_rerun(tiny_sweep):
+    # as double_descent.py:samples reuses the 4,000-example trials of :mlp, whose axes do not name the size
+    root, reference = tiny_sweep
+    config = _tiny(**{"sweep.axes.dataset.train_examples": (120, 200), "sweep.axes.seed": (0,),
+                      "sweep.axes.optimizer": {"learning_rate": (0.05,)}})
+    rows = sweep_lib.run_sweep(config, root)
+    assert [(r["train_examples"], r["width"]) for r in rows] == [(120, 4), (120, 5), (200, 4), (200, 5)]
+    old = {(r["width"], r["seed"], r["learning_rate"]): r for r in reference}
+    for r in rows[2:]:   # the 200-example trials: the earlier sweep's rows, not retrained
+        assert r["group"] == old[(r["width"], 0, 0.05)]["group"] and r["test_loss"] == old[(r["width"], 0, 0.05)][
+            "test_loss"]
+    assert len((root / "smoke" / "results.csv").read_text().splitlines()) == 1 + 8 + 2

@@ -114,18 +114,33 @@ def trials(config) -> list[dict]:
     return [{**p, **{field: scaled(p[axis], m) for field, (axis, m) in tied.items()}} for p in points]
 
 
-def short_names(config) -> dict[str, str]:
-    """Each axis or tied field's column name: its last part, or the whole path where two would clash."""
-    fields = [*axes(config), *_leaves(config.sweep.get("tied", {}))]
+def _columns(fields) -> dict[str, str]:
+    """Each field's column: its last part, or the whole path where two would clash."""
     last = [f.split(".")[-1] for f in fields]
     return {f: (s if last.count(s) == 1 else f) for f, s in zip(fields, last)}
 
 
 def trial_name(config, trial: dict) -> str:
-    names = short_names(config)
+    """A readable name from the trial's axis values (label_noise0.15_width8_seed1)."""
+    names = _columns(list(axes(config)))
     value = lambda v: "-".join(map(str, v)) if isinstance(v, (tuple, list)) else f"{v:g}" if isinstance(
         v, float) else str(v)
     return "_".join(f"{names[f]}{value(trial[f])}" for f in axes(config))
+
+
+def trial_id(config, trial: dict) -> str:
+    """What identifies a trial across sweeps: its whole config. (The "samples" variant of a double-descent
+    sweep finds the 4,000-example trials of "mlp" done, though it names its axes differently.)"""
+    text = json.dumps(trial_config(config, trial).to_dict(), sort_keys=True, default=str)
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def _has(config, field: str) -> bool:
+    try:
+        _get(config, field)
+        return True
+    except (KeyError, AttributeError):
+        return False
 
 
 def trial_config(config, trial: dict):
@@ -180,8 +195,10 @@ class Trials:
 
     def __init__(self, config, group: list[dict], names: list[str], mesh):
         self.members, self.mesh = tuple(names), mesh
+        self.ids = [trial_id(config, t) for t in group]
         self.config = ml_collections.ConfigDict({**config.to_dict(), "group": self.members})
         self.configs = [trial_config(config, t) for t in group]
+        self.group_fields = {f for t in group for f in t}
         first = self.configs[0]
         with data.shared_reads():   # one copy of the split in memory for all the trials
             self.sources = [load_sources(c.dataset) for c in self.configs]
@@ -304,7 +321,9 @@ class Trials:
                 raise RuntimeError(f"trial {name}: its padding changed during training, so it did not train the "
                                    f"narrow network (an activation with f(0) != 0?). Leave the field out of "
                                    f"config.sweep.padded.")
-            rows[name] = {"params": padding.count_params(shapes)}
+            c = self.configs[i]
+            fields = {f: _get(c, f) for f in (*VMAPPED, *sorted(self.group_fields)) if _has(c, f)}
+            rows[name] = {"id": self.ids[i], "fields": fields, "params": padding.count_params(shapes)}
             for r in records:
                 if r.get("member") == name:
                     rows[name].update({(k if k == "epoch" else f"{r['split']}_{k}"): v for k, v in r.items()
@@ -316,30 +335,28 @@ class Trials:
 
 
 def _done(root) -> dict:
-    """{trial name: (group directory, its row)} of every finished group under root/groups."""
+    """{trial id: (group directory, its name there, its row)} of every finished group under root/groups."""
     done = {}
     for directory in sorted((root / "groups").glob("*")) if (root / "groups").exists() else ():
         status = directory / "status.json"
         if status.exists() and json.loads(status.read_text())["status"] == "done":
             results = json.loads((directory / "results.json").read_text())
-            done.update({name: (directory, {**row, "seconds": results["seconds"], "group": directory.name})
+            done.update({row["id"]: (directory, name, {**row, "seconds": results["seconds"], "group": directory.name})
                          for name, row in results["trials"].items()})
     return done
 
 
 def collect(config, workdir) -> list[dict]:
-    """Writes results.csv (one row per finished trial of this config: its fields, parameters and last
-    evaluation) and curves.csv (every evaluation of those trials); returns the rows."""
+    """Writes results.csv (one row per finished trial in the sweep's directory, of this config or an earlier
+    one: its fields, parameters and last evaluation) and curves.csv (every evaluation of those trials);
+    returns the rows of this config's trials."""
     root = files.path(workdir) / config.sweep.name
-    columns, done = short_names(config), _done(root)
-    rows, curve = [], []
-    for trial in trials(config):
-        name = trial_name(config, trial)
-        if name not in done:
-            continue
-        directory, row = done[name]
-        fields = {columns[f]: v for f, v in trial.items()}
-        rows.append({**fields, **row})
+    done = _done(root)
+    columns = _columns(list(dict.fromkeys(f for _, _, row in done.values() for f in row["fields"])))
+    rows, curve = {}, []
+    for key, (directory, name, row) in done.items():
+        fields = {columns[f]: v for f, v in row["fields"].items()}
+        rows[key] = {**fields, **{k: v for k, v in row.items() if k not in ("id", "fields")}}
         records = [json.loads(line) for line in (directory / "metrics.jsonl").read_text().splitlines()]
         by_step = {}
         for r in records:
@@ -348,13 +365,13 @@ def collect(config, workdir) -> list[dict]:
                     {f"{r['split']}_{k}": v for k, v in r.items() if k not in ("split", "member", "step", "epoch",
                                                                                  "seconds")})
         curve += [{**fields, **point} for point in by_step.values()]
-    for filename, table in (("results.csv", rows), ("curves.csv", curve)):
+    for filename, table in (("results.csv", list(rows.values())), ("curves.csv", curve)):
         if table:
             with (root / filename).open("w") as f:
                 writer = csv.DictWriter(f, list(dict.fromkeys(k for r in table for k in r)))
                 writer.writeheader()
                 writer.writerows(table)
-    return rows
+    return [rows[i] for i in (trial_id(config, t) for t in trials(config)) if i in rows]
 
 
 def run_sweep(config, workdir) -> list[dict]:
@@ -365,7 +382,7 @@ def run_sweep(config, workdir) -> list[dict]:
     root.mkdir(parents=True, exist_ok=True)
     every = trials(config)
     done = _done(root)
-    todo = [t for t in every if trial_name(config, t) not in done]
+    todo = [t for t in every if trial_id(config, t) not in done]
     groups = plan(config, todo)
     logging.info("Sweep %s: %d trials, %d done, %d to train in %d groups; %s.", config.sweep.name, len(every),
                  len(every) - len(todo), sum(map(len, groups)), len(groups), root)
