@@ -10,8 +10,8 @@ The loop owns, once for all of them:
     workdir/results.json          the program's summary, written atomically at the end or at a stop
     workdir/learning_curves.png   the program's figure
 and the stop signal, the progress line with ETA, periodic evaluation, the non-finite check and the
-resume guard. A "step" here is the program's unit of work (program.unit: a train step, an epoch of
-vmapped trials, a chunk of agent iterations). A program gives:
+resume guard. A "step" here is the program's unit of work (program.unit: a train step; a chunk of
+train steps of every vmapped trial; a chunk of iterations of every agent). A program gives:
 
     config                                  written to config.json
     unit, num_steps                         what one step of the loop is, and how many make the run
