@@ -209,6 +209,7 @@ class Trials:
                 raise ValueError(f"a sweep trains in chunks of log_every_steps={k} steps: make the run's "
                                  f"{name.replace('_', ' ')} ({plan_[name]} steps) a multiple of it.")
         self.num_steps, self.eval_every = plan_["num_steps"] // k, plan_["eval_every"] // k
+        self.steps_field = f"the run's chunks of {k} steps"
         self.checkpoint_every, self.log_every = plan_["checkpoint_every"] // k, 1
         self.keep_checkpoints = first.keep_checkpoints
         self.task = tasks.get(first.task.name, **first.task.kwargs)

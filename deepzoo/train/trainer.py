@@ -104,6 +104,8 @@ class Supervised:
         _check_config(config, self.mesh, periods)
         self.keep_checkpoints = config.keep_checkpoints
         self.__dict__.update(periods)  # num_steps, log_every, eval_every, checkpoint_every
+        if config.get("num_epochs"):
+            self.steps_field = "the steps of config.num_epochs"
         self.model = models.get(config.model.name, **config.model.kwargs)
         self.task = tasks.get(config.task.name, **config.task.kwargs)
         self.tx, self.learning_rate = optim.create(config.optimizer, self.num_steps)
