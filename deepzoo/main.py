@@ -3,6 +3,8 @@
 Multi-host: on TPU pods and SLURM, jax.distributed.initialize() finds its peers by itself
 (--distributed); elsewhere give --coordinator_address, --num_processes and --process_id.
 """
+import signal
+
 from absl import app, flags, logging
 from ml_collections import config_flags
 
@@ -64,10 +66,10 @@ def main(argv):
     from deepzoo.train.loop import Stopped  # noqa: PLC0415
     try:
         run(argv)
-    except Stopped as e:  # preempted: the checkpoint is saved; a non-zero status tells the scheduler to requeue
+    except Stopped as e:  # preempted: the checkpoint is saved; 128 + the signal's number, as a shell reports it
         logging.warning("%s", e)
         print(e)
-        raise SystemExit(1) from None
+        raise SystemExit(128 + signal.Signals[e.signal]) from None
 
 
 def run(argv):

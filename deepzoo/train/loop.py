@@ -62,7 +62,11 @@ class NonFiniteError(FloatingPointError):
 class Stopped(Exception):
     """A signal stopped the run before its last step; its checkpoint is saved and the same command resumes it.
     Raised (after the checkpoint, metrics and results.json are written) so that no caller takes a part-run for
-    a finished one."""
+    a finished one. `signal` names the signal ("SIGTERM" or "SIGINT")."""
+
+    def __init__(self, message: str, signal: str = "SIGTERM"):
+        super().__init__(message)
+        self.signal = signal
 
 
 class StopSignal(contextlib.AbstractContextManager):
@@ -94,8 +98,10 @@ class StopSignal(contextlib.AbstractContextManager):
             return self.received is not None
         if not sync:
             return False
-        flags = multihost_utils.process_allgather(np.array(self.received is not None))
-        return bool(np.any(flags))
+        received = multihost_utils.process_allgather(np.array(signal.Signals[self.received] if self.received else 0))
+        if self.received is None and received.any():  # another process was signalled: stop as it does
+            self.received = signal.Signals(int(received.max())).name
+        return self.received is not None
 
 
 def _flatten(tree, prefix=""):
@@ -264,7 +270,7 @@ def run(program, workdir) -> dict:
         run_files.writer.close()
     results = run_files.finish(state, step)
     if stopping:
-        raise Stopped(f"stopped by a signal at {program.unit} {step} of {num_steps}; the checkpoint is in "
-                      f"{checkpoints.directory}: rerun the same command to resume.")
+        raise Stopped(f"stopped by {stop.received} at {program.unit} {step} of {num_steps}; the checkpoint is in "
+                      f"{checkpoints.directory}: rerun the same command to resume.", stop.received)
     run_files.status("done", step)
     return results

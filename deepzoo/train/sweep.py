@@ -396,5 +396,5 @@ def run_sweep(config, workdir) -> list[dict]:
             loop.run(Trials(config, group, names, mesh), root / "groups" / gid)
         except loop.Stopped as e:
             collect(config, workdir)  # the finished trials' table
-            raise loop.Stopped(f"sweep {config.sweep.name}, group {i + 1} of {len(groups)}: {e}") from None
+            raise loop.Stopped(f"sweep {config.sweep.name}, group {i + 1} of {len(groups)}: {e}", e.signal) from None
     return collect(config, workdir)
