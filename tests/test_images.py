@@ -1,5 +1,4 @@
 """ImageNet-style preprocessing on the host: crops, flips, centre crops, uint8 on the wire, determinism."""
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""The trainer: bitwise resume, stop signals, damaged checkpoints, non-finite losses, clear errors."""
+"""The trainer: its run files, non-finite losses, clear errors (faults and resume: test_faults.py)."""
 import glob
 import json
 import os
@@ -69,45 +69,6 @@ def test_run_writes_metrics_curves_checkpoints_and_learns(straight_run):
     assert sorted(int(os.path.basename(p)) for p in glob.glob(f"{workdir}/checkpoints/[0-9]*")) == [10, 20]
 
 
-def test_sigterm_checkpoints_and_resume_is_bitwise_identical(straight_run, tmp_path, monkeypatch):
-    interrupt_at(monkeypatch, step=6)  # the batch of the 7th update
-    workdir = str(tmp_path)
-    with pytest.raises(trainer.Stopped, match="at step 7 of 20.*rerun the same command"):
-        trainer.train_and_evaluate(small_config(), workdir)
-    step, _ = final_checkpoint(workdir)
-    assert step == 7  # the signal made it save where it stopped
-    monkeypatch.undo()
-    trainer.train_and_evaluate(small_config(), workdir)  # the same command again resumes
-    _, resumed = final_checkpoint(workdir)
-    _, straight = final_checkpoint(straight_run[0])
-    jax.tree.map(np.testing.assert_array_equal, resumed, straight)
-    # The stop logged steps 6-7; the resumed run went on from there, duplicating nothing.
-    train_steps = [r["step"] for r in read_metrics(workdir) if r["split"] == "train"]
-    assert train_steps == [5, 7, 10, 15, 20]
-
-
-def test_sigint_also_checkpoints(tmp_path, monkeypatch):
-    interrupt_at(monkeypatch, step=3, signum=signal.SIGINT)
-    with pytest.raises(trainer.Stopped):
-        trainer.train_and_evaluate(small_config(), str(tmp_path))
-    assert final_checkpoint(str(tmp_path))[0] == 4
-
-
-def test_damaged_newest_checkpoint_falls_back_to_the_previous_one(straight_run, tmp_path, caplog):
-    workdir = str(tmp_path / "run")
-    trainer.train_and_evaluate(small_config(), workdir)
-    chunks = glob.glob(f"{workdir}/checkpoints/20/default/ocdbt.process_0/d/*")
-    biggest = max(chunks, key=os.path.getsize)
-    with open(biggest, "r+b") as f:
-        f.truncate(os.path.getsize(biggest) // 2)
-    trainer.train_and_evaluate(small_config(), workdir)
-    assert "Checkpoint at step 20" in caplog.text and "cannot be read" in caplog.text
-    assert os.path.isdir(f"{workdir}/checkpoints_damaged/20")  # kept aside, not deleted
-    _, redone = final_checkpoint(workdir)  # steps 11-20 trained again from the step-10 checkpoint
-    _, straight = final_checkpoint(straight_run[0])
-    jax.tree.map(np.testing.assert_array_equal, redone, straight)
-
-
 def test_nan_stops_the_run_naming_the_step_and_keeps_the_good_checkpoint(tmp_path, monkeypatch):
     interrupt_at(monkeypatch, step=13, nan=True)
     with pytest.raises(trainer.NonFiniteError, match=r"non-finite loss at step 14.*last good checkpoint"):
@@ -145,15 +106,6 @@ def test_bad_configs_say_what_to_do(tmp_path, overrides, error, message):
 def test_unknown_config_field_says_which_fields_exist():
     with pytest.raises(KeyError, match=r"no field 'optimizer.learnig_rate'.*learning_rate"):
         config_lib.load("configs/mnist1d_mlp.py", **{"optimizer.learnig_rate": 0.1})
-
-
-def test_changed_model_on_old_workdir_says_to_use_a_new_one(straight_run, tmp_path):
-    import shutil
-    workdir = str(tmp_path / "copy")
-    shutil.copytree(straight_run[0], workdir)
-    with pytest.raises(ValueError, match=r"no checkpoint in .* fits this run's state.*new --workdir"):
-        trainer.train_and_evaluate(small_config(**{"model.kwargs.width": 64}), workdir)
-    assert not os.path.exists(f"{workdir}/checkpoints_damaged")  # nothing was moved or lost
 
 
 def test_checkpoint_past_the_configured_steps_is_an_error(straight_run):

@@ -141,6 +141,6 @@ class Agents:
                             self.config.env.get("solved_at"))
 
 
-def train_agent(config, workdir) -> dict:
+def train_agent(config, workdir, *, allow_changes: bool = False) -> dict:
     """Trains config.seeds agents in `workdir` (resuming from its checkpoint); returns the summary."""
-    return loop.run(Agents(config), workdir)
+    return loop.run(Agents(config), workdir, allow_changes=allow_changes)

@@ -1,27 +1,67 @@
 """Orbax checkpoints in <workdir>/checkpoints: saved periodically, on a stop signal and at the end.
-Restoring takes the newest one that reads back; a damaged newer one is reported and moved aside to
-<workdir>/checkpoints_damaged/<step> (kept for inspection, never overwritten by the rerun)."""
+
+Restoring takes the newest step that reads back. Each step is one of:
+    readable      restored;
+    damaged       unreadable for good (an empty step directory from a save killed after mkdir, truncated or
+                  missing files, garbage metadata): reported, and once an older step restores, moved aside to
+                  <workdir>/checkpoints_damaged/<step> (a step damaged again goes to <step>.1, <step>.2, ...);
+    another state the arrays' names or shapes differ from this run's state: the config changed. Nothing is
+                  moved; the error names the differences.
+A read error that may pass (a network file system or a bucket failing for a moment) is retried a few
+times with a pause; if it persists the restore fails and nothing is moved.
+"""
+import errno
 import logging as std_logging
+import sys
+import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 from absl import logging
-from flax import traverse_util
+from flax import serialization, traverse_util
 from jax.experimental import multihost_utils
 
 from deepzoo.train import files
 from deepzoo.train.optim import in_layer
+
+_READ_TRIES = 3
+_RETRY_PAUSE_S = 2.0    # doubled after each failed try
+# Errors of storage that may be back in a moment; any other error reading a step means it is damaged.
+_TRANSIENT_ERRNOS = {errno.EIO, errno.EAGAIN, errno.EBUSY, errno.ETIMEDOUT, errno.ECONNRESET, errno.ECONNREFUSED,
+                     errno.ECONNABORTED, errno.ENETDOWN, errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ESTALE}
+_TRANSIENT_CODES = ("UNAVAILABLE", "DEADLINE_EXCEEDED")   # TensorStore's status codes for the same
 
 
 def _drop_orbax_info(record):
     return record.levelno >= std_logging.WARNING or "/orbax/" not in record.pathname
 
 
+def _drop_orbax_task_errors(record):
+    """asyncio reports the reads that a failed Orbax restore left behind when they are collected."""
+    return not (record.getMessage().startswith("Task exception was never retrieved") and "/orbax/" in
+                record.getMessage())
+
+
+def _quiet_closed_loop(hook):
+    """TensorStore reads that finish after a failed restore closed Orbax's event loop report it from their
+    own threads through sys.excepthook: 20 tracebacks that look like a crash and are not."""
+    def excepthook(kind, value, traceback):
+        if kind is RuntimeError and str(value) == "Event loop is closed":
+            return
+        hook(kind, value, traceback)
+    excepthook.quiet_closed_loop = True
+    return excepthook
+
+
 def quiet_orbax_logs():
-    """Orbax logs every save step by step at INFO: keep its warnings, drop the chatter (idempotent)."""
+    """Orbax logs every save step by step at INFO: keep its warnings, drop the chatter, and the noise of a
+    damaged checkpoint's failed read (idempotent)."""
     logging.get_absl_logger().addFilter(_drop_orbax_info)
+    std_logging.getLogger("asyncio").addFilter(_drop_orbax_task_errors)
+    if not getattr(sys.excepthook, "quiet_closed_loop", False):
+        sys.excepthook = _quiet_closed_loop(sys.excepthook)
 
 
 def _manager(directory, max_to_keep: int | None = None) -> ocp.CheckpointManager:
@@ -29,6 +69,44 @@ def _manager(directory, max_to_keep: int | None = None) -> ocp.CheckpointManager
     options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True) if max_to_keep else None
     return ocp.CheckpointManager(files.path(directory), item_handlers=ocp.StandardCheckpointHandler(),
                                  options=options)
+
+
+def _transient(error: Exception) -> bool:
+    if isinstance(error, (ConnectionError, TimeoutError)):
+        return True
+    if isinstance(error, OSError) and error.errno in _TRANSIENT_ERRNOS:
+        return True
+    return any(code in str(error) for code in _TRANSIENT_CODES)
+
+
+def _short(error: Exception) -> str:
+    """The first line of an error, without TensorStore's spec dumps."""
+    text = str(error).split("\n")[0].split(" See full TensorStore details")[0]
+    return f"{type(error).__name__}: {text[:300]}"
+
+
+def _shapes(tree) -> dict[str, tuple]:
+    """{"params/dense/kernel": shape} of a state or of a checkpoint's metadata, in one naming."""
+    def name(key):
+        return str(getattr(key, "key", getattr(key, "idx", getattr(key, "name", key))))
+    leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
+    return {"/".join(map(name, path)): tuple(leaf.shape) for path, leaf in leaves}
+
+
+def _differences(saved: dict, wanted: dict) -> list[str]:
+    """The parameters' differences first: they say most about what changed."""
+    saved = dict(sorted(saved.items(), key=lambda item: not item[0].startswith("params/")))
+    return ([f"{k} {saved[k]} in the checkpoint, {wanted[k]} now" for k in saved if k in wanted and saved[k] != wanted[k]]
+            + [f"{k} only in the checkpoint" for k in saved if k not in wanted]
+            + [f"{k} only in this run" for k in wanted if k not in saved])
+
+
+class OtherState(ValueError):
+    """The checkpoints hold a state of other names or shapes: the config changed."""
+
+
+class CheckpointReadError(OSError):
+    """A checkpoint could not be read because of the storage, not the checkpoint: nothing was moved."""
 
 
 class Checkpoints:
@@ -44,40 +122,89 @@ class Checkpoints:
         if step not in self.manager.all_steps():
             self.manager.save(step, args=ocp.args.StandardSave(state))
 
+    def _retrying(self, read, step: int):
+        for attempt in range(_READ_TRIES):
+            try:
+                return read()
+            except Exception as e:  # noqa: BLE001  sorted below: transient, or the step is damaged
+                if not _transient(e):
+                    raise
+                if attempt == _READ_TRIES - 1:
+                    raise CheckpointReadError(
+                        f"could not read the checkpoint at step {step} in {self.directory} after {_READ_TRIES} "
+                        f"tries ({_short(e)}); the storage may be unreachable. Nothing was moved: rerun when it "
+                        f"is back.") from e
+                pause = _RETRY_PAUSE_S * 2 ** attempt
+                logging.warning("Reading the checkpoint at step %d failed (%s); trying again in %.0f s.", step,
+                                _short(e), pause)
+                time.sleep(pause)
+
+    def _read(self, step: int, abstract_state, wanted: dict):
+        """("ok", state) | ("damaged", why) | ("another state", differences)."""
+        try:
+            saved = _shapes(self._retrying(lambda: self.manager.item_metadata(step), step))
+        except CheckpointReadError:
+            raise
+        except Exception as e:  # noqa: BLE001  no readable metadata: empty or garbled step
+            return "damaged", _short(e)
+        if not saved:
+            return "damaged", "it holds no arrays"
+        differences = _differences(saved, wanted)
+        if differences:
+            return "another state", differences
+        try:
+            return "ok", self._retrying(
+                lambda: self.manager.restore(step, args=ocp.args.StandardRestore(abstract_state)), step)
+        except CheckpointReadError:
+            raise
+        except Exception as e:  # noqa: BLE001  truncated or missing array files
+            return "damaged", _short(e)
+
     def restore(self, abstract_state):
         """(step, state) of the newest checkpoint that every process reads, restored onto
-        `abstract_state`'s shardings; (0, None) if there is none. Raises if checkpoints exist but none fits the state
-        (more likely a changed config than damage: then nothing is moved)."""
-        errors = []
+        `abstract_state`'s shardings; (0, None) if there is none. Raises ValueError if checkpoints exist and
+        none can be used (OtherState: they hold another state; or every one is damaged): then nothing is moved."""
+        quiet_orbax_logs()
+        wanted = _shapes(serialization.to_state_dict(abstract_state))
+        damaged, misfit = [], None
         for step in reversed(self.steps()):
-            try:
-                state, error = self.manager.restore(step, args=ocp.args.StandardRestore(abstract_state)), None
-            except Exception as e:  # noqa: BLE001  a damaged checkpoint: say so, fall back
-                state, error = None, e
+            outcome, value = self._read(step, abstract_state, wanted)
             if jax.process_count() > 1:  # all processes must resume from the same step
-                if not multihost_utils.process_allgather(np.array(error is None)).all():
-                    error = error or RuntimeError("another process could not read it")
-            if error is None:
-                for bad_step, _ in errors:  # only now is it clear that those were damaged
+                kinds = ("ok", "damaged", "another state")
+                worst = int(multihost_utils.process_allgather(np.array(kinds.index(outcome))).max())
+                if worst != kinds.index(outcome):
+                    outcome, value = kinds[worst], "another process could not use it"
+            if outcome == "ok":
+                for bad_step in damaged:  # only now is it clear that those were damaged, not misread
                     self._move_aside(bad_step)
-                return step, state
-            logging.warning("Checkpoint at step %d in %s cannot be read (%s: %s); trying the "
-                            "previous one.", step, self.directory, type(error).__name__, error)
-            errors.append((step, error))
-        if errors:
-            step, error = errors[-1]
-            raise ValueError(f"no checkpoint in {self.directory} fits this run's state (the oldest, step "
-                             f"{step}, failed with {type(error).__name__}: {error}). If the config "
-                             f"changed, start in a new --workdir.") from error
+                return step, value
+            if outcome == "damaged":
+                logging.warning("Checkpoint at step %d in %s is damaged (%s); trying the previous one.", step,
+                                self.directory, value)
+                damaged.append(step)
+            elif misfit is None:
+                misfit = step, value
+        if misfit:
+            step, differences = misfit
+            shown = "; ".join(differences[:3]) + (f"; and {len(differences) - 3} more" if len(differences) > 3 else "")
+            raise OtherState(f"the checkpoints in {self.directory} hold another state than this config builds "
+                             f"(step {step}: {shown}): the config changed. Rerun with the config they were "
+                             f"written with, or start this one in a new --workdir.")
+        if damaged:
+            raise ValueError(f"every checkpoint in {self.directory} is damaged (steps {sorted(damaged)}; see the "
+                             f"warnings above). Move that folder aside to train from step 0, or use a new --workdir.")
         return 0, None
 
     def _move_aside(self, step: int):
         if jax.process_index() == 0:
-            target = self.directory.parent / f"{self.directory.name}_damaged" / str(step)
-            if target.exists():
-                target.rmtree()
-            target.parent.mkdir(parents=True, exist_ok=True)
+            folder = self.directory.parent / f"{self.directory.name}_damaged"
+            target, copy = folder / str(step), 0
+            while target.exists():  # every damaged copy is kept
+                copy += 1
+                target = folder / f"{step}.{copy}"
+            folder.mkdir(parents=True, exist_ok=True)
             (self.directory / str(step)).rename(target)
+            logging.warning("Moved the damaged checkpoint at step %d to %s.", step, target)
         if jax.process_count() > 1:
             multihost_utils.sync_global_devices(f"checkpoint {step} moved aside")
         self.manager.reload()

@@ -33,6 +33,7 @@ A program whose run was started on a workdir with a checkpoint resumes from it: 
 the same result as an uninterrupted run.
 """
 import contextlib
+import io
 import json
 import signal
 import threading
@@ -44,7 +45,7 @@ from absl import logging
 from jax.experimental import multihost_utils
 
 from deepzoo.train import files, flops
-from deepzoo.train.checkpoint import Checkpoints
+from deepzoo.train.checkpoint import Checkpoints, OtherState
 from deepzoo.train.writers import MetricWriter, Progress, read_metrics
 
 # Steps dispatched ahead of the device. Bounded: queued batches hold memory, and XLA:CPU's fake
@@ -53,6 +54,13 @@ _MAX_IN_FLIGHT = 4
 # With several processes, how often (in steps) they agree on whether a stop signal arrived.
 _STOP_SYNC_EVERY = 10
 _NONFINITE = ("loss", "grads", "update")
+# Config fields that a resumed run may change unasked: how long it runs, how often it logs, evaluates and
+# checkpoints, how it evaluates. A program may give its own list (program.free_to_change).
+FREE_TO_CHANGE = ("num_train_steps", "num_epochs", "num_chunks", "log_every_steps", "eval_every_steps",
+                  "checkpoint_every_steps", "log_every_epochs", "eval_every_epochs", "checkpoint_every_epochs",
+                  "keep_checkpoints", "eval_batch_size", "eval_episodes", "reference")
+# The train metrics summed since the last record when a signal stopped the run between two records.
+_CARRIED = "metrics_since_last_record.npz"
 
 
 class NonFiniteError(FloatingPointError):
@@ -110,22 +118,50 @@ def _flatten(tree, prefix=""):
     return {prefix[:-1]: tree}
 
 
-def _config_changes(workdir, config) -> str:
-    """What differs between the workdir's config.json and `config`, as a sentence to append to an error
-    (e.g. "model.kwargs.latent_dim 20 -> 10"); "" when nothing does or there is no saved config."""
-    saved = workdir / "config.json"
-    if not saved.exists():
-        return ""
-    before, now = _flatten(json.loads(saved.read_text())), _flatten(json.loads(config.to_json_best_effort()))
-    changed = [f"{k} {before.get(k)!r} -> {now.get(k)!r}" for k in sorted(set(before) | set(now))
-               if before.get(k) != now.get(k)]
-    return f" Changed since the checkpoint was written: {'; '.join(changed)}." if changed else ""
+def _launch_configs(workdir) -> list:
+    """config.json and config.resumed_at_<step>.json, oldest launch first."""
+    resumed = sorted(workdir.glob("config.resumed_at_*.json"), key=lambda p: p.stat().mtime)
+    return [p for p in [workdir / "config.json", *resumed] if p.exists()]
 
 
-def _sum_and_check(history, first_step: int, program):
-    """The metrics of `history` (one entry per step, the first `first_step`) summed on the host, without the
-    non-finite flags; raises NonFiniteError naming the first step (and members) whose loss, gradients or
-    update were not finite."""
+def _config_changes(workdir, config) -> dict[str, tuple]:
+    """{field: (before, now)} for each field in which `config` differs from the workdir's latest launch."""
+    launches = _launch_configs(workdir)
+    if not launches:
+        return {}
+    before, now = _flatten(json.loads(launches[-1].read_text())), _flatten(json.loads(config.to_json_best_effort()))
+    return {k: (before.get(k), now.get(k)) for k in sorted(set(before) | set(now)) if before.get(k) != now.get(k)}
+
+
+def _described(changes: dict[str, tuple]) -> str:
+    return "; ".join(f"{k} {before!r} -> {now!r}" for k, (before, now) in changes.items())
+
+
+def _free(field: str, program) -> bool:
+    return any(field == f or field.startswith(f"{f}.") for f in getattr(program, "free_to_change", FREE_TO_CHANGE))
+
+
+def _guard_changes(program, workdir, start: int, allow_changes: bool):
+    """A resumed run whose config changed in more than its length and cadences stops with the changes
+    listed, unless allowed; what changed is logged and recorded in config_changes.jsonl."""
+    changes = _config_changes(workdir, program.config)
+    if not changes:
+        return
+    refused = {k: v for k, v in changes.items() if not _free(k, program)}
+    if refused and not allow_changes:
+        raise ValueError(f"{workdir} holds a run at {program.unit} {start} of another config: {_described(refused)}. "
+                         f"Resuming it would mix two configs. Rerun with the config it was started with, use a new "
+                         f"--workdir, or pass --allow_config_changes to resume it with these changes.")
+    logging.warning("Resuming at %s %d with config changes: %s.", program.unit, start, _described(changes))
+    if jax.process_index() == 0:
+        with (workdir / "config_changes.jsonl").open("a") as f:
+            f.write(json.dumps({program.unit: start, "changes": changes, "allowed": bool(refused)}) + "\n")
+
+
+def _sum_and_check(history, first_step: int, program, carried=None):
+    """The metrics of `history` (one entry per step, the first `first_step`) summed on the host after
+    `carried` (the sum of earlier steps), without the non-finite flags; raises NonFiniteError naming the first
+    step (and members) whose loss, gradients or update were not finite."""
     fetched = jax.tree.map(np.asarray, jax.device_get(history))
     for step, m in enumerate(fetched, first_step):
         for quantity in _NONFINITE:
@@ -133,8 +169,28 @@ def _sum_and_check(history, first_step: int, program):
             if bad.any():
                 who = f" in {', '.join(program.members[i] for i in np.flatnonzero(bad))}" if bad.ndim else ""
                 raise NonFiniteError(f"non-finite {quantity}{who} at {program.unit} {step}")
-    total = jax.tree.map(lambda *xs: sum(xs), *fetched)
-    return {k: v for k, v in total.items() if not k.startswith("nonfinite_")}
+    fetched = [{k: v for k, v in m.items() if not k.startswith("nonfinite_")} for m in fetched]
+    return jax.tree.map(lambda *xs: sum(xs), *([carried] if carried else []), *fetched)
+
+
+def _save_carried(workdir, step: int, total):
+    """The sums of the steps since the last record, kept with a stop's checkpoint: the resumed run adds them to
+    its first record, which then equals an uninterrupted run's."""
+    if jax.process_index() == 0:
+        buffer = io.BytesIO()
+        np.savez(buffer, step=step, **{f"{k}/{i}": x for k, pair in total.items() for i, x in enumerate(pair)})
+        files.write(workdir / _CARRIED, buffer.getvalue())
+
+
+def _load_carried(workdir, step: int):
+    path = workdir / _CARRIED
+    if not path.exists():
+        return None
+    with path.open("rb") as f, np.load(f) as saved:
+        if int(saved["step"]) != step:
+            return None
+        names = {k.rsplit("/", 1)[0] for k in saved.files if k != "step"}
+        return {k: (saved[f"{k}/0"], saved[f"{k}/1"]) for k in names}
 
 
 def _means(records: list[dict]) -> dict[str, float]:
@@ -165,8 +221,9 @@ class _Workdir:
         self.latest = {}   # (split, member) -> the newest record
         if self.lead:  # each launch's config, the first one kept as config.json
             name = "config.json" if start == 0 else f"config.resumed_at_{start}.json"
-            (workdir / name).write_text(program.config.to_json_best_effort(indent=2))
+            files.write(workdir / name, program.config.to_json_best_effort(indent=2))
         self.writer = MetricWriter(workdir, resume_step=start * self.per_unit)
+        self.remember([{k: v for k, v in r.items() if k not in ("step", "seconds")} for r in self.writer.records])
 
     def seconds(self) -> float:
         """Wall time of the run, over its resumes."""
@@ -188,6 +245,14 @@ class _Workdir:
         self.writer.flush()
         self.remember(records)
 
+    def finished(self) -> dict | None:
+        """results.json as the finished run wrote it, or None if it is missing, torn or a stop's."""
+        try:
+            results = json.loads((self.path / "results.json").read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+        return results if results.get("step") == self.program.num_steps else None
+
     def finish(self, state, step: int) -> dict:
         """results.json and the learning curves."""
         results = {"step": step, **self.program.summary(state, list(self.latest.values())), "seconds": self.seconds()}
@@ -197,14 +262,17 @@ class _Workdir:
         return results
 
 
-def _restore(program, checkpoints, workdir):
-    """(start, state): the newest readable checkpoint's, or a fresh state at 0; the resume guard."""
+def _restore(program, checkpoints, workdir, allow_changes: bool):
+    """(start, state): the newest readable checkpoint's, or a fresh state at 0; the resume guards."""
     try:
         start, state = checkpoints.restore(program.abstract_state())
-    except ValueError as e:
-        raise ValueError(f"{e}{_config_changes(workdir, program.config)}") from e
+    except OtherState as e:
+        changes = _config_changes(workdir, program.config)
+        raise OtherState(f"{e}{f' Changed: {_described(changes)}.' if changes else ''}") from None
     if state is None:
         start, state = 0, program.init()
+    else:
+        _guard_changes(program, workdir, start, allow_changes)
     if start > program.num_steps:
         raise ValueError(f"{workdir} holds a checkpoint at {program.unit} {start}, past {program.steps_field}="
                          f"{program.num_steps}: raise it to continue that run, or use a new --workdir.")
@@ -213,35 +281,47 @@ def _restore(program, checkpoints, workdir):
     return start, state
 
 
-def _log(program, history, step, run, progress, checkpoints):
-    """The train records of the steps in `history`, written with the rate; raises on a non-finite step."""
+def _log(program, history, step, run, progress, checkpoints, carried=None, record=True):
+    """The train records of the steps in `history` (after the `carried` sums), written with the rate; raises on
+    a non-finite step. Without `record`: their sums, to carry into the next record."""
     try:
-        total = _sum_and_check(history, step - len(history) + 1, program)
+        total = _sum_and_check(history, step - len(history) + 1, program, carried)
     except NonFiniteError as e:
         run.status("failed", checkpoints.steps()[-1] if checkpoints.steps() else 0, error=str(e))
         raise NonFiniteError(f"{e}; training stopped. The last good checkpoint is kept in {checkpoints.directory} "
                              f"({program.unit}s {checkpoints.steps()}). Lower the learning rate or set "
                              f"--config.optimizer.grad_clip_norm.") from None
+    if not record:
+        return total
     records = program.train_records(total, step)
     rate = progress(step, _means(records + [r for r in run.latest.values() if r["split"] != "train"]))
     extra = {f"{program.unit}s_per_sec": rate, **({"mfu": progress.mfu(rate)} if progress.mfu(rate) else {})}
     run.write(step, [{**r, **extra} for r in records])
 
 
-def run(program, workdir) -> dict:
-    """Runs `program` in `workdir` to its last step, resuming from a checkpoint there; returns its results."""
+def run(program, workdir, *, allow_changes: bool = False) -> dict:
+    """Runs `program` in `workdir` to its last step, resuming from a checkpoint there; returns its results.
+    A resumed run whose config changed beyond FREE_TO_CHANGE is refused unless `allow_changes`."""
     workdir = files.path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     checkpoints = Checkpoints(workdir / "checkpoints", max_to_keep=program.keep_checkpoints)
-    start, state = _restore(program, checkpoints, workdir)
+    start, state = _restore(program, checkpoints, workdir, allow_changes)
     run_files, num_steps = _Workdir(workdir, program, start), program.num_steps
-    program.begin(start)
-    peak = flops.matmul_peak() if program.flops_per_step else 0.0
-    progress = Progress(start, num_steps, program.flops_per_step, peak, unit=program.unit)
-    history, step, stopping = [], start, False
-    if start == num_steps:  # a finished run: evaluate it again, train nothing
+    history, step, stopping, carried = [], start, False, _load_carried(workdir, start)
+    if start == num_steps:  # a finished run: its results as they were written, else evaluated again
+        results = run_files.finished()
+        if results is not None:
+            checkpoints.close()
+            run_files.writer.close()
+            run_files.status("done", step)
+            return results
+        program.begin(start)
         state, records = program.evaluate(state, step)
         run_files.remember(records)
+    else:
+        program.begin(start)
+    peak = flops.matmul_peak() if program.flops_per_step else 0.0
+    progress = Progress(start, num_steps, program.flops_per_step, peak, unit=program.unit)
     try:
         with StopSignal() as stop:
             for step in range(start + 1, num_steps + 1):
@@ -251,15 +331,20 @@ def run(program, workdir) -> dict:
                 history.append(metrics)
                 log_now = step % program.log_every == 0
                 eval_now = step == num_steps or (program.eval_every and step % program.eval_every == 0)
-                stopping = stop.requested(sync=step % _STOP_SYNC_EVERY == 0 or log_now or eval_now)
-                save_now = step == num_steps or stopping or step % program.checkpoint_every == 0
-                if log_now or save_now:  # fetching metrics is a sync point: only every few steps
-                    _log(program, history, step, run_files, progress, checkpoints)
+                stopping = stop.requested(sync=step % _STOP_SYNC_EVERY == 0 or log_now or eval_now) \
+                    and step < num_steps
+                # Records at log and checkpoint steps only, whenever the process started: a stop in between
+                # carries its sums over to the resumed run's next record.
+                record_now = log_now or step == num_steps or step % program.checkpoint_every == 0
+                if record_now or stopping:  # fetching metrics is a sync point: only every few steps
+                    carried = _log(program, history, step, run_files, progress, checkpoints, carried, record_now)
                     history = []
+                    if not record_now:
+                        _save_carried(workdir, step, carried)
                 if eval_now:
                     state, records = program.evaluate(state, step)
                     run_files.write(step, records)
-                if save_now:
+                if step == num_steps or stopping or step % program.checkpoint_every == 0:
                     checkpoints.save(step, state)
                     run_files.status("stopped" if stopping else "running", step)
                 if stopping:
@@ -273,4 +358,6 @@ def run(program, workdir) -> dict:
         raise Stopped(f"stopped by {stop.received} at {program.unit} {step} of {num_steps}; the checkpoint is in "
                       f"{checkpoints.directory}: rerun the same command to resume.", stop.received)
     run_files.status("done", step)
+    if jax.process_count() > 1:  # no process exits while another still writes (a scheduler may kill the rest)
+        multihost_utils.sync_global_devices("run done")
     return results

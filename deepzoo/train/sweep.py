@@ -192,6 +192,9 @@ class Trials:
     """One group of trials as a program of the loop: its step is a chunk of log_every_steps train steps of
     every trial (a lax.scan of the library's train step, vmapped over the trials)."""
     unit, steps_field, flops_per_step = "chunk", "config.num_train_steps", 0.0
+    # A group's trials are known by their own configs, not by the rest of the sweep; its chunk is
+    # log_every_steps long, so that may not change on resume.
+    free_to_change = (*(f for f in loop.FREE_TO_CHANGE if not f.startswith("log_every")), "sweep")
 
     def __init__(self, config, group: list[dict], names: list[str], mesh):
         self.members, self.mesh = tuple(names), mesh
@@ -375,7 +378,7 @@ def collect(config, workdir) -> list[dict]:
     return [rows[i] for i in (trial_id(config, t) for t in trials(config)) if i in rows]
 
 
-def run_sweep(config, workdir) -> list[dict]:
+def run_sweep(config, workdir, *, allow_changes: bool = False) -> list[dict]:
     """Trains every trial of config.sweep that is not done yet; returns the rows of results.csv."""
     if not config.sweep.get("name"):
         raise ValueError("config.sweep.name is required: trials go to workdir/<name>/.")
@@ -393,7 +396,7 @@ def run_sweep(config, workdir) -> list[dict]:
         gid = hashlib.sha1(" ".join(names).encode()).hexdigest()[:12]
         logging.info("Group %d/%d (%s): %d trials, %s.", i + 1, len(groups), gid, len(group), ", ".join(names))
         try:
-            loop.run(Trials(config, group, names, mesh), root / "groups" / gid)
+            loop.run(Trials(config, group, names, mesh), root / "groups" / gid, allow_changes=allow_changes)
         except loop.Stopped as e:
             collect(config, workdir)  # the finished trials' table
             raise loop.Stopped(f"sweep {config.sweep.name}, group {i + 1} of {len(groups)}: {e}", e.signal) from None

@@ -184,7 +184,7 @@ class Supervised:
         curves.learning_curves(records, path)
 
 
-def train_and_evaluate(config, workdir) -> dict[str, float]:
+def train_and_evaluate(config, workdir, *, allow_changes: bool = False) -> dict[str, float]:
     """Trains config.model on config.dataset with config.task; returns the final metrics.
     `workdir` is a local path or a bucket URL (gs://...)."""
-    return loop.run(Supervised(config), workdir)
+    return loop.run(Supervised(config), workdir, allow_changes=allow_changes)

@@ -10,17 +10,18 @@ from deepzoo.train import files
 
 
 class MetricWriter:
-    """Keeps every record and rewrites metrics.jsonl on flush: buckets (gs://) cannot append, and a
-    run's metrics are small."""
+    """Appends each flush's records to metrics.jsonl and fsyncs them (a bucket's file is rewritten whole:
+    objects cannot be appended to, and a run's metrics are small). A resumed run first cuts the file back to
+    the records at or before the step it resumes from, so that it ends as an uninterrupted run's would."""
 
     def __init__(self, workdir, *, resume_step: int = 0):
         self.enabled = jax.process_index() == 0
         self.path = files.path(workdir) / "metrics.jsonl"
-        self.records, self._tb = [], None
+        self.records, self._written, self._tb = [], 0, None
         if self.enabled:
-            # A resumed run redoes what came after its checkpoint: drop those records, keep the rest.
-            self.records = [r for r in read_metrics(workdir) if r["step"] <= resume_step] \
-                if self.path.exists() else []
+            self.records = [r for r in read_metrics(workdir) if r["step"] <= resume_step]
+            files.write(self.path, "".join(json.dumps(r) + "\n" for r in self.records))
+            self._written = len(self.records)
             from tensorboardX import SummaryWriter  # noqa: PLC0415  (imports protobuf; only process 0)
             # purge_step hides the records of steps that a resumed run redoes.
             self._tb = SummaryWriter(str(files.path(workdir) / "tensorboard"), purge_step=resume_step + 1)
@@ -36,7 +37,11 @@ class MetricWriter:
 
     def flush(self):
         if self.enabled:
-            self.path.write_text("".join(json.dumps(r) + "\n" for r in self.records))
+            if files.is_local(self.path):
+                files.append_lines(self.path, [json.dumps(r) for r in self.records[self._written:]])
+            else:
+                files.write(self.path, "".join(json.dumps(r) + "\n" for r in self.records))
+            self._written = len(self.records)
             self._tb.flush()
 
     def close(self):
@@ -46,8 +51,22 @@ class MetricWriter:
 
 
 def read_metrics(workdir) -> list[dict]:
-    text = (files.path(workdir) / "metrics.jsonl").read_text()
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+    """The records of metrics.jsonl ([] if there is none). A torn last line (a kill while it was written) is
+    dropped with a warning; a damaged line before it is an error."""
+    p = files.path(workdir) / "metrics.jsonl"
+    if not p.exists():
+        return []
+    lines = [line for line in p.read_text().split("\n") if line.strip()]
+    records = []
+    for i, line in enumerate(lines):
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as e:
+            if i < len(lines) - 1:
+                raise ValueError(f"{p}, line {i + 1}, is not JSON ({e}); the lines after it are whole, so the file "
+                                 f"was edited or damaged: repair or remove that line.") from None
+            logging.warning("Dropped the torn last line of %s (a run killed while writing it): %r", p, line[:80])
+    return records
 
 
 class Progress:
