@@ -354,7 +354,6 @@ def test_shift_mask_forbids_attention_across_the_rolled_boundary(size, window, s
     origin = swin.window_partition(origin, window)[0]                    # (windows, M^2, 2)
     distance = np.abs(origin[:, :, None] - origin[:, None, :]).max(-1)  # (windows, M^2, M^2)
     np.testing.assert_array_equal(mask, distance < window)
-    (size // window) ** 2
     grid = mask.reshape(size // window, size // window, *mask.shape[1:])
     assert grid[:-1, :-1].all()                      # windows away from the wrapped borders: no mask
     assert not grid[-1].all((1, 2)).any() and not grid[:, -1].all((1, 2)).any()   # border windows: masked
