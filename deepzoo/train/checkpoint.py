@@ -89,8 +89,12 @@ def _shapes(tree) -> dict[str, tuple]:
     """{"params/dense/kernel": shape} of a state or of a checkpoint's metadata, in one naming."""
     def name(key):
         return str(getattr(key, "key", getattr(key, "idx", getattr(key, "name", key))))
+    def shape(leaf):  # a typed PRNG key is saved as its raw data, one trailing axis longer
+        if jax.dtypes.issubdtype(getattr(leaf, "dtype", None), jax.dtypes.prng_key):
+            return tuple(jax.eval_shape(jax.random.key_data, leaf).shape)
+        return tuple(leaf.shape)
     leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
-    return {"/".join(map(name, path)): tuple(leaf.shape) for path, leaf in leaves}
+    return {"/".join(map(name, path)): shape(leaf) for path, leaf in leaves}
 
 
 def _differences(saved: dict, wanted: dict) -> list[str]:
