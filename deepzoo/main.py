@@ -171,8 +171,6 @@ def run(argv):
     except KeyError as e:
         raise app.UsageError(f"config.program: {e.args[0]}") from None
     initialize_distributed()
-    from deepzoo.train.checkpoint import quiet_orbax_logs  # noqa: PLC0415
-    quiet_orbax_logs()
     program(config, _WORKDIR.value)
 
 

@@ -91,12 +91,14 @@ def garbled_metadata(step_dir: Path):
 
 
 @pytest.mark.parametrize("damage", [empty, truncated, without_arrays, garbled_metadata])
-def test_a_damaged_newest_checkpoint_is_moved_aside_and_the_previous_one_resumes(straight, tmp_path, damage, caplog):
+def test_a_damaged_newest_checkpoint_is_moved_aside_and_the_previous_one_resumes(straight, tmp_path, damage, caplog,
+                                                                                 capfd):
     workdir = copy_of(straight, tmp_path)
     damage(workdir / "checkpoints" / "20")
     (workdir / "results.json").unlink()   # the run did not finish: its last save was cut short
     trainer.train_and_evaluate(small_config(), workdir)
     assert "Checkpoint at step 20" in caplog.text and "is damaged" in caplog.text
+    assert "Traceback" not in capfd.readouterr().err   # the failed read's leftovers are not reported
     assert (workdir / "checkpoints_damaged" / "20").is_dir()   # kept for inspection, not deleted
     assert_same_run(workdir, straight)   # steps 11-20 trained again from step 10
 

@@ -38,30 +38,46 @@ def _drop_orbax_info(record):
     return record.levelno >= std_logging.WARNING or "/orbax/" not in record.pathname
 
 
-def _drop_orbax_task_errors(record):
+def _from_orbax(error) -> bool:
+    """Whether an exception was raised in Orbax's code (or caused by an exception that was)."""
+    while error is not None:
+        tb = error.__traceback__
+        while tb is not None:
+            if "/orbax/" in tb.tb_frame.f_code.co_filename:
+                return True
+            tb = tb.tb_next
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def _drop_orbax_read_errors(record):
     """asyncio reports the reads that a failed Orbax restore left behind when they are collected."""
-    return not (record.getMessage().startswith("Task exception was never retrieved") and "/orbax/" in
-                record.getMessage())
+    return not ("never retrieved" in record.getMessage() and record.exc_info and _from_orbax(record.exc_info[1]))
 
 
-def _quiet_closed_loop(hook):
-    """TensorStore reads that finish after a failed restore closed Orbax's event loop report it from their
-    own threads through sys.excepthook: 20 tracebacks that look like a crash and are not."""
-    def excepthook(kind, value, traceback):
-        if kind is RuntimeError and str(value) == "Event loop is closed":
-            return
-        hook(kind, value, traceback)
-    excepthook.quiet_closed_loop = True
-    return excepthook
+def _closed_loop(error) -> bool:   # Orbax's event loop, closed when a restore failed
+    return isinstance(error, RuntimeError) and str(error) == "Event loop is closed"
+
+
+def _quiet_failed_reads(hook):
+    """The reads that a failed restore leaves behind end in TensorStore's threads, which report it through
+    sys.unraisablehook: a damaged checkpoint, already reported in one line, would print dozens of tracebacks."""
+    def unraisablehook(unraisable):
+        code = getattr(unraisable.object, "cr_code", None)   # a coroutine of Orbax's, collected unfinished
+        if not (_closed_loop(unraisable.exc_value) or _from_orbax(unraisable.exc_value)
+                or "/orbax/" in getattr(code, "co_filename", "")):
+            hook(unraisable)
+    unraisablehook.quiet_failed_reads = True
+    return unraisablehook
 
 
 def quiet_orbax_logs():
     """Orbax logs every save step by step at INFO: keep its warnings, drop the chatter, and the noise of a
     damaged checkpoint's failed read (idempotent)."""
     logging.get_absl_logger().addFilter(_drop_orbax_info)
-    std_logging.getLogger("asyncio").addFilter(_drop_orbax_task_errors)
-    if not getattr(sys.excepthook, "quiet_closed_loop", False):
-        sys.excepthook = _quiet_closed_loop(sys.excepthook)
+    std_logging.getLogger("asyncio").addFilter(_drop_orbax_read_errors)
+    if not getattr(sys.unraisablehook, "quiet_failed_reads", False):
+        sys.unraisablehook = _quiet_failed_reads(sys.unraisablehook)
 
 
 def _manager(directory, max_to_keep: int | None = None) -> ocp.CheckpointManager:
