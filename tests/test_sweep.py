@@ -182,6 +182,24 @@ def test_interrupted_sweep_resumes_to_the_same_result_and_never_reruns_a_finishe
     assert (tmp_path / "smoke" / "curves.csv").read_text().count("\n") == 1 + 8 * 2
 
 
+def test_a_group_with_a_damaged_newest_checkpoint_resumes_from_the_previous_one(tiny_sweep, tmp_path):
+    # The sweep's groups are programs of the one loop: the same fault handling as a supervised run's.
+    import json
+    import shutil
+    root, reference = tiny_sweep
+    shutil.copytree(root, tmp_path, dirs_exist_ok=True)
+    (group,) = (tmp_path / "smoke" / "groups").iterdir()
+    shutil.rmtree(group / "checkpoints" / "2")
+    (group / "checkpoints" / "2").mkdir()   # the last save was killed after its mkdir
+    (group / "results.json").unlink()
+    (group / "status.json").write_text(json.dumps({"status": "running", "chunk": 2}))
+    resumed = sweep_lib.run_sweep(_tiny(), tmp_path)
+    assert (group / "checkpoints_damaged" / "2").is_dir()
+    key = lambda r: (r["width"], r["learning_rate"], r["seed"])
+    for a, b in zip(sorted(resumed, key=key), sorted(reference, key=key)):
+        assert a["test_loss"] == b["test_loss"] and a["train_accuracy"] == b["train_accuracy"]
+
+
 def test_padding_that_learns_is_caught(tmp_path):
     # sigmoid(0) = 0.5: padded units send a signal, their outgoing weights learn, the trial is no longer
     # the narrow network. The sweep says so instead of reporting a wrong curve.
