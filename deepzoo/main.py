@@ -8,7 +8,6 @@ resume); 1 the run failed (non-finite loss, an internal error); 2 bad input (a n
 the disk), told in one line with the fix, the traceback saved to a file (--verbose prints it).
 """
 import datetime
-import errno
 import os
 import re
 import signal
@@ -20,6 +19,7 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 from deepzoo.registry import lookup
+from deepzoo.train import files
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file, e.g. configs/mnist1d_mlp.py:smoke.",
                                           lock_config=True)
@@ -76,19 +76,9 @@ PROGRAMS = {"supervised": _supervised,   # one model, one dataset, one task (tra
             "agent": _agent}             # RL agents, seeds vmapped, acting in jitted environments (rl/agents.py)
 
 
-# What an error of the disk or the workdir asks the user to do.
-_OS_FIXES = {errno.ENOSPC: "the disk is full: free some space or give a --workdir on another disk",
-             errno.EDQUOT: "the disk quota is used up: free some space or give a --workdir elsewhere",
-             errno.EROFS: "the file system is read-only: give a --workdir you can write to",
-             errno.EACCES: "permission denied: give a --workdir you can write to",
-             errno.EPERM: "permission denied: give a --workdir you can write to",
-             errno.EEXIST: "a file is in the way: --workdir must be a directory (or a path that does not exist yet)",
-             errno.ENOTDIR: "a file is in the way: --workdir must be a directory (or a path that does not exist yet)"}
-
-
 def _message(e: BaseException) -> str:
-    if isinstance(e, OSError) and e.errno in _OS_FIXES:
-        return f"{e.filename or ''}: {_OS_FIXES[e.errno]} ({e.strerror})."
+    if isinstance(e, OSError) and (fix := files.disk_error_fix(e)):
+        return fix
     if isinstance(e, KeyError) and e.args and isinstance(e.args[0], str):
         return e.args[0]   # str(KeyError) would quote and escape it
     return str(e) or type(e).__name__

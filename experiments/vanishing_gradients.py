@@ -394,7 +394,7 @@ def _plot(path, rows, curves, bands, training, setup):
         curve(ax, f"{r['network']}: dL/dh", color, name=f"a = {r['value']:g}")
         ax.semilogy(t, r["value"] ** (T - t), ":", color=color, lw=1.3)
     ax.plot([], [], ":", color="0.3", label="linear RNN, closed form $a^{T-t}$")
-    ax.set_title(f"tanh RNN, $W_{{hh}} = a\\,Q$ (Q orthogonal): $\\|dL_T/dh_t\\|$")
+    ax.set_title("tanh RNN, $W_{hh} = a\\,Q$ (Q orthogonal): $\\|dL_T/dh_t\\|$")
     ax.legend(fontsize=9, loc="upper right")
 
     ax = axes[0, 1]

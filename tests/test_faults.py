@@ -27,8 +27,7 @@ import orbax.checkpoint as ocp
 import pytest
 from test_trainer import SMALL, final_checkpoint, interrupt_at, small_config
 
-from deepzoo import main as main_lib
-from deepzoo.train import checkpoint, trainer
+from deepzoo.train import checkpoint, files, trainer
 from deepzoo.train.writers import read_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -284,7 +283,7 @@ def re_match(pattern, text):
 @pytest.mark.parametrize("code,fix", [(errno.ENOSPC, "the disk is full"), (errno.EROFS, "read-only"),
                                       (errno.EACCES, "give a --workdir you can write to")])
 def test_disk_errors_name_the_fix(code, fix):
-    message = main_lib._message(OSError(code, os.strerror(code), "/runs/x/metrics.jsonl"))
+    message = files.disk_error_fix(OSError(code, os.strerror(code), "/runs/x/metrics.jsonl"))
     assert message.startswith("/runs/x/metrics.jsonl: ") and fix in message
 
 

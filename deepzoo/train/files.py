@@ -1,5 +1,6 @@
 """Workdir paths that may be local or in a bucket (gs://...), through etils.epath (gcsfs for gs://), and
 writes that a kill cannot tear."""
+import errno
 import json
 import os
 
@@ -41,3 +42,20 @@ def append_lines(p, lines: list[str]):
         f.write("".join(line + "\n" for line in lines))
         f.flush()
         os.fsync(f.fileno())
+
+
+# What an error of the disk or the workdir asks the user to do.
+_OS_FIXES = {errno.ENOSPC: "the disk is full: free some space or give a --workdir on another disk",
+             errno.EDQUOT: "the disk quota is used up: free some space or give a --workdir elsewhere",
+             errno.EROFS: "the file system is read-only: give a --workdir you can write to",
+             errno.EACCES: "permission denied: give a --workdir you can write to",
+             errno.EPERM: "permission denied: give a --workdir you can write to",
+             errno.EEXIST: "a file is in the way: --workdir must be a directory (or a path that does not exist yet)",
+             errno.ENOTDIR: "a file is in the way: --workdir must be a directory (or a path that does not exist yet)"}
+
+
+def disk_error_fix(e: OSError) -> str | None:
+    """One line naming the file, what went wrong and what to do; None for an error without a known fix."""
+    if e.errno in _OS_FIXES:
+        return f"{e.filename or ''}: {_OS_FIXES[e.errno]} ({e.strerror})."
+    return None
