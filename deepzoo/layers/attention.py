@@ -220,6 +220,7 @@ class MlpBlock(nn.Module):
 
     @nn.compact
     def __call__(self, x, *, train: bool = False):
+        """(..., D) -> (..., D)."""
         dense = functools.partial(nn.Dense, kernel_init=self.kernel_init, bias_init=self.bias_init,
                                   dtype=self.dtype, param_dtype=self.param_dtype)
         y = self.activation(dense(self.mlp_dim, name="fc1")(x))
@@ -292,6 +293,8 @@ class DecoderBlock(nn.Module):
     @nn.compact
     def __call__(self, x, memory=None, *, self_mask=None, memory_mask=None, train: bool = False, cache=None,
                  memory_kv=None):
+        """x (B, T, width), attending to itself and (with cross-attention) to memory (B, S, width_m) ->
+        (x (B, T, width), the new cache or None)."""
         sub = _Sublayers(self, train)
         x, cache = sub.residual(x, "norm1", lambda y: sub.self_attention(y, self_mask, None, cache))
         if not self.use_cross_attention:

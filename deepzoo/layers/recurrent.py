@@ -75,6 +75,8 @@ class SimpleRNNCell(nn.Module):
 
     @nn.compact
     def __call__(self, carry, x):
+        """One step: (h (B, features), x_t (B, D)) -> (h' in h's dtype, y_t = h' (B, features)
+        in the compute dtype)."""
         h = carry
         Wx = self.param("Wx", self.kernel_init, (x.shape[-1], self.features), self.param_dtype)
         Wh = self.param("Wh", self.recurrent_kernel_init, (self.features, self.features), self.param_dtype)
@@ -112,6 +114,8 @@ class LSTMCell(nn.Module):
 
     @nn.compact
     def __call__(self, carry, x):
+        """One step: ((c, h), each (B, features), x_t (B, D)) -> ((c', h') in the carry's dtype,
+        y_t = h' (B, features) in the compute dtype)."""
         c, h = carry
         H = self.features
         Wx = self.param("Wx", _per_gate(self.kernel_init, 4), (x.shape[-1], 4 * H), self.param_dtype)
@@ -153,6 +157,8 @@ class GRUCell(nn.Module):
 
     @nn.compact
     def __call__(self, carry, x):
+        """One step: (h (B, features), x_t (B, D)) -> (h' in h's dtype, y_t = h' (B, features)
+        in the compute dtype)."""
         h = carry
         H = self.features
         Wx = self.param("Wx", _per_gate(self.kernel_init, 3), (x.shape[-1], 3 * H), self.param_dtype)

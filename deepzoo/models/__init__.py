@@ -37,6 +37,7 @@ _MODELS = _collect(_FAMILIES)
 
 
 def names() -> list[str]:
+    """The registered model names, sorted: what `get` and `summary` accept."""
     return sorted(_MODELS)
 
 

@@ -50,6 +50,10 @@ def adaptive_avg_pool(x, output_size):
 
 
 class AlexNet(nn.Module):
+    """AlexNet (Krizhevsky, Sutskever & Hinton 2012): five convolutions and three dense layers.
+
+    Images (B, H, W, C) -> logits (B, num_classes). `convs` is one of the tables above (torchvision's,
+    the paper's widths, or the small digit network); with pool_to=(6, 6) any input of at least 63x63 works."""
     num_classes: int = 1000
     convs: Sequence[tuple[int, int, int, int]] = TORCHVISION
     hidden: int = 4096                          # width of fc6 and fc7

@@ -23,6 +23,10 @@ from deepzoo.models.mlp import activation
 
 
 class MLPAutoencoder(nn.Module):
+    """Fully connected autoencoder (the deep autoencoder of Hinton & Salakhutdinov 2006, "Reducing
+    the dimensionality of data with neural networks", Science, trained end to end without RBM pre-training).
+
+    x (B, *image_shape) -> {"reconstruction": logits (B, *image_shape), "code": (B, latent_dim)}, float32."""
     hidden: Sequence[int] = (512, 256)
     latent_dim: int = 32
     image_shape: Sequence[int] = (28, 28, 1)
@@ -39,6 +43,7 @@ class MLPAutoencoder(nn.Module):
         self.output_layer = dense(int(np.prod(self.image_shape)), name="output")
 
     def encode(self, x):
+        """x (B, *image_shape) -> code (B, latent_dim), after `code_activation`."""
         if tuple(x.shape[1:]) != tuple(self.image_shape):
             raise ValueError(f"MLPAutoencoder expects inputs of shape (batch, {', '.join(map(str, self.image_shape))}); "
                              f"got {tuple(x.shape)}. Set image_shape to the data's shape.")
@@ -49,6 +54,7 @@ class MLPAutoencoder(nn.Module):
         return activation(self.code_activation)(self.code_layer(x))
 
     def decode(self, code):
+        """code (B, latent_dim) -> reconstruction logits (B, *image_shape), float32."""
         act = activation(self.activation)
         x = code.astype(self.dtype)
         for layer in self.decoder_layers:
@@ -61,6 +67,11 @@ class MLPAutoencoder(nn.Module):
 
 
 class ConvAutoencoder(nn.Module):
+    """Convolutional autoencoder: stride-2 3x3 convolutions down to a dense code, transposed
+    convolutions back up (layout in the module docstring).
+
+    x (B, H, W, C) = (B, *image_shape), H and W multiples of 2 ** len(channels) -> {"reconstruction":
+    logits (B, H, W, C), "code": (B, latent_dim)}, float32."""
     latent_dim: int = 32
     channels: Sequence[int] = (32, 64)
     image_shape: Sequence[int] = (28, 28, 1)
@@ -82,6 +93,7 @@ class ConvAutoencoder(nn.Module):
                         for i, c in enumerate(out)]
 
     def encode(self, x):
+        """x (B, *image_shape) -> code (B, latent_dim), after `code_activation`."""
         check_images(x, "ConvAutoencoder", self.image_shape[-1])
         act = activation(self.activation)
         x = x.astype(self.dtype)
@@ -90,6 +102,7 @@ class ConvAutoencoder(nn.Module):
         return activation(self.code_activation)(self.code_layer(x.reshape(x.shape[0], -1)))
 
     def decode(self, code):
+        """code (B, latent_dim) -> reconstruction logits (B, *image_shape), float32."""
         act = activation(self.activation)
         x = act(self.expand(code.astype(self.dtype))).reshape(code.shape[0], *self.grid)
         for i, deconv in enumerate(self.deconvs):

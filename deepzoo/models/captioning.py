@@ -103,6 +103,10 @@ class ConvEncoder(nn.Module):
 
 
 class ShowAttendTell(nn.Module):
+    """Show, Attend and Tell (Xu et al. 2015): a CNN's grid of annotations read by an LSTM
+    decoder with additive attention.
+
+    images (B, H, W, C) and decoder inputs [BOS, y_1, ..., y_{T-1}] (B, T) -> logits (B, T, vocab_size)."""
     vocab_size: int = 35               # deepzoo.data.text's caption WordVocab
     embed_dim: int = 64                # word embedding
     features: int = 128                # LSTM units (and attention width)

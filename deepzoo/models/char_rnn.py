@@ -20,6 +20,10 @@ from deepzoo.layers.checks import check_tokens
 
 
 class CharRNN(nn.Module):
+    """Character-level recurrent language model (Karpathy 2015, char-rnn, github.com/karpathy/char-rnn).
+
+    tokens (B, L) -> logits (B, L, vocab_size) of the next character; `cell` is "rnn", "gru" or "lstm",
+    stacked num_layers deep."""
     vocab_size: int = 260
     embed_dim: int = 64           # an embedding is a one-hot input times a matrix, learned directly
     features: int = 512           # char-rnn's rnn_size 512, num_layers 2, dropout 0.5 for big corpora

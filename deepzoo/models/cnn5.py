@@ -20,6 +20,9 @@ import jax.numpy as jnp
 
 
 class CNN5(nn.Module):
+    """The five-layer CNN of Nakkiran et al. 2019 (deep double descent), of width k = `width`.
+
+    Images (B, H, W, C), or 1-D signals (B, L) or (B, L, C) -> logits (B, num_classes)."""
     width: int = 64              # k: the convolutions have k, 2k, 4k, 8k channels
     num_classes: int = 10
     batch_norm_momentum: float = 0.9

@@ -33,6 +33,8 @@ TRUNC_NORMAL = nn.initializers.truncated_normal(0.02)
 
 
 class ConvNeXtBlock(nn.Module):
+    """One ConvNeXt block (Liu et al. 2022): depthwise kxk conv -> LayerNorm -> Dense 4C -> GELU
+    -> Dense C -> layer scale -> stochastic depth, + x. (B, H, W, C) -> (B, H, W, C)."""
     kernel_size: int = 7
     layer_scale_init: float = 1e-6   # each block starts near the identity, so deep stacks train stably
     drop_path_rate: float = 0.0
@@ -58,6 +60,8 @@ class ConvNeXtBlock(nn.Module):
 
 
 class ConvNeXt(nn.Module):
+    """ConvNeXt (Liu et al. 2022, "A ConvNet for the 2020s"): images (B, H, W, C) -> logits
+    (B, num_classes). ConvNeXtT, S and B below are the paper's variants."""
     depths: Sequence[int] = (3, 3, 9, 3)
     dims: Sequence[int] = (96, 192, 384, 768)
     patch_size: int = 4              # the stem's kernel and stride

@@ -49,6 +49,8 @@ def _doublings(image_size: int) -> tuple[int, int]:
 
 
 class Generator(nn.Module):
+    """The DCGAN generator (Radford, Metz & Chintala 2016): codes (B, latent_dim) -> images
+    (B, image_size, image_size, channels) in [-1, 1], float32."""
     image_size: int = 64
     channels: int = 3
     base_channels: int = 64
@@ -58,6 +60,7 @@ class Generator(nn.Module):
 
     @property
     def output_shape(self):
+        """(image_size, image_size, channels): the shape of one generated image."""
         return (self.image_size, self.image_size, self.channels)
 
     @nn.compact
@@ -80,6 +83,8 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
+    """The DCGAN discriminator (Radford, Metz & Chintala 2016): images
+    (B, image_size, image_size, channels) -> logits (B, num_outputs), float32."""
     image_size: int = 64
     channels: int = 3
     base_channels: int = 64
@@ -124,12 +129,15 @@ class DCGAN(nn.Module):
 
     @property
     def image_shape(self):
+        """(image_size, image_size, channels): the shape of one image."""
         return (self.image_size, self.image_size, self.channels)
 
     def generate(self, z, *, train: bool = False):
+        """codes z (B, latent_dim) -> images (B, *image_shape) in [-1, 1]."""
         return self.generator(z, train=train)
 
     def discriminate(self, images, *, train: bool = False):
+        """images (B, *image_shape) -> the discriminator's logits (B, 1)."""
         return self.discriminator(images, train=train)
 
     def __call__(self, images, *, train: bool = False):

@@ -16,6 +16,8 @@ import jax.numpy as jnp
 
 
 def check_observations(obs, expected: tuple, network: str):
+    """Raises ValueError, naming `network` and the shape to set, unless obs is
+    (batch, *expected)."""
     if tuple(obs.shape[1:]) != tuple(expected):
         raise ValueError(f"{network} expects observations of shape (batch, {', '.join(map(str, expected))}); got "
                          f"{tuple(obs.shape)}. Set its obs_shape to the environment's observation shape "
@@ -23,6 +25,8 @@ def check_observations(obs, expected: tuple, network: str):
 
 
 class NatureDQN(nn.Module):
+    """The Atari Q-network of Mnih et al. 2015 (Nature): stacked frames (B, *obs_shape), by default
+    84x84x4 with values 0..255 -> Q-values (B, num_actions), float32."""
     num_actions: int = 4
     obs_shape: Sequence[int] = (84, 84, 4)
     dtype: Any = jnp.float32
@@ -38,6 +42,8 @@ class NatureDQN(nn.Module):
 
 
 class QNetwork(nn.Module):
+    """An MLP Q-network for state vectors (DQN, Mnih et al. 2015, with ReLU layers of `hidden`
+    units instead of the convolutional torso): obs (B, *obs_shape) -> Q-values (B, num_actions), float32."""
     num_actions: int = 2
     obs_shape: Sequence[int] = (4,)
     hidden: Sequence[int] = (64, 64)
@@ -62,6 +68,7 @@ class ActorCritic(nn.Module):
 
     @nn.compact
     def __call__(self, obs, *, train: bool = False):
+        """obs (B, *obs_shape) -> (action logits (B, num_actions), values (B,)), float32."""
         check_observations(obs, self.obs_shape, "ActorCritic")
         x = obs.reshape(obs.shape[0], -1).astype(self.dtype)
 

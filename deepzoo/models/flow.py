@@ -25,6 +25,8 @@ def checkerboard(shape: Sequence[int], parity: int) -> np.ndarray:
 
 
 class AffineCoupling(nn.Module):
+    """One affine coupling layer of RealNVP (Dinh, Sohl-Dickstein & Bengio 2017) on flattened
+    inputs (B, D): the checkerboard half `parity` passes unchanged and sets the scale and shift of the other."""
     image_shape: Sequence[int]
     parity: int               # which checkerboard half is kept (passed through unchanged)
     hidden: int = 512
@@ -47,17 +49,21 @@ class AffineCoupling(nn.Module):
         return self.scale * jnp.tanh(s) * free, t * free
 
     def __call__(self, y):
+        """y (B, D) -> (the coupled y (B, D), log|det| of the Jacobian (B,))."""
         kept = y * self.mask
         s, t = self._scale_shift(kept)
         return kept + (1.0 - self.mask) * (y * jnp.exp(s) + t), jnp.sum(s, axis=-1)
 
     def inverse(self, y):
+        """The inverse of __call__: the coupled y (B, D) -> y (B, D)."""
         kept = y * self.mask
         s, t = self._scale_shift(kept)
         return kept + (1.0 - self.mask) * ((y - t) * jnp.exp(-s))
 
 
 class RealNVP(nn.Module):
+    """RealNVP (Dinh, Sohl-Dickstein & Bengio 2017) with MLP couplings: images (B, *image_shape) in
+    (0, 1) -> {"z", "log_det", "log_prob"} (see __call__); `inverse` maps codes back to images."""
     image_shape: Sequence[int] = (28, 28, 1)
     num_couplings: int = 8
     hidden: int = 512

@@ -85,6 +85,8 @@ local_response_norm = functools.partial(norms.local_response_norm, k=1.0, averag
 
 
 def max_pool(x, stride: int = 2):
+    """3x3 max pooling at `stride`, "SAME" padding (Caffe's ceil mode): (B, H, W, C) ->
+    (B, ceil(H / stride), ceil(W / stride), C)."""
     return nn.max_pool(x, (3, 3), strides=(stride, stride), padding="SAME")
 
 
@@ -100,6 +102,7 @@ class ConvReLU(nn.Module):
 
     @nn.compact
     def __call__(self, x, *, train: bool = False):
+        """(B, H, W, C) -> (B, ceil(H / stride), ceil(W / stride), features)."""
         pad = self.kernel // 2
         x = nn.Conv(self.features, (self.kernel, self.kernel), strides=self.stride, padding=((pad, pad), (pad, pad)),
                     use_bias=not self.batch_norm, kernel_init=conv_init, bias_init=bias_init,
@@ -120,6 +123,7 @@ class Inception(nn.Module):
 
     @nn.compact
     def __call__(self, x, *, train: bool = False):
+        """(B, H, W, C) -> (B, H, W, #1x1 + #3x3 + #5x5 + pool proj)."""
         n1x1, n3x3_reduce, n3x3, n5x5_reduce, n5x5, pool_proj = self.widths
         conv = functools.partial(ConvReLU, batch_norm=self.batch_norm, dtype=self.dtype,
                                  param_dtype=self.param_dtype)
@@ -142,6 +146,7 @@ class AuxClassifier(nn.Module):
 
     @nn.compact
     def __call__(self, x, *, train: bool = False):
+        """A feature map (B, H, W, C), 14x14 after inception 4a or 4d -> logits (B, num_classes)."""
         x = nn.avg_pool(x, (5, 5), strides=(3, 3))
         x = ConvReLU(128, 1, batch_norm=self.batch_norm, dtype=self.dtype, param_dtype=self.param_dtype,
                      name="conv")(x, train=train)
@@ -154,6 +159,9 @@ class AuxClassifier(nn.Module):
 
 
 class GoogLeNet(nn.Module):
+    """GoogLeNet / Inception v1 (Szegedy et al. 2015): images (B, H, W, in_channels) -> logits
+    (B, num_classes); `stem` and `blocks` are tables in Table 1's notation. With aux_logits, training sows
+    the auxiliary classifiers' logits (module docstring)."""
     num_classes: int = 1000
     stem: Sequence = GOOGLENET_STEM
     blocks: Sequence = GOOGLENET_BLOCKS

@@ -36,6 +36,9 @@ gelu_tanh = functools.partial(nn.gelu, approximate=True)  # GPT-2's GELU
 
 
 class GPT(nn.Module):
+    """GPT-2 (Radford et al. 2019), a decoder-only Transformer: tokens (B, T), T <= max_length ->
+    next-token logits (B, T, vocab_size), float32. start_decoding, prefill and decode_step decode with a
+    key/value cache."""
     vocab_size: int = 50257
     max_length: int = 1024          # n_ctx: rows of the learned position table
     num_layers: int = 12

@@ -46,6 +46,7 @@ class HighwayDense(nn.Module):
 
     @nn.compact
     def __call__(self, x):
+        """(..., D) -> (..., D): the width is kept."""
         dense = functools.partial(nn.Dense, x.shape[-1], dtype=self.dtype, param_dtype=self.param_dtype)
         h = nn.relu(dense(name="transform")(x))                                               # H
         t = nn.sigmoid(dense(bias_init=nn.initializers.constant(self.gate_bias), name="gate")(x))  # T
@@ -61,6 +62,7 @@ class HighwayConv(nn.Module):
 
     @nn.compact
     def __call__(self, x):
+        """(B, H, W, C) -> (B, H, W, C)."""
         k = (self.kernel_size, self.kernel_size)
         conv = functools.partial(nn.Conv, x.shape[-1], k, padding="SAME", dtype=self.dtype,
                                  param_dtype=self.param_dtype)
@@ -70,6 +72,8 @@ class HighwayConv(nn.Module):
 
 
 class HighwayMLP(nn.Module):
+    """Highway MLP (Srivastava, Greff & Schmidhuber 2015, Section 3.1): a plain Dense(width) then
+    `depth` highway layers. Images (B, H, W, C), flattened -> logits (B, num_classes)."""
     depth: int = 49        # highway layers after the plain projection: 50 hidden layers in all
     width: int = 50        # the paper's thin MNIST nets: 50 units per highway layer (71 for plain ones)
     gate_bias: float = GATE_BIAS
@@ -90,6 +94,8 @@ class HighwayMLP(nn.Module):
 
 
 class HighwayCNN(nn.Module):
+    """Highway CNN (Srivastava, Greff & Schmidhuber 2015, the CIFAR-10 nets): per stage a plain 3x3
+    conv then highway convs, 2x2 max pooling between stages. Images (B, H, W, C) -> logits (B, num_classes)."""
     widths: Sequence[int] = (32, 80, 128)   # channels per stage
     stage_sizes: Sequence[int] = (5, 5, 5)  # highway conv layers per stage, after one plain conv
     gate_bias: float = GATE_BIAS

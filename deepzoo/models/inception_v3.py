@@ -53,6 +53,7 @@ class BasicConv2d(nn.Module):
 
     @nn.compact
     def __call__(self, x, *, train: bool = False):
+        """(B, H, W, C) -> (B, H', W', int(features * width)); stride and padding set H', W'."""
         x = nn.Conv(int(self.features * self.width), tuple(self.kernel), strides=self.stride, padding=self.padding,
                     use_bias=False, kernel_init=trunc_normal(self.stddev), dtype=self.dtype,
                     param_dtype=self.param_dtype, name="conv")(x)
@@ -62,11 +63,14 @@ class BasicConv2d(nn.Module):
 
 
 def avg_pool_3x3(x):
+    """3x3 stride-1 average pooling, the zero padding counted in the divisor (PyTorch's
+    count_include_pad=True): the shape is kept."""
     # 3x3/1 average with zero padding counted in the divisor (PyTorch's count_include_pad=True)
     return nn.avg_pool(x, (3, 3), strides=(1, 1), padding=((1, 1), (1, 1)), count_include_pad=True)
 
 
 def max_pool_3x3_s2(x):
+    """3x3 stride-2 max pooling, no padding: (B, H, W, C) -> (B, (H - 3) // 2 + 1, (W - 3) // 2 + 1, C)."""
     return nn.max_pool(x, (3, 3), strides=(2, 2), padding="VALID")
 
 
@@ -79,6 +83,7 @@ class InceptionA(nn.Module):
 
     @nn.compact
     def __call__(self, x, *, train: bool = False):
+        """(B, H, W, C) -> (B, H, W, 224 + pool_features) at width 1.0."""
         conv = functools.partial(BasicConv2d, width=self.width, dtype=self.dtype, param_dtype=self.param_dtype)
         branch1x1 = conv(64, name="branch1x1")(x, train=train)
         branch5x5 = conv(48, name="branch5x5_1")(x, train=train)
@@ -98,6 +103,7 @@ class InceptionB(nn.Module):
 
     @nn.compact
     def __call__(self, x, *, train: bool = False):
+        """(B, H, W, C) -> (B, (H - 3) // 2 + 1, (W - 3) // 2 + 1, 480 + C) at width 1.0."""
         conv = functools.partial(BasicConv2d, width=self.width, dtype=self.dtype, param_dtype=self.param_dtype)
         branch3x3 = conv(384, (3, 3), 2, "VALID", name="branch3x3")(x, train=train)
         branch3x3dbl = conv(64, name="branch3x3dbl_1")(x, train=train)
@@ -115,6 +121,7 @@ class InceptionC(nn.Module):
 
     @nn.compact
     def __call__(self, x, *, train: bool = False):
+        """(B, H, W, C) -> (B, H, W, 768) at width 1.0."""
         conv = functools.partial(BasicConv2d, width=self.width, dtype=self.dtype, param_dtype=self.param_dtype)
         c7 = self.channels_7x7
         branch1x1 = conv(192, name="branch1x1")(x, train=train)
@@ -138,6 +145,7 @@ class InceptionD(nn.Module):
 
     @nn.compact
     def __call__(self, x, *, train: bool = False):
+        """(B, H, W, C) -> (B, (H - 3) // 2 + 1, (W - 3) // 2 + 1, 512 + C) at width 1.0."""
         conv = functools.partial(BasicConv2d, width=self.width, dtype=self.dtype, param_dtype=self.param_dtype)
         branch3x3 = conv(192, name="branch3x3_1")(x, train=train)
         branch3x3 = conv(320, (3, 3), 2, "VALID", name="branch3x3_2")(branch3x3, train=train)
@@ -156,6 +164,7 @@ class InceptionE(nn.Module):
 
     @nn.compact
     def __call__(self, x, *, train: bool = False):
+        """(B, H, W, C) -> (B, H, W, 2048) at width 1.0."""
         conv = functools.partial(BasicConv2d, width=self.width, dtype=self.dtype, param_dtype=self.param_dtype)
         branch1x1 = conv(320, name="branch1x1")(x, train=train)
         branch3x3 = conv(384, name="branch3x3_1")(x, train=train)
@@ -178,6 +187,7 @@ class InceptionAux(nn.Module):
 
     @nn.compact
     def __call__(self, x, *, train: bool = False):
+        """(B, 17, 17, 768) at 299x299 inputs -> logits (B, num_classes)."""
         conv = functools.partial(BasicConv2d, dtype=self.dtype, param_dtype=self.param_dtype)
         x = nn.avg_pool(x, (5, 5), strides=(3, 3))
         x = conv(128, name="conv0")(x, train=train)
@@ -227,6 +237,8 @@ MNIST_BLOCKS = (
 
 
 class InceptionV3(nn.Module):
+    """Inception-v3 (Szegedy et al. 2016) as torchvision builds it: images (B, H, W, in_channels),
+    299x299x3 for ImageNet -> logits (B, num_classes). Training sows the auxiliary logits (module docstring)."""
     num_classes: int = 1000
     stem: Sequence = INCEPTION_V3_STEM
     blocks: Sequence = INCEPTION_V3_BLOCKS

@@ -27,6 +27,8 @@ INPUT_SHAPE = (28, 28, 1)
 
 
 class LeNet(nn.Module):
+    """LeNet-5 (LeCun, Bottou, Bengio & Haffner 1998): digits (B, 28, 28, 1) -> logits (B, num_classes).
+    `activation` and `pooling` choose the paper's sigmoid and average pooling or ReLU and max pooling."""
     num_classes: int = 1000      # the zoo's uniform default; the registered variants use the paper's 10
     activation: str = "sigmoid"  # "relu" for the modernised variant
     pooling: str = "avg"         # the paper's subsampling averages; "max" for the modernised variant

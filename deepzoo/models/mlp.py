@@ -21,12 +21,16 @@ ACTIVATIONS = {
 
 
 def activation(name: str):
+    """The function ACTIVATIONS[name]; an unknown name raises ValueError listing the known ones."""
     if name not in ACTIVATIONS:
         raise ValueError(f"unknown activation {name!r}; known: {', '.join(sorted(ACTIVATIONS))}")
     return ACTIVATIONS[name]
 
 
 class MLP(nn.Module):
+    """Multilayer perceptron (Rumelhart, Hinton & Williams 1986): inputs (B, ...), flattened -> outputs
+    (B, num_outputs). `depth` hidden layers of `width` units, each Dense -> (BatchNorm) -> activation
+    -> Dropout."""
     depth: int = 2              # number of hidden layers
     width: int = 100            # units per hidden layer
     num_outputs: int = 10       # classes, or the dimension of a regression target

@@ -44,6 +44,8 @@ class NiNBlock(nn.Module):
 
     @nn.compact
     def __call__(self, x):
+        """(B, H, W, C) -> (B, H', W', out_channels or channels); the first convolution's
+        kernel, stride and padding set H' and W'."""
         conv = functools.partial(nn.Conv, kernel_init=nn.initializers.kaiming_normal(),
                                  dtype=self.dtype, param_dtype=self.param_dtype)
         x = nn.relu(conv(self.channels, (self.kernel, self.kernel), strides=self.stride, padding=self.padding,
@@ -53,6 +55,8 @@ class NiNBlock(nn.Module):
 
 
 class NiN(nn.Module):
+    """Network in Network (Lin, Chen & Yan 2014): mlpconv blocks and max pooling, then a head with one
+    map per class, averaged. Images (B, H, W, C) -> logits (B, num_classes)."""
     num_classes: int = 1000
     blocks: Sequence[tuple[int, int, int, int]] = LECTURE
     dropout_rate: float = 0.5

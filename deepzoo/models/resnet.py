@@ -63,6 +63,7 @@ class BasicBlock(nn.Module):
 
     @nn.compact
     def __call__(self, x, *, train: bool = False):
+        """(B, H, W, C) -> (B, ceil(H / strides), ceil(W / strides), filters)."""
         conv = functools.partial(_conv, dtype=self.dtype, param_dtype=self.param_dtype)
         bn = functools.partial(_bn, train, dtype=self.dtype, param_dtype=self.param_dtype)
         y = nn.relu(bn("bn1")(conv(self.filters, 3, self.strides, "conv1")(x)))
@@ -84,6 +85,7 @@ class Bottleneck(nn.Module):
 
     @nn.compact
     def __call__(self, x, *, train: bool = False):
+        """(B, H, W, C) -> (B, ceil(H / strides), ceil(W / strides), filters * expansion)."""
         conv = functools.partial(_conv, dtype=self.dtype, param_dtype=self.param_dtype)
         bn = functools.partial(_bn, train, dtype=self.dtype, param_dtype=self.param_dtype)
         out = self.filters * self.expansion
@@ -96,6 +98,9 @@ class Bottleneck(nn.Module):
 
 
 class ResNet(nn.Module):
+    """ResNet (He, Zhang, Ren & Sun 2016), v1.5: images (B, H, W, C) -> logits (B, num_classes).
+    `block` and `stage_sizes` set the depth (ResNet18 .. ResNet152 below); stem "cifar" is the paper's
+    CIFAR-10 stem."""
     stage_sizes: Sequence[int]                 # blocks per stage, e.g. (3, 4, 6, 3) for ResNet-50
     block: Callable[..., nn.Module] = Bottleneck
     widths: Sequence[int] = (64, 128, 256, 512)  # block `filters` per stage (x expansion at the output)

@@ -32,6 +32,7 @@ class SqueezeExcite(nn.Module):
 
     @nn.compact
     def __call__(self, x):
+        """(B, H, W, C) -> (B, H, W, C), each channel scaled by its gate."""
         channels = x.shape[-1]
         dense = functools.partial(nn.Dense, dtype=self.dtype, param_dtype=self.param_dtype)
         s = jnp.mean(x, axis=(1, 2))                                                  # squeeze: (N, C)

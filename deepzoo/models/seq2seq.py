@@ -72,6 +72,8 @@ class DecoderStep(nn.Module):
         self.combine = dense(self.features)    # W_c in h~ = tanh(W_c [c; h])
 
     def attend(self, query, state):
+        """query (B, features) -> (context (B, F) over the memory, weights (B, S) in float32,
+        zero at padding): Bahdanau's additive score, or Luong's general score when attention="luong"."""
         if self.attention == "bahdanau":
             scores = self.score(jnp.tanh(state["keys"] + self.query(query)[:, None]))[..., 0]
         else:
@@ -198,9 +200,12 @@ class Seq2Seq(nn.Module):
         return self.decoder(state, previous, train=train)
 
     def start_decoding(self, source, max_length: int | None = None):  # a recurrent state needs no room per token
+        """The decoder state before the first target token (BOS), from the encoded
+        source (B, S); max_length is unused."""
         return self.decoder.start(*self.encode(source))
 
     def decode_step(self, tokens, state):
+        """tokens (N,): each row's previous token -> logits (N, vocab), the next state."""
         return self.decoder.decode_step(tokens, state)
 
 

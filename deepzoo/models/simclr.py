@@ -17,6 +17,9 @@ from deepzoo.layers.checks import check_images
 
 
 class SimCLR(nn.Module):
+    """SimCLR's encoder f and projection head g (Chen, Kornblith, Norouzi & Hinton 2020), sized for
+    digits: images (B, H, W, channels) -> {"embedding": h (B, widths[-1]), "projection": z
+    (B, projection_dim)}, float32."""
     widths: Sequence[int] = (32, 64, 128, 128)
     strides: Sequence[int] = (1, 2, 2, 1)
     projection_dim: int = 64
@@ -33,6 +36,7 @@ class SimCLR(nn.Module):
         self.head_out = nn.Dense(self.projection_dim, dtype=self.dtype)
 
     def embed(self, x, *, train: bool = False):
+        """images (B, H, W, channels) -> h (B, widths[-1]), float32: what a linear probe reads."""
         check_images(x, "SimCLR encoder", self.channels)
         h = x.astype(self.dtype)
         for conv, norm in zip(self.convs, self.norms):

@@ -79,6 +79,9 @@ def shifted_window_mask(height: int, width: int, window: int, shift: int) -> np.
 
 
 class SwinBlock(nn.Module):
+    """One Swin Transformer block (Liu et al. 2021): a pre-LN encoder block whose attention stays
+    within window_size x window_size windows, shifted by shift_size when nonzero, with a learned relative
+    position bias. (B, H, W, C), H and W multiples of window_size -> (B, H, W, C)."""
     num_heads: int
     window_size: int = 7
     shift_size: int = 0              # 0: W-MSA; window_size // 2: SW-MSA
@@ -126,6 +129,7 @@ class PatchMerging(nn.Module):
 
     @nn.compact
     def __call__(self, x):
+        """(B, H, W, C), H and W even -> (B, H / 2, W / 2, 2C)."""
         _, h, w, c = x.shape
         if h % 2 or w % 2:
             raise ValueError(f"{self.name}: cannot merge 2x2 patches of a {h}x{w} feature map (odd size).")
@@ -137,6 +141,8 @@ class PatchMerging(nn.Module):
 
 
 class Swin(nn.Module):
+    """Swin Transformer (Liu et al. 2021): images (B, H, W, C) -> logits (B, num_classes). Each stage's
+    feature map must be a multiple of its window (e.g. 224x224 images for the ImageNet variants)."""
     patch_size: int = 4
     embed_dim: int = 96              # C
     depths: Sequence[int] = (2, 2, 6, 2)

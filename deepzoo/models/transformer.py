@@ -39,6 +39,9 @@ PAD = 0
 
 
 class Transformer(nn.Module):
+    """The Transformer (Vaswani et al. 2017): source (B, S) and decoder inputs (B, T), each at
+    most max_length tokens -> logits (B, T, vocab_size), float32. encode, decode, start_decoding and
+    decode_step are its parts for inference."""
     vocab_size: int = 37000           # one vocabulary for source and target (byte-pair encoding in the paper)
     d_model: int = 512
     num_heads: int = 8

@@ -41,6 +41,8 @@ def timestep_embedding(t, dim: int):
 
 
 class ResBlock(nn.Module):
+    """The DDPM residual block (Ho, Jain & Abbeel 2020): x (B, H, W, C) and the time embedding
+    temb (B, E) -> (B, H, W, features)."""
     features: int
     groups: int
     dropout_rate: float
@@ -67,6 +69,7 @@ class AttentionBlock(nn.Module):
 
     @nn.compact
     def __call__(self, x):
+        """(B, H, W, C) -> (B, H, W, C): x plus the attention's output."""
         b, height, width, c = x.shape
         h = nn.GroupNorm(num_groups=self.groups, dtype=self.dtype, name="norm")(x).reshape(b, height * width, c)
         dense = functools.partial(nn.Dense, c, dtype=self.dtype)
@@ -77,6 +80,8 @@ class AttentionBlock(nn.Module):
 
 
 class UNet(nn.Module):
+    """The DDPM noise predictor (Ho, Jain & Abbeel 2020): x_t (B, image_size, image_size, channels)
+    and steps t (B,) -> eps_theta (B, image_size, image_size, channels), float32."""
     image_size: int = 32
     channels: int = 3
     ch: int = 128
@@ -89,6 +94,7 @@ class UNet(nn.Module):
 
     @property
     def output_shape(self):
+        """(image_size, image_size, channels): one image's shape, and the predicted noise's."""
         return (self.image_size, self.image_size, self.channels)
 
     @nn.compact

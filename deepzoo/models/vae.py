@@ -18,6 +18,9 @@ from deepzoo.models.mlp import activation
 
 
 class VAE(nn.Module):
+    """Variational autoencoder (Kingma & Welling 2014) with one hidden layer each way: images
+    (B, *image_shape) and noise eps (B, latent_dim) or None -> {"logits": Bernoulli logits (B, *image_shape),
+    "mean", "log_var": (B, latent_dim)}, float32."""
     hidden: int = 500
     latent_dim: int = 20
     image_shape: Sequence[int] = (28, 28, 1)

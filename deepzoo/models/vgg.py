@@ -65,6 +65,8 @@ CONFIGS = {
 
 
 class VGG(nn.Module):
+    """VGG (Simonyan & Zisserman 2015): images (B, H, W, C) -> logits (B, num_classes). `config` is a
+    column of Table 1 (CONFIGS); batch_norm gives torchvision's *_bn variants."""
     num_classes: int = 1000
     config: Sequence[str] = CONFIGS["D"]
     batch_norm: bool = False                    # torchvision's *_bn: conv -> BatchNorm -> ReLU

@@ -36,6 +36,8 @@ POSEMB_INIT = nn.initializers.normal(0.02)
 
 
 class ViT(nn.Module):
+    """Vision Transformer (Dosovitskiy et al. 2021): images (B, H, W, C), H and W multiples of
+    patch_size -> logits (B, num_classes), read from the class token."""
     patch_size: int = 16
     hidden_dim: int = 768           # D, the token width
     depth: int = 12                 # number of encoder blocks
