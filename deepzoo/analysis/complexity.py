@@ -85,6 +85,8 @@ def _human(n: int) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class Summary:
+    """What `profile` measures of one model (MACs per example); str() prints it as a table by
+    top-level layer."""
     name: str
     input_shape: tuple
     output_shape: tuple

@@ -21,6 +21,9 @@ class CropFlip:
         return len(self.source)
 
     def read(self, indices, seeds=None) -> dict:
+        """The source's examples at `indices`. With `seeds` (one per example: training reads) each
+        image is a random crop of itself zero-padded by `pad` pixels, flipped horizontally with probability 1/2,
+        both drawn from its seed; without, the images as they are."""
         batch = self.source.read(indices)
         if seeds is None:  # evaluation reads: the images as they are
             return batch

@@ -52,6 +52,7 @@ def dataset_kind(name: str) -> str:
 
 
 def resolve_data_dir(path: str | None = None) -> str:
+    """The TFDS data directory: `path`, else $TFDS_DATA_DIR, else ~/tensorflow_datasets; ~ expanded."""
     return os.path.expanduser(path or os.environ.get("TFDS_DATA_DIR") or "~/tensorflow_datasets")
 
 
@@ -71,6 +72,7 @@ class ArraySource:
         return len(next(iter(self.arrays.values())))
 
     def read(self, indices: np.ndarray, seeds=None) -> dict[str, np.ndarray]:
+        """{feature: array[indices]}: the examples at `indices`; `seeds` is ignored (no augmentation)."""
         return {k: v[indices] for k, v in self.arrays.items()}
 
 
@@ -86,6 +88,8 @@ class RecordSource:
         return len(self.records)
 
     def read(self, indices: np.ndarray, seeds=None) -> dict[str, np.ndarray]:
+        """The records at `indices`, stacked per feature and passed through `to_example`; `seeds`
+        is ignored (no augmentation)."""
         rows = [self.records[int(i)] for i in indices]
         return self.to_example({k: np.stack([r[k] for r in rows]) for k in rows[0]})
 
@@ -107,6 +111,8 @@ class ImageSource:
         return len(self.records)
 
     def read(self, indices: np.ndarray, seeds=None) -> dict[str, np.ndarray]:
+        """{"input": uint8 (n, size, size, C), "label": int32 (n,)} for the n records at `indices`.
+        With augment, each random-resized crop and flip is drawn from seeds[i] (no seeds: from the record's index)."""
         if seeds is None:  # a look at the data, not training: the same crop of a record every time
             seeds = [int(i) for i in indices]
         crops, labels = [], []

@@ -61,12 +61,15 @@ class WordVocab:
         self.size = len(self.words)
 
     def encode(self, text: str) -> list[int]:
+        """The ids of the whitespace-separated words of `text`; unknown words are UNK. No EOS added."""
         return [self.ids.get(w, UNK) for w in text.split()]
 
     def encode_batch(self, texts: Iterable[str]) -> list[list[int]]:
+        """encode of each text."""
         return [self.encode(t) for t in texts]
 
     def decode(self, ids) -> str:
+        """The words of `ids` up to the first EOS, PAD and BOS skipped, joined by spaces."""
         return " ".join(self.words[i] for i in _content(ids, self.size))
 
 
@@ -77,6 +80,7 @@ class ByteVocab:
     size = 256 + len(SPECIALS)
 
     def encode(self, text: str) -> list[int]:
+        """The UTF-8 bytes of `text`, each b as id b + 4. No EOS added."""
         return self.encode_array(text).tolist()
 
     def encode_array(self, text: str) -> np.ndarray:
@@ -84,9 +88,12 @@ class ByteVocab:
         return np.frombuffer(text.encode("utf-8"), np.uint8).astype(np.int32) + len(SPECIALS)
 
     def encode_batch(self, texts: Iterable[str]) -> list[list[int]]:
+        """encode of each text."""
         return [self.encode(t) for t in texts]
 
     def decode(self, ids) -> str:
+        """The text of `ids` up to the first EOS, PAD and BOS skipped; UNK and invalid UTF-8
+        become U+FFFD."""
         chunks = []
         for i in _content(ids, self.size):
             chunks.append(b"\xef\xbf\xbd" if i == UNK else bytes([i - len(SPECIALS)]))  # UNK: U+FFFD
@@ -109,12 +116,15 @@ class SentencePieceVocab:
         self.size = self.processor.get_piece_size()
 
     def encode(self, text: str) -> list[int]:
+        """The SentencePiece ids of `text`. No EOS added."""
         return self.processor.encode(text)
 
     def encode_batch(self, texts: Iterable[str]) -> list[list[int]]:
+        """encode of each text, in one call."""
         return self.processor.encode(list(texts))  # one call: SentencePiece encodes a list in C++
 
     def decode(self, ids) -> str:
+        """The text of `ids` up to the first EOS, PAD and BOS skipped."""
         return self.processor.decode(_content(ids, self.size))
 
 

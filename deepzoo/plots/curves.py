@@ -62,6 +62,8 @@ def draw_returns(ax, rows, title: str, solved_at: float | None = None):
 
 
 def seed_returns(records, path, title: str, solved_at: float | None = None):
+    """Plots an RL run's greedy evaluation returns over its seeds (draw_returns) from the "eval"
+    records that have a "member" into the PNG `path`; returns `path`, or None when there are none."""
     rows = [r for r in records if r.get("split") == "eval" and "member" in r]
     if not rows:
         return None

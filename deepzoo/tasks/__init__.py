@@ -29,8 +29,10 @@ _TASKS = {"classification": Classification, "contrastive": Contrastive, "diffusi
 
 
 def names() -> list[str]:
+    """The registered task names, sorted: what `get` accepts."""
     return sorted(_TASKS)
 
 
 def get(name: str, **kwargs):
+    """The task registered as `name`, built with `kwargs` (its dataclass fields)."""
     return lookup("task", name, _TASKS)(**kwargs)

@@ -11,6 +11,8 @@ from deepzoo.tasks.apply import apply_model
 
 @dataclasses.dataclass(frozen=True)
 class Classification:
+    """Softmax cross-entropy on {"input", "label"} batches, label-smoothed when label_smoothing > 0
+    (Szegedy et al. 2016); metrics loss (nats) and accuracy."""
     label_smoothing: float = 0.0
     # Per-channel statistics for inputs that arrive as uint8 pixels (ImageNet): normalised here, on the
     # device, so that a quarter of the bytes cross the wire. Empty: inputs are used as they come.
@@ -42,6 +44,8 @@ class Classification:
                              f"{source.num_classes} (num_outputs for the MLPs).")
 
     def loss(self, model, params, model_state, batch, rngs):
+        """(mean cross-entropy over the batch, (new model state, metrics)) of one training batch; metrics as in
+        evaluate."""
         logits, new_state = apply_model(model, params, model_state, self.inputs(batch), train=True,
                                        rngs=rngs)
         losses, correct = self._losses(logits, batch["label"])
@@ -49,6 +53,8 @@ class Classification:
         return jnp.mean(losses), (new_state, metrics)
 
     def evaluate(self, model, params, model_state, batch):
+        """{metric: (sum, count)} over the real examples of `batch` (batch["mask"]): loss (label-smoothed as in
+        training) and accuracy."""
         logits, _ = apply_model(model, params, model_state, self.inputs(batch), train=False)
         losses, correct = self._losses(logits, batch["label"])
         mask = batch["mask"]

@@ -61,6 +61,8 @@ def augment(images, key, *, min_area: float = 0.5, aspect: float = 4 / 3, bright
 
 @dataclasses.dataclass(frozen=True)
 class Contrastive:
+    """SimCLR's NT-Xent loss (Chen et al. 2020) on two augmented views of each image of
+    {"input": (B, H, W, C) in [0, 1]}; metrics loss and positive_accuracy (module docstring)."""
     temperature: float = 0.5
     min_area: float = 0.5
     brightness: float = 0.2
@@ -68,9 +70,11 @@ class Contrastive:
     eval_seed: int = 0
 
     def inputs(self, batch) -> tuple:
+        """The model's positional inputs: (batch["input"],)."""
         return (batch["input"],)
 
     def validate(self, output_shape, source, model_name):
+        """Fails early, with the fix, unless the model returns {"projection": ...}."""
         if not isinstance(output_shape, dict) or "projection" not in output_shape:
             raise ValueError(f"task contrastive needs a model that returns {{'projection': ...}} (e.g. simclr_mnist); "
                              f"{model_name} returns {output_shape}.")
@@ -88,11 +92,15 @@ class Contrastive:
                                                 "positive_accuracy": metrics_lib.pair(found, weights)}
 
     def loss(self, model, params, model_state, batch, rngs):
+        """(mean NT-Xent over the batch, (new model state, metrics)) of one training batch; metrics as in evaluate. The
+        views are drawn from rngs["dropout"]."""
         x = batch["input"]
         loss, model_state, metrics = self._metrics(model, params, model_state, x, jax.random.fold_in(rngs["dropout"], 1),
                                                    jnp.ones(x.shape[0]), True, rngs)
         return loss, (model_state, metrics)
 
     def evaluate(self, model, params, model_state, batch):
+        """{metric: (sum, count)} over the real examples of `batch` (batch["mask"]): loss and positive_accuracy, the
+        views drawn from eval_seed."""
         return self._metrics(model, params, model_state, batch["input"], jax.random.key(self.eval_seed),
                              batch["mask"], False)[2]

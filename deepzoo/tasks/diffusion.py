@@ -31,10 +31,12 @@ class Schedule:
 
     @property
     def betas(self):
+        """beta_t for t = 0..num_steps-1, linear from beta_start to beta_end: (num_steps,) float32."""
         return jnp.asarray(np.linspace(self.beta_start, self.beta_end, self.num_steps, dtype=np.float64), jnp.float32)
 
     @property
     def alpha_bars(self):
+        """abar_t = prod_{s <= t} (1 - beta_s): (num_steps,) float32, computed in float64."""
         # In float64, then float32: abar_999 ~ 4e-5 is a product of 1,000 factors.
         betas = np.linspace(self.beta_start, self.beta_end, self.num_steps, dtype=np.float64)
         return jnp.asarray(np.cumprod(1.0 - betas), jnp.float32)
@@ -47,6 +49,8 @@ class Schedule:
 
 @dataclasses.dataclass(frozen=True)
 class Diffusion:
+    """DDPM's noise-prediction objective L_simple (Ho, Jain & Abbeel 2020) on {"input": images in
+    [0, 1]}, scaled to [-1, 1]; the model is called as model(x_t, t) (module docstring)."""
     num_steps: int = 1000
     beta_start: float = 1e-4
     beta_end: float = 0.02
@@ -54,13 +58,18 @@ class Diffusion:
 
     @property
     def schedule(self) -> Schedule:
+        """The Schedule of num_steps, beta_start and beta_end."""
         return Schedule(self.num_steps, self.beta_start, self.beta_end)
 
     def inputs(self, batch) -> tuple:
+        """The model's positional inputs for shape checks: (images scaled to [-1, 1], t = 0 for
+        each)."""
         x = batch["input"]
         return 2.0 * x - 1.0, jnp.zeros((x.shape[0],), jnp.int32)
 
     def validate(self, output_shape, source, model_name):
+        """Fails early, with the fix, when the predicted noise is not shaped like the images or
+        the pixels are outside [0, 1]."""
         x = first_images(source)
         if tuple(output_shape[1:]) != tuple(x.shape[1:]):
             raise ValueError(f"model {model_name} predicts noise of shape {output_shape[1:]} for images of shape "
@@ -74,6 +83,8 @@ class Diffusion:
         return jnp.mean((predicted - eps) ** 2, axis=tuple(range(1, x0.ndim))), model_state
 
     def loss(self, model, params, model_state, batch, rngs):
+        """(the batch's mean of each image's mean squared noise error, (new model state, {"loss": (sum, count)}))
+        of one training batch; t and eps are drawn from rngs["dropout"]."""
         x0 = 2.0 * batch["input"] - 1.0
         t_key, eps_key = jax.random.split(jax.random.fold_in(rngs["dropout"], 1))
         t = jax.random.randint(t_key, (x0.shape[0],), 0, self.num_steps)
@@ -81,6 +92,8 @@ class Diffusion:
         return jnp.mean(errors), (model_state, {"loss": metrics_lib.pair(errors, 1.0)})
 
     def evaluate(self, model, params, model_state, batch):
+        """{metric: (sum, count)} over the real examples of `batch` (batch["mask"]): loss at random t, and loss_t10 ..
+        loss_t900 at the steps of EVAL_STEPS below num_steps, all from eval_seed."""
         x0, weights = 2.0 * batch["input"] - 1.0, batch["mask"]
         t_key, eps_key = jax.random.split(jax.random.key(self.eval_seed))
         t = jax.random.randint(t_key, (x0.shape[0],), 0, self.num_steps)

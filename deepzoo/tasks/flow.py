@@ -17,16 +17,21 @@ from deepzoo.tasks.reconstruction import check_unit_range, first_images
 
 @dataclasses.dataclass(frozen=True)
 class Flow:
+    """Maximum likelihood for normalising flows on {"input": pixels k / (levels - 1) in [0, 1]}:
+    dequantised (Theis, van den Oord & Bethge 2016), reported in bits per dimension."""
     levels: int = 256
     eval_seed: int = 0
 
     def inputs(self, batch) -> tuple:
+        """The model's positional inputs: (batch["input"],)."""
         return (batch["input"],)
 
     def validate(self, output_shape, source, model_name):
+        """Fails early, with the fix, when the pixels are outside [0, 1]."""
         check_unit_range(first_images(source), f"the flow {model_name}")
 
     def dequantise(self, x, key):
+        """Pixels x in [0, 1] -> (k + u) / levels with k = round(x (levels - 1)), u ~ U(0, 1) from `key`."""
         k = jnp.round(x * (self.levels - 1))
         return (k + jax.random.uniform(key, x.shape)) / self.levels
 
@@ -35,12 +40,16 @@ class Flow:
         return (-log_prob + dims * np.log(self.levels)) / (dims * np.log(2.0))
 
     def loss(self, model, params, model_state, batch, rngs):
+        """(mean bits per dimension over the batch, (new model state, metrics)) of one training batch; metrics as in
+        evaluate. The dequantisation is drawn from rngs["dropout"]."""
         x = self.dequantise(batch["input"], jax.random.fold_in(rngs["dropout"], 1))
         out, new_state = apply_model(model, params, model_state, (x,), train=True, rngs=rngs)
         bits = self._bits(out["log_prob"], x)
         return jnp.mean(bits), (new_state, {"bits_per_dim": metrics_lib.pair(bits, 1.0)})
 
     def evaluate(self, model, params, model_state, batch):
+        """{metric: (sum, count)} over the real examples of `batch` (batch["mask"]): bits_per_dim, dequantised with
+        eval_seed."""
         x = self.dequantise(batch["input"], jax.random.key(self.eval_seed))
         out, _ = apply_model(model, params, model_state, (x,), train=False)
         return {"bits_per_dim": metrics_lib.pair(self._bits(out["log_prob"], x), batch["mask"])}

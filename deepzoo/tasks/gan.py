@@ -24,6 +24,7 @@ from deepzoo.tasks.reconstruction import check_unit_range, first_images
 
 
 def to_tanh_range(images):
+    """Images in [0, 1] -> [-1, 1], the generator's tanh range."""
     return 2.0 * images - 1.0
 
 
@@ -37,14 +38,19 @@ def sample_noise(key, batch: int, latent_dim: int, noise: str = "uniform"):
 
 @dataclasses.dataclass(frozen=True)
 class GAN:
+    """The GAN game (Goodfellow et al. 2014) with the non-saturating generator loss, for a model with
+    generate(z) and discriminate(images); the train step updates `players` in turn (module docstring)."""
     noise: str = "uniform"
     eval_seed: int = 0
     players = ("discriminator", "generator")   # the order of the updates within a step
 
     def inputs(self, batch) -> tuple:
+        """The model's positional inputs: (real images scaled to [-1, 1],)."""
         return (to_tanh_range(batch["input"]),)
 
     def validate(self, output_shape, source, model_name):
+        """Fails early, with the fix, when the samples are not shaped like the data's images or the
+        pixels are outside [0, 1]."""
         x = first_images(source)
         if tuple(output_shape["samples"][1:]) != tuple(x.shape[1:]):
             raise ValueError(f"model {model_name} generates images of shape {output_shape['samples'][1:]} but "
@@ -62,6 +68,9 @@ class GAN:
         return logits[:, 0], model_state
 
     def loss(self, model, params, model_state, batch, rngs, player: str = "discriminator"):
+        """(mean loss of `player`, (new model state, metrics)) of one training batch: "discriminator"
+        (metrics d_loss, d_real, d_fake: mean D on real and on generated images) or "generator" (g_loss). Both
+        draw the same z from rngs["dropout"]."""
         real = to_tanh_range(batch["input"])
         key = jax.random.fold_in(rngs["dropout"], 1)
         fake, model_state = self._generate(model, params, model_state, key, real.shape[0], True, rngs)
@@ -82,6 +91,8 @@ class GAN:
         return jnp.mean(per_example), (model_state, metrics)
 
     def evaluate(self, model, params, model_state, batch):
+        """{metric: (sum, count)} over the real examples of `batch` (batch["mask"]): d_loss, g_loss and d_accuracy, the
+        samples drawn from eval_seed."""
         real, weights = to_tanh_range(batch["input"]), batch["mask"]
         fake, _ = self._generate(model, params, model_state, jax.random.key(self.eval_seed), real.shape[0], False)
         real_logits, _ = self._discriminate(model, params, model_state, real, True)

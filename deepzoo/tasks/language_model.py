@@ -13,12 +13,16 @@ from deepzoo.tasks.apply import apply_model
 
 @dataclasses.dataclass(frozen=True)
 class LanguageModel:
+    """Next-token prediction on {"tokens": (B, L + 1)}: cross-entropy of tokens[:, 1:] given
+    tokens[:, :-1], PAD targets left out; metrics as sequences.token_metrics."""
     pad_id: int = 0
 
     def inputs(self, batch) -> tuple:
+        """The model's positional inputs: (batch["tokens"][:, :-1],)."""
         return (batch["tokens"][:, :-1],)
 
     def validate(self, output_shape, source, model_name):
+        """Fails early, with the fix, when the logits do not cover the dataset's vocabulary."""
         sequences.check_vocab(output_shape, source, model_name)
 
     def _metrics(self, logits, batch, example_mask):
@@ -28,10 +32,14 @@ class LanguageModel:
         return sequences.mean_loss(losses, weights), sequences.token_metrics(losses, correct, weights)
 
     def loss(self, model, params, model_state, batch, rngs):
+        """(mean cross-entropy over the batch's non-PAD target tokens, (new model state, metrics)) of one training
+        batch; metrics as in evaluate."""
         logits, new_state = apply_model(model, params, model_state, self.inputs(batch), train=True, rngs=rngs)
         loss, metrics = self._metrics(logits, batch, jnp.ones(batch["tokens"].shape[0]))
         return loss, (new_state, metrics)
 
     def evaluate(self, model, params, model_state, batch):
+        """{metric: (sum, count)} over the real examples of `batch` (batch["mask"]): loss, bits_per_token,
+        token_accuracy and sequence_accuracy."""
         logits, _ = apply_model(model, params, model_state, self.inputs(batch), train=False)
         return self._metrics(logits, batch, batch["mask"])[1]

@@ -28,15 +28,19 @@ def corrupt(tokens, rng, *, vocab_size: int, mask_id: int, mask_rate: float = 0.
 
 @dataclasses.dataclass(frozen=True)
 class MaskedLM:
+    """BERT's masked-language-model objective (Devlin et al. 2019) on {"tokens": (B, L)}: the
+    cross-entropy of the chosen tokens after 80/10/10 corruption (module docstring)."""
     mask_rate: float = 0.15
     mask_id: int = 3            # [MASK]; for the byte vocabulary UNK (3), which no text ever encodes to
     num_special: int = 4        # ids below it (PAD 0, EOS 1, BOS 2, UNK 3) are never chosen nor drawn
     eval_seed: int = 0
 
     def inputs(self, batch) -> tuple:
+        """The model's positional inputs: (batch["tokens"],), uncorrupted."""
         return (batch["tokens"],)
 
     def validate(self, output_shape, source, model_name):
+        """Fails early, with the fix, when the logits do not cover the dataset's vocabulary."""
         sequences.check_vocab(output_shape, source, model_name)
 
     def _metrics(self, model, params, model_state, batch, rng, example_mask, train: bool, rngs=None):
@@ -51,6 +55,8 @@ class MaskedLM:
         return sequences.mean_loss(losses, weights), metrics, new_state
 
     def loss(self, model, params, model_state, batch, rngs):
+        """(mean cross-entropy over the batch's chosen tokens, (new model state, metrics)) of one training batch;
+        metrics as in evaluate. The choice is drawn from rngs["dropout"]."""
         # The dropout key also draws the masks, folded so that the two never coincide.
         rng = jax.random.fold_in(rngs["dropout"], 1)
         loss, metrics, new_state = self._metrics(model, params, model_state, batch, rng,
@@ -58,5 +64,7 @@ class MaskedLM:
         return loss, (new_state, metrics)
 
     def evaluate(self, model, params, model_state, batch):
+        """{metric: (sum, count)} over the real examples of `batch` (batch["mask"]): loss, bits_per_token and
+        token_accuracy over the chosen tokens, chosen with eval_seed."""
         return self._metrics(model, params, model_state, batch, jax.random.key(self.eval_seed), batch["mask"],
                              False)[1]

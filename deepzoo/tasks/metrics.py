@@ -14,6 +14,7 @@ def pair(values, weights):
 
 
 def add(a: Metrics, b: Metrics) -> Metrics:
+    """Two metrics dicts of the same names added pair by pair: (sum_a + sum_b, count_a + count_b)."""
     return jax.tree.map(jnp.add, a, b)
 
 

@@ -25,6 +25,7 @@ def first_images(source, n: int = 256):
 
 
 def check_unit_range(images, what: str):
+    """Raises ValueError, naming `what` and the fix, unless every value of `images` is in [0, 1]."""
     low, high = float(np.min(images)), float(np.max(images))
     if low < 0.0 or high > 1.0:
         raise ValueError(f"{what} needs pixels in [0, 1] (Bernoulli means); the data holds values in "
@@ -39,6 +40,8 @@ def bernoulli_nll(logits, x):
 
 @dataclasses.dataclass(frozen=True)
 class Reconstruction:
+    """Autoencoder training: rebuild the clean input, optionally from a corrupted one (denoising,
+    Vincent et al. 2008) and with a sparsity penalty on the code (module docstring)."""
     reconstruction: str = "bernoulli"
     noise_std: float = 0.0
     mask_fraction: float = 0.0
@@ -53,9 +56,12 @@ class Reconstruction:
             raise ValueError(f"unknown sparsity={self.sparsity!r}; known: '' (none), l1, kl.")
 
     def inputs(self, batch) -> tuple:
+        """The model's positional inputs: (batch["input"],)."""
         return (batch["input"],)
 
     def validate(self, output_shape, source, model_name):
+        """Fails early, with the fix, when the reconstruction is not shaped like the inputs or,
+        for "bernoulli", the pixels are outside [0, 1]."""
         x = first_images(source)
         if tuple(output_shape["reconstruction"][1:]) != tuple(x.shape[1:]):
             raise ValueError(f"model {model_name} reconstructs shape {output_shape['reconstruction'][1:]} but the "
@@ -64,6 +70,8 @@ class Reconstruction:
             check_unit_range(x, f"reconstruction='bernoulli' ({model_name})")
 
     def corrupt(self, x, rng):
+        """x with Gaussian noise of std noise_std added and a fraction mask_fraction of its
+        values set to 0, both drawn from `rng`."""
         k_noise, k_mask = jax.random.split(rng)
         if self.noise_std:
             x = x + self.noise_std * jax.random.normal(k_noise, x.shape, x.dtype)
@@ -95,6 +103,9 @@ class Reconstruction:
                 "mean_abs_code": metrics_lib.pair(jnp.mean(jnp.abs(out["code"]), -1), weights)}
 
     def loss(self, model, params, model_state, batch, rngs):
+        """(mean reconstruction error + sparsity_weight * penalty, (new model state, metrics)) of
+        one training batch, the input corrupted from rngs["dropout"] when noise_std or mask_fraction is set;
+        metrics as in evaluate, and loss."""
         x = batch["input"]
         noisy = self.corrupt(x, jax.random.fold_in(rngs["dropout"], 1)) if self.noise_std or self.mask_fraction else x
         out, new_state = apply_model(model, params, model_state, (noisy,), train=True, rngs=rngs)
@@ -104,6 +115,8 @@ class Reconstruction:
                                   **self._metrics(error, penalty, x, out, 1.0)})
 
     def evaluate(self, model, params, model_state, batch):
+        """{metric: (sum, count)} over the real examples of `batch` (batch["mask"]): reconstruction, pixel_mse,
+        sparsity_penalty and mean_abs_code, on clean inputs."""
         x = batch["input"]
         out, _ = apply_model(model, params, model_state, (x,), train=False)
         error, penalty = self._terms(out, x)

@@ -28,6 +28,8 @@ def _apply(model, params, model_state, obs):
 
 @dataclasses.dataclass(frozen=True)
 class QLearning:
+    """DQN's loss (Mnih et al. 2015), double Q-learning by default (van Hasselt, Guez & Silver 2016):
+    the Huber loss between Q(s, a) and the target y (module docstring)."""
     gamma: float = 0.99
     double: bool = True
     huber_delta: float = 1.0
@@ -35,9 +37,12 @@ class QLearning:
     stacked_frames: bool = False
 
     def inputs(self, batch) -> tuple:
+        """The model's positional inputs: (batch["obs"],)."""
         return (batch["obs"],)
 
     def next_obs(self, batch):
+        """s' of each transition: batch["next"], or with stacked_frames the frames of s shifted by
+        one with batch["next"] (the newest frame) last."""
         if self.stacked_frames:
             return jnp.concatenate([batch["obs"][..., 1:], batch["next"]], axis=-1)
         return batch["next"]
@@ -60,16 +65,21 @@ class QLearning:
         return q, y
 
     def loss(self, model, params, model_state, batch, rngs):
+        """(mean Huber loss, (model_state, metrics)) of a replay sample, the target network's
+        parameters in batch["target_params"]; metrics loss and q (the mean Q(s, a))."""
         q, y = self.q_and_target(model, params, batch["target_params"], batch, model_state)
         huber = optax.huber_loss(q, y, delta=self.huber_delta)
         return jnp.mean(huber), (model_state, {"loss": metrics_lib.pair(huber, 1.0), "q": metrics_lib.pair(q, 1.0)})
 
     def evaluate(self, model, params, model_state, batch):
+        """The metrics of `loss` on `batch`, unweighted (no mask)."""
         return self.loss(model, params, model_state, batch, None)[1][1]
 
 
 @dataclasses.dataclass(frozen=True)
 class PolicyGradientLoss:
+    """The actor-critic loss of PPO (Schulman et al. 2017) or REINFORCE with a baseline
+    (Williams 1992), with value and entropy terms (module docstring)."""
     algorithm: str = "ppo"        # or "reinforce"
     clip: float = 0.2
     vf_coef: float = 0.5
@@ -80,9 +90,12 @@ class PolicyGradientLoss:
             raise ValueError(f"unknown policy-gradient algorithm {self.algorithm!r}; known: ppo, reinforce.")
 
     def inputs(self, batch) -> tuple:
+        """The model's positional inputs: (batch["obs"],)."""
         return (batch["obs"],)
 
     def loss(self, model, params, model_state, batch, rngs):
+        """(policy loss + vf_coef * value loss - ent_coef * entropy, (model_state, metrics)) of
+        a rollout minibatch; metrics policy_loss, value_loss and entropy."""
         logits, value = _apply(model, params, model_state, batch["obs"])
         log_probs = jax.nn.log_softmax(logits)
         log_prob = jnp.take_along_axis(log_probs, batch["action"][:, None], axis=1)[:, 0]
@@ -101,4 +114,5 @@ class PolicyGradientLoss:
         return total, (model_state, metrics)
 
     def evaluate(self, model, params, model_state, batch):
+        """The metrics of `loss` on `batch`, unweighted (no mask)."""
         return self.loss(model, params, model_state, batch, None)[1][1]

@@ -22,6 +22,8 @@ def shift_right(target, bos_id: int):
 
 @dataclasses.dataclass(frozen=True)
 class Seq2Seq:
+    """Teacher-forced cross-entropy of the target tokens (translation, captioning), optionally
+    label-smoothed; with eval_decode_length, evaluation also decodes greedily (module docstring)."""
     source_key: str = "source"       # "image" for captioning
     label_smoothing: float = 0.0
     eval_decode_length: int = 0      # > 0: greedy decoding of this many tokens in evaluation
@@ -30,13 +32,16 @@ class Seq2Seq:
     bos_id: int = 2
 
     def source(self, batch):
+        """batch[source_key]; uint8 images scaled to [0, 1] float32."""
         x = batch[self.source_key]
         return x.astype(jnp.float32) / 255.0 if x.dtype == jnp.uint8 else x
 
     def inputs(self, batch) -> tuple:
+        """The model's positional inputs: (source, [BOS, target[:, :-1]])."""
         return self.source(batch), shift_right(batch["target"], self.bos_id)
 
     def validate(self, output_shape, source, model_name):
+        """Fails early, with the fix, when the logits do not cover the dataset's vocabulary."""
         sequences.check_vocab(output_shape, source, model_name)
 
     def _metrics(self, logits, batch, example_mask, label_smoothing):
@@ -46,11 +51,16 @@ class Seq2Seq:
         return sequences.mean_loss(losses, weights), sequences.token_metrics(losses, correct, weights)
 
     def loss(self, model, params, model_state, batch, rngs):
+        """(mean cross-entropy over the batch's non-PAD target tokens, label-smoothed when label_smoothing > 0,
+        (new model state, metrics)) of one training batch; metrics loss, bits_per_token, token_accuracy and
+        sequence_accuracy."""
         logits, new_state = apply_model(model, params, model_state, self.inputs(batch), train=True, rngs=rngs)
         loss, metrics = self._metrics(logits, batch, jnp.ones(batch["target"].shape[0]), self.label_smoothing)
         return loss, (new_state, metrics)
 
     def evaluate(self, model, params, model_state, batch):
+        """{metric: (sum, count)} over the real examples of `batch` (batch["mask"]): loss (no label smoothing),
+        bits_per_token, token_accuracy, sequence_accuracy, and exact_match with eval_decode_length."""
         logits, _ = apply_model(model, params, model_state, self.inputs(batch), train=False)
         # Evaluation reports the true cross-entropy, without label smoothing.
         metrics = self._metrics(logits, batch, batch["mask"], 0.0)[1]

@@ -31,6 +31,7 @@ def token_metrics(losses, correct, weights) -> metrics_lib.Metrics:
 
 
 def mean_loss(losses, weights):
+    """The weighted mean of per-token `losses`: sum(losses * weights) / max(sum(weights), 1)."""
     return jnp.sum(losses * weights) / jnp.maximum(jnp.sum(weights), 1.0)
 
 

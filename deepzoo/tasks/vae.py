@@ -23,10 +23,13 @@ def gaussian_kl(mean, log_var):
 
 @dataclasses.dataclass(frozen=True)
 class VariationalAutoencoder:
+    """Minus the ELBO (Kingma & Welling 2014) in nats per image, its KL weighted by beta
+    (beta-VAE, Higgins et al. 2017); one eps ~ N(0, I) per image (module docstring)."""
     beta: float = 1.0
     eval_seed: int = 0
 
     def inputs(self, batch) -> tuple:
+        """The model's positional inputs for shape checks: (batch["input"],), no eps."""
         return (batch["input"],)
 
     @staticmethod
@@ -35,6 +38,8 @@ class VariationalAutoencoder:
         return x, jax.random.normal(key, (x.shape[0], model.latent_dim))
 
     def validate(self, output_shape, source, model_name):
+        """Fails early, with the fix, when the decoder's output is not shaped like the
+        images or the pixels are outside [0, 1]."""
         x = first_images(source)
         if tuple(output_shape["logits"][1:]) != tuple(x.shape[1:]):
             raise ValueError(f"model {model_name} decodes shape {output_shape['logits'][1:]} but the images have "
@@ -50,6 +55,8 @@ class VariationalAutoencoder:
             "kl": metrics_lib.pair(kl, weights)}
 
     def loss(self, model, params, model_state, batch, rngs):
+        """(mean reconstruction + beta * KL, (new model state, metrics)) of one training
+        batch, eps drawn from rngs["dropout"]; metrics as in evaluate, and loss."""
         inputs = self._sampled(model, batch, jax.random.fold_in(rngs["dropout"], 1))
         out, new_state = apply_model(model, params, model_state, inputs, train=True, rngs=rngs)
         _, reconstruction, kl, metrics = self._metrics(out, batch["input"], 1.0)
@@ -57,6 +64,8 @@ class VariationalAutoencoder:
         return loss, (new_state, {"loss": metrics_lib.pair(jnp.broadcast_to(loss, kl.shape), 1.0), **metrics})
 
     def evaluate(self, model, params, model_state, batch):
+        """{metric: (sum, count)} over the real examples of `batch` (batch["mask"]): neg_elbo, reconstruction and kl,
+        eps drawn from eval_seed."""
         inputs = self._sampled(model, batch, jax.random.key(self.eval_seed))
         out, _ = apply_model(model, params, model_state, inputs, train=False)
         return self._metrics(out, batch["input"], batch["mask"])[3]
