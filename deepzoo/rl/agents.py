@@ -99,31 +99,45 @@ class Agents:
         return {"agents": agents, "best_params": agents.params, "best_return": jnp.full(len(self.members), -jnp.inf)}
 
     def abstract_state(self):
+        """The ShapeDtypeStructs of init()'s state: the checkpoint's restore target."""
         return jax.eval_shape(self._init)
 
     def init(self):
+        """A fresh state: every seed's agent from its own key (folded from config.seed), best_params its
+        initial parameters, best_return -inf."""
         return jax.jit(self._init)()
 
     def begin(self, step: int):
+        """Nothing to open: the environments are part of the agents' state."""
         pass
 
     def run(self, state, step: int):
+        """One chunk, dispatched: config.iterations_per_chunk iterations of every seed's agent ->
+        (state, {name: (sum, count)} per seed over the finite values)."""
         agents, metrics = self._run(state["agents"])
         return {**state, "agents": agents}, metrics
 
     def train_records(self, metrics, step: int) -> list[dict]:
+        """One "train" record per seed: env_steps and the mean of each metric, left out where the
+        seed had no finite value (no episode ended, no update yet)."""
         means = {k: np.asarray(s) / np.maximum(np.asarray(c), 1) for k, (s, c) in metrics.items()}
         return [{"split": "train", "member": seed, "env_steps": step * self.env_steps_per_chunk,
                  **{k: float(v[i]) for k, v in means.items() if metrics[k][1][i] > 0}}
                 for i, seed in enumerate(self.members)]
 
     def evaluate(self, state, step: int):
+        """Plays every seed's greedy policy for config.eval_episodes episodes (the key of
+        evaluation_key(config.seed, step)) and keeps each seed's best parameters so far -> (state, one "eval"
+        record per seed with its mean return)."""
         returns = self._evaluate(state["agents"].params, evaluation_key(self.config.seed, step)).mean(1)
         state = self._keep_best(state, returns)
         return state, [{"split": "eval", "member": seed, "env_steps": step * self.env_steps_per_chunk, "return": float(r)}
                        for seed, r in zip(self.members, np.asarray(returns))]
 
     def summary(self, state, records) -> dict:
+        """results.json's values from the latest records: the evaluation returns (mean, worst seed,
+        each seed), the mean training return, and each seed's best policy played again on fresh episodes
+        (best_return, best_return_min_seed, best_return_seed<i>)."""
         evals = [r["return"] for r in records if r["split"] == "eval"]
         trains = [r["train_return"] for r in records if r["split"] == "train" and "train_return" in r]
         # Each seed's best policy, played again on fresh episodes: the choice saw the others, so their score
@@ -137,6 +151,7 @@ class Agents:
                 **{f"best_return_seed{i}": float(r) for i, r in enumerate(best)}}
 
     def plot(self, records, path):
+        """Draws the seeds' evaluation returns against environment steps (curves.seed_returns) into `path`."""
         curves.seed_returns(records, path, f"{self.config.agent.name} on {self.config.env.name}",
                             self.config.env.get("solved_at"))
 

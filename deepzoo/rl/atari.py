@@ -24,6 +24,9 @@ from jax.experimental import io_callback
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class AtariVecEnv:
+    """`num_envs` Atari games in ale-py's vector environment behind VecEnv's interface, stepped on
+    the host through io_callback. Observations (num_envs, 84, 84, 4) uint8, the newest frame last; the
+    state that reset and step pass around is a placeholder (the games' state is on the host)."""
     game: str
     num_envs: int
     envs: Any                     # ale_py.vector_env.AtariVectorEnv
@@ -33,6 +36,7 @@ class AtariVecEnv:
 
     @property
     def num_actions(self) -> int:
+        """The number of actions of the game's action space in ale-py."""
         return int(self.envs.single_action_space.n)
 
     def _obs_struct(self):
@@ -51,11 +55,14 @@ class AtariVecEnv:
                 to_hwc(final))
 
     def reset(self, key):
+        """Starts new games seeded from `key` -> (obs (num_envs, 84, 84, 4) uint8, placeholder state)."""
         seed = jax.random.randint(key, (), 0, 2**31 - 1)
         obs = io_callback(self._host_reset, self._obs_struct(), seed)
         return obs, jnp.zeros(self.num_envs)          # the games' state is on the host
 
     def step(self, key, state, actions):
+        """One agent step of every game -> (obs, state, reward, terminated, truncated, final_obs),
+        as VecEnv.step: a game that ends restarts at once, final_obs holding its last observation."""
         n = self.num_envs
         shapes = (self._obs_struct(), jax.ShapeDtypeStruct((n,), jnp.float32), jax.ShapeDtypeStruct((n,), bool),
                   jax.ShapeDtypeStruct((n,), bool), self._obs_struct())

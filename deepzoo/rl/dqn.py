@@ -32,6 +32,8 @@ from deepzoo.train.step import make_train_step
 
 @flax.struct.dataclass
 class AgentState:
+    """DQN's whole state as one pytree (learner, target network, replay buffer, environments, key):
+    a chunk is one lax.scan over it, seeds one vmap, and its checkpoint resumes a run exactly."""
     step: jax.Array               # iterations done (train_every agent steps, then the updates)
     learner: TrainState           # the online network and its optimizer; learner.step: gradient steps taken
     target_params: Any
@@ -43,12 +45,15 @@ class AgentState:
     key: jax.Array
 
     @property
-    def params(self):             # the online network's, which acts and is evaluated
+    def params(self):
+        """The online network's parameters: the ones that act and are evaluated."""
         return self.learner.params
 
 
 @dataclasses.dataclass(frozen=True)
 class DQN:
+    """Deep Q-learning (Mnih et al. 2015), double by default (van Hasselt, Guez & Silver 2016), with the
+    environments, the replay buffer and the learner on the device (module docstring)."""
     env: VecEnv
     network: Any                  # a Flax module: observations (B, *obs_shape) -> Q-values (B, actions)
     tx: Any                       # optax optimizer
@@ -70,6 +75,8 @@ class DQN:
     stacked_frames: bool = False
 
     def init(self, key) -> AgentState:
+        """A fresh AgentState from `key`: environments reset, network initialised, the target network a
+        copy of it, the replay buffer empty."""
         k_params, k_env, key = jax.random.split(key, 3)
         obs, env_state = self.env.reset(k_env)
         params = self.network.init(k_params, obs)["params"]
@@ -86,18 +93,23 @@ class DQN:
 
     @property
     def task(self) -> QLearning:
+        """The QLearning loss with this agent's gamma, double, huber_delta and stacked_frames."""
         return QLearning(gamma=self.gamma, double=self.double, huber_delta=self.huber_delta,
                          stacked_frames=self.stacked_frames)
 
     def q_values(self, params, obs):
+        """obs (B, *obs_shape) -> Q-values (B, num_actions) of the network with `params`."""
         return self.network.apply({"params": params}, obs)
 
     def epsilon(self, step):
+        """The exploration rate after `step` agent steps: linear from eps_start to eps_end over
+        eps_decay_steps, then eps_end."""
         fraction = jnp.clip(step / self.eps_decay_steps, 0.0, 1.0)
         return self.eps_start + fraction * (self.eps_end - self.eps_start)
 
     @property
     def env_steps_per_iteration(self) -> int:
+        """Environment steps in one iteration: train_every x num_envs."""
         return self.train_every * self.env.num_envs
 
     def _learn(self, state: AgentState, _=None):
@@ -144,4 +156,5 @@ class DQN:
                                                      "epsilon": self.epsilon(first + self.train_every)}
 
     def act_greedy(self, params, obs):
+        """obs (B, *obs_shape) -> the action of highest Q-value of each row (B,)."""
         return jnp.argmax(self.q_values(params, obs), axis=1)

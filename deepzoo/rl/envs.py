@@ -21,26 +21,34 @@ KNOWN = ("CartPole-v1", "Acrobot-v1", "MountainCar-v0")
 
 @dataclasses.dataclass(frozen=True)
 class VecEnv:
+    """A gymnax environment (Lange 2022) and its params, vmapped over num_envs copies that reset
+    themselves at the end of each episode."""
     env: Any
     params: Any
     num_envs: int
 
     @property
     def obs_shape(self) -> tuple:
+        """The shape of one environment's observation."""
         return tuple(self.env.observation_space(self.params).shape)
 
     @property
     def num_actions(self) -> int:
+        """The number of discrete actions."""
         return int(self.env.action_space(self.params).n)
 
     @property
     def max_steps(self) -> int:
+        """The episode time limit, in steps."""
         return int(self.params.max_steps_in_episode)
 
     def reset(self, key):
+        """(obs (num_envs, *obs_shape), state) of num_envs new episodes, each from its own key split from `key`."""
         return jax.vmap(self.env.reset, in_axes=(0, None))(jax.random.split(key, self.num_envs), self.params)
 
     def step(self, key, state, actions):
+        """One step of every environment with actions (num_envs,) -> (obs, state, reward, terminated,
+        truncated, final_obs); an ended episode restarts at once and final_obs holds its last observation."""
         obs, state, reward, terminated, truncated, info = jax.vmap(self.env.step, in_axes=(0, 0, 0, None))(
             jax.random.split(key, self.num_envs), state, actions, self.params)
         return obs, state, reward, terminated, truncated, info["final_observation"]

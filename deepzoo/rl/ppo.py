@@ -28,6 +28,8 @@ from deepzoo.train.step import make_train_step
 
 @flax.struct.dataclass
 class PolicyState:
+    """The policy-gradient agent's whole state as one pytree (learner, environments, running
+    returns, key), scanned over a chunk and vmapped over seeds like DQN's."""
     step: jax.Array               # iterations done
     learner: TrainState           # the network and its optimizer; learner.step: gradient steps taken
     env_state: Any
@@ -37,11 +39,14 @@ class PolicyState:
 
     @property
     def params(self):
+        """The network's parameters."""
         return self.learner.params
 
 
 @dataclasses.dataclass(frozen=True)
 class PolicyGradient:
+    """PPO (Schulman et al. 2017) or REINFORCE with a baseline (Williams 1992), with GAE advantages
+    (Schulman et al. 2016) and everything on the device (module docstring)."""
     env: VecEnv
     network: Any                  # observations (B, *obs_shape) -> (logits (B, actions), values (B,))
     tx: Any
@@ -60,14 +65,17 @@ class PolicyGradient:
 
     @property
     def task(self) -> PolicyGradientLoss:
+        """The PolicyGradientLoss with this agent's algorithm, clip, vf_coef and ent_coef."""
         return PolicyGradientLoss(algorithm=self.algorithm, clip=self.clip, vf_coef=self.vf_coef,
                                   ent_coef=self.ent_coef)
 
     @property
     def env_steps_per_iteration(self) -> int:
+        """Environment steps in one iteration: num_steps x num_envs."""
         return self.num_steps * self.env.num_envs
 
     def init(self, key) -> PolicyState:
+        """A fresh PolicyState from `key`: environments reset, network initialised."""
         k_params, k_env, key = jax.random.split(key, 3)
         obs, env_state = self.env.reset(k_env)
         params = self.network.init(k_params, obs)["params"]
@@ -77,9 +85,12 @@ class PolicyGradient:
                            episode_return=jnp.zeros(self.env.num_envs), key=key)
 
     def policy(self, params, obs):
+        """obs (B, *obs_shape) -> (action logits (B, num_actions), values (B,)) of the network
+        with `params`."""
         return self.network.apply({"params": params}, obs)
 
     def act_greedy(self, params, obs):
+        """obs (B, *obs_shape) -> the most probable action of each row (B,)."""
         return jnp.argmax(self.policy(params, obs)[0], axis=1)
 
     def rollout(self, state: PolicyState):
@@ -102,6 +113,9 @@ class PolicyGradient:
         return state, trajectory, finished
 
     def advantages(self, trajectory, last_value):
+        """GAE over a rollout's (num_steps, num_envs) trajectory, bootstrapped from
+        last_value (num_envs,) -> (advantages A, returns A + V), each (num_steps, num_envs); REINFORCE uses
+        lambda = 1."""
         lam = 1.0 if self.algorithm == "reinforce" else self.gae_lambda
 
         def backward(carry, t):

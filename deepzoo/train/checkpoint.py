@@ -130,15 +130,20 @@ class CheckpointReadError(OSError):
 
 
 class Checkpoints:
+    """A run's Orbax checkpoints in `directory`, the newest max_to_keep kept; restore() takes the
+    newest step that reads back (module docstring)."""
 
     def __init__(self, directory: str, *, max_to_keep: int = 3):
         self.directory = files.path(directory)
         self.manager = _manager(self.directory, max_to_keep)
 
     def steps(self) -> list[int]:
+        """The saved steps, oldest first."""
         return sorted(self.manager.all_steps())
 
     def save(self, step: int, state):
+        """Starts saving `state` as `step`, in the background (wait() blocks until it is written); a
+        step already saved is left as it is."""
         if step not in self.manager.all_steps():
             self.manager.save(step, args=ocp.args.StandardSave(state))
 
@@ -230,9 +235,11 @@ class Checkpoints:
         self.manager.reload()
 
     def wait(self):
+        """Blocks until the saves in progress are written."""
         self.manager.wait_until_finished()
 
     def close(self):
+        """Waits for the saves in progress, then closes the Orbax manager."""
         self.manager.close()
 
 

@@ -14,6 +14,7 @@ def path(p) -> epath.Path:
 
 
 def is_local(p) -> bool:
+    """Whether `p` is a local path rather than a URL (gs://...)."""
     return "://" not in str(p)
 
 
@@ -33,6 +34,7 @@ def write(p, data: str | bytes):
 
 
 def write_json(p, value):
+    """Writes `value` to `p` as indented JSON, atomically (see write)."""
     write(p, json.dumps(value, indent=2) + "\n")
 
 

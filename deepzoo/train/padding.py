@@ -29,6 +29,7 @@ def unpad(tree, shapes):
 
 
 def count_params(shapes) -> int:
+    """The number of values in the leaves of `shapes` (arrays or ShapeDtypeStructs)."""
     return int(sum(np.prod(x.shape) for x in jax.tree.leaves(shapes)))
 
 

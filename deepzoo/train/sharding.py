@@ -9,15 +9,18 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 
 def make_mesh(devices=None) -> Mesh:
+    """A 1-D mesh with the axis "data" over `devices` (default: every device of every process)."""
     devices = jax.devices() if devices is None else devices
     return Mesh(np.asarray(devices), ("data",))
 
 
 def replicated(mesh: Mesh) -> NamedSharding:
+    """The sharding that puts a whole copy on every device of `mesh`."""
     return NamedSharding(mesh, P())
 
 
 def batch_sharded(mesh: Mesh) -> NamedSharding:
+    """The sharding that splits the leading (batch) axis over the mesh's "data" axis."""
     return NamedSharding(mesh, P("data"))
 
 

@@ -8,6 +8,8 @@ import jax.numpy as jnp
 
 @flax.struct.dataclass
 class TrainState:
+    """A model in training, what a supervised run's checkpoint holds: step (which also fixes the data
+    position), params, opt_state ({player: state} for a game's players), model_state and ema_params."""
     step: jax.Array
     params: Any
     opt_state: Any

@@ -263,14 +263,18 @@ class Trials:
         return jax.device_put(jax.tree.map(lambda *xs: jnp.stack(xs), *states), self.trial_sharding)
 
     def abstract_state(self):
+        """The group's state as ShapeDtypeStructs, a leading trial axis on every leaf: the restore target."""
         return self.shapes
 
     def begin(self, step: int):
+        """Opens each trial's training batches (its own seed and data) at chunk `step`."""
         self.batches = [data.train_batches(train, global_batch_size=c.batch_size, seed=c.seed,
                                            start_step=step * self.steps_per_unit, process_index=0, process_count=1)
                         for c, (train, _) in zip(self.configs, self.sources)]
 
     def run(self, state, step: int):
+        """One chunk, dispatched: log_every_steps train steps of every trial -> (state, {name: (sum,
+        count)} per trial, summed over the chunk)."""
         k = self.steps_per_unit
         chunks = [jax.tree.map(lambda *xs: np.stack(xs), *(next(it) for _ in range(k))) for it in self.batches]
         batches = jax.tree.map(lambda *xs: np.stack(xs, axis=1), *chunks)     # (steps, trials, batch, ...)
@@ -282,6 +286,7 @@ class Trials:
         return [{k: float(s[i] / max(c[i], 1e-12)) for k, (s, c) in metrics.items()} for i in range(len(self.members))]
 
     def train_records(self, metrics, step: int) -> list[dict]:
+        """One "running" record per trial: the mean of each metric since the last record."""
         return [{"split": "running", "member": name, **values}
                 for name, values in zip(self.members, self._per_trial(metrics))]
 
@@ -317,6 +322,8 @@ class Trials:
         return state, records
 
     def summary(self, state, records) -> dict:
+        """{"trials": {name: row}}: each trial's id, fields, parameter count (of its narrow network)
+        and latest values, prefixed by their split. Raises RuntimeError if a trial's padding learned anything."""
         params = jax.device_get(state.params)
         rows = {}
         for i, (name, narrow) in enumerate(zip(self.members, self.narrow)):
@@ -335,6 +342,7 @@ class Trials:
         return {"trials": rows}
 
     def plot(self, records, path):
+        """Draws the group's learning curves (curves.learning_curves, trials averaged per step) into `path`."""
         curves.learning_curves(records, path)
 
 

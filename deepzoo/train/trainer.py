@@ -66,6 +66,8 @@ def _check_config(config, mesh, periods: dict[str, int]):
 
 
 def evaluate(eval_step, state, source, batch_size, mesh) -> dict[str, float]:
+    """{name: mean} of `eval_step`'s metrics over every batch of `source`, in global batches of
+    batch_size on `mesh`, fetched to the host."""
     total = None
     for batch in data.eval_batches(source, global_batch_size=batch_size):
         m = eval_step(state, sharding.global_batch(batch, mesh))
@@ -139,9 +141,12 @@ class Supervised:
             logging.info("A train step does %.3g FLOPs.", self.flops_per_step)
 
     def abstract_state(self):
+        """The state's ShapeDtypeStructs, replicated on the mesh: the checkpoint's restore target."""
         return self.shapes
 
     def init(self):
+        """A fresh state from config.seed, replicated on the mesh; with config.init_from, the layers it names
+        start from the checkpoint of its workdir."""
         state = jax.jit(self._init, out_shardings=self.state_sharding)()
         init_from = self.config.get("init_from")
         if init_from and init_from.workdir:  # transfer: part of another run's weights
@@ -150,18 +155,24 @@ class Supervised:
         return state
 
     def begin(self, step: int):
+        """Opens the training batches at `step`: the batches an uninterrupted run reads from there."""
         ds = self.config.dataset
         self.batches = data.train_batches(self.train_source, global_batch_size=self.config.batch_size,
                                           seed=self.config.seed, start_step=step, num_steps=self.num_steps - step,
                                           prefetch=ds.prefetch, threads=ds.get("threads", 1))
 
     def run(self, state, step: int):
+        """One train step on the next global batch, dispatched -> (state, metrics {name: (sum, count)})."""
         return self.train_step(state, sharding.global_batch(next(self.batches), self.mesh))
 
     def train_records(self, metrics, step: int) -> list[dict]:
+        """One "train" record: each metric's mean since the last record, and the learning rate
+        of the last step."""
         return [{"split": "train", **metrics_lib.means(metrics), "learning_rate": float(self.learning_rate(step - 1))}]
 
     def evaluate(self, state, step: int):
+        """(state, one record of the eval split's metrics, those of the EMA parameters prefixed
+        "ema_" when config.ema_decay > 0); no record without an eval split."""
         if self.eval_source is None:
             return state, []
         values = {}
@@ -181,6 +192,7 @@ class Supervised:
         return results
 
     def plot(self, records, path):
+        """Draws the run's learning curves (curves.learning_curves) into `path`."""
         curves.learning_curves(records, path)
 
 
