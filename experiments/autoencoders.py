@@ -14,11 +14,12 @@ import jax
 import jax.numpy as jnp
 import matplotlib
 import numpy as np
-from absl import app, flags, logging
+from absl import flags, logging
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from deepzoo import cli, report  # noqa: E402
 from deepzoo import config as config_lib  # noqa: E402
 from deepzoo import data, models, tasks  # noqa: E402
 from deepzoo.train import trainer  # noqa: E402
@@ -26,7 +27,7 @@ from deepzoo.train.checkpoint import load_variables, quiet_orbax_logs  # noqa: E
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", "runs/autoencoders", "Run directories, one per variant (resumable).")
-flags.DEFINE_string("output_dir", str(Path(__file__).with_suffix("")), "Where tables and figures go.")
+report.define_flags()
 flags.DEFINE_string("variant", "", "Config variant appended to each run, e.g. 'smoke' for tests.")
 
 RUNS = ("ae", "conv_ae", "denoising", "sparse", "ae_2d", "vae", "flow")
@@ -52,8 +53,7 @@ def grid(images, rows, cols):
 def main(argv):
     del argv
     quiet_orbax_logs()
-    out = Path(FLAGS.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = report.output_dir(__file__)
     test = data.load("mnist5k", "test")
     x, labels = jnp.asarray(test.arrays["input"]), test.arrays["label"]
     shown = x[:10]
@@ -163,4 +163,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -18,11 +18,12 @@ import jax
 import jax.numpy as jnp
 import matplotlib
 import numpy as np
-from absl import app, flags, logging
+from absl import flags, logging
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from deepzoo import cli, report  # noqa: E402
 from deepzoo import config as config_lib  # noqa: E402
 from deepzoo import data, models  # noqa: E402
 from deepzoo.data import text  # noqa: E402
@@ -34,7 +35,7 @@ from deepzoo.train.checkpoint import load_variables, quiet_orbax_logs  # noqa: E
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", "runs/captioning", "The run directory (resumable).")
-flags.DEFINE_string("output_dir", str(Path(__file__).with_suffix("")), "Where tables and figures go.")
+report.define_flags()
 flags.DEFINE_string("variant", "", "Config variant, e.g. 'smoke' for tests.")
 flags.DEFINE_integer("beam_size", 3, "Beam width (greedy is always reported too).")
 flags.DEFINE_integer("examples", 4, "Test images whose attention maps are drawn.")
@@ -82,8 +83,7 @@ def plot_attention(model, variables, images, tokens, vocab, path: Path):
 def main(argv):
     del argv
     quiet_orbax_logs()
-    output_dir, workdir = Path(FLAGS.output_dir), Path(FLAGS.workdir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    output_dir, workdir = report.output_dir(__file__), Path(FLAGS.workdir)
     config = config_lib.load("configs/mnist_captions.py" + (f":{FLAGS.variant}" if FLAGS.variant else ""))
     trainer.train_and_evaluate(config, workdir)
     model = models.get(config.model.name, **config.model.kwargs)
@@ -122,4 +122,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

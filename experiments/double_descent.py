@@ -26,13 +26,15 @@ from absl import app, flags, logging
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from deepzoo import cli, report  # noqa: E402
 from deepzoo import config as config_lib  # noqa: E402
 from deepzoo.train import sweep as sweep_lib  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_list("sweeps", ["mlp", "samples", "cnn"], "Variants of configs/double_descent.py to run.")
+SWEEPS = ("mlp", "samples", "cnn")
+flags.DEFINE_list("sweeps", list(SWEEPS), "Variants of configs/double_descent.py to run.")
 flags.DEFINE_string("workdir", "runs/double_descent", "Where the trials run (resumable).")
-flags.DEFINE_string("output_dir", str(Path(__file__).with_suffix("")), "Where figures, CSVs and the report go.")
+report.define_flags()
 flags.DEFINE_string("override", "", "Test hook: a config variant to start from instead (e.g. 'smoke').")
 
 CONFIG_FILE = Path(__file__).resolve().parents[1] / "configs" / "double_descent.py"
@@ -221,23 +223,26 @@ def run_sweep(variant: str):
 
 def main(argv):
     del argv
-    out = Path(FLAGS.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    report = ["# Deep double descent on MNIST-1D", "",
-              "Regenerate with `python experiments/double_descent.py` (configs/double_descent.py; each group of "
+    out = report.output_dir(__file__)
+    head = ["# Deep double descent on MNIST-1D", "",
+            "Regenerate with `python experiments/double_descent.py --update_results` (configs/double_descent.py; each group of "
               "trials keeps its config, status and metrics under the workdir). Error is 1 - accuracy; train error is on the "
               "trial's own training set with its noisy labels. The classical minimum is the lowest test error "
               "among models with at most half as many parameters as training examples; the peak is the highest "
               "error at a width past it.", ""]
     fields = ["width", "label_noise", "seed", "train_size", "epochs", "params", "train_accuracy", "test_accuracy",
               "train_loss", "test_loss", "seconds"]
-    for variant in FLAGS.sweeps:
+    unknown = [v for v in FLAGS.sweeps if v not in SWEEPS]
+    if unknown:
+        raise app.UsageError(f"--sweeps: unknown sweep {unknown[0]!r}; known: {', '.join(SWEEPS)}.")
+    sections = {}  # of results.md, one per sweep: a sweep not run now keeps its section from before
+    for variant in [v for v in SWEEPS if v in FLAGS.sweeps]:
         config, rows, curves, minutes = run_sweep(variant)
         s = sweep_values(config)
-        name = {"mlp": "mlp", "samples": "mlp", "cnn": "cnn"}.get(variant, variant)
-        write_csv(out / f"{name}.csv", rows, fields)
-        write_csv(out / f"curves_{name}.csv", curves,
-                  ["width", "label_noise", "seed", "train_size", "epoch", "train_accuracy", "test_accuracy"])
+        write_csv(out / f"{variant}.csv", rows, fields)
+        if variant != "samples":  # its trials' curves are the mlp sweep's, and more
+            write_csv(out / f"curves_{variant}.csv", curves,
+                      ["width", "label_noise", "seed", "train_size", "epoch", "train_accuracy", "test_accuracy"])
         n = max(s.train_size)
         opt = config.optimizer
         setup = (f"{config.model.name}, widths {', '.join(map(str, s.width))}; seeds {', '.join(map(str, s.seed))}; "
@@ -245,13 +250,14 @@ def main(argv):
                  f"{opt.name} (momentum {opt.get('momentum', 0)}), learning rate {opt.learning_rate} "
                  f"{opt.schedule}, batch {config.batch_size}. Training took {minutes:.1f} min here (2 CPU cores; the sum of the "
                  f"groups' clocks, from their first epoch to their last evaluation).")
+        doc = sections[variant] = []
         if variant in ("mlp", "cnn"):
             title = "MLP 40-h-h-10" if variant == "mlp" else "five-layer CNN, channels k-2k-4k-8k"
             noises = sorted(s.label_noise)
-            plot_model_wise(rows, n, noises, title, out / f"model_wise_{name}.png")
-            report += [f"## Model-wise: {title}", "", setup, "", f"![model-wise]({f'model_wise_{name}.png'})", ""]
+            plot_model_wise(rows, n, noises, title, out / f"model_wise_{variant}.png")
+            doc += [f"## Model-wise: {title}", "", setup, "", f"![model-wise](model_wise_{variant}.png)", ""]
             for noise in noises:
-                report += [describe_peak(rows, n, noise), ""] + model_wise_table(rows, n, noise) + [""]
+                doc += [describe_peak(rows, n, noise), ""] + model_wise_table(rows, n, noise) + [""]
         if variant == "mlp":
             noise = max(s.label_noise)
             grid, widths, epochs = plot_epoch_wise(curves, n, noise, out / "epoch_wise.png")
@@ -271,7 +277,7 @@ def main(argv):
                         second.append(f"width {w}: {curve[first_low]:.1f}% at epoch {smooth_epochs[first_low]}, "
                                       f"up to {curve[top]:.1f}% at epoch {smooth_epochs[top]}, down to "
                                       f"{curve[top:].min():.1f}%")
-            report += ["## Epoch-wise", "", f"Test error during training of the same runs ({100 * noise:g}% noise, mean over seeds, smoothed "
+            doc += ["## Epoch-wise", "", f"Test error during training of the same runs ({100 * noise:g}% noise, mean over seeds, smoothed "
                        "over 5 evaluations): "
                        "widths where the error fell to a minimum and rose by 2 points or more afterwards (the classical "
                        "overfitting U): " + ("; ".join(late) if late else "none") + ". Widths where it fell, rose by 1 "
@@ -281,25 +287,24 @@ def main(argv):
             sizes = sorted(s.train_size)
             noise = max(s.label_noise)
             plot_sample_wise(rows, sizes, noise, out / "sample_wise.png")
-            report += ["## Sample-wise", "", setup, "", "![sample-wise](sample_wise.png)", ""]
+            doc += ["## Sample-wise", "", setup, "", "![sample-wise](sample_wise.png)", ""]
             tables = {m: by_width(rows, label_noise=noise, train_size=m) for m in sizes}
             hurt = [f"width {w}: {100 * np.mean(tables[a][w][1]):.1f}% with {a:,} examples, "
                     f"{100 * np.mean(tables[b][w][1]):.1f}% with {b:,}"
                     for a, b in zip(sizes, sizes[1:]) for w in tables[b]
                     if w in tables[a] and np.mean(tables[b][w][1]) > np.mean(tables[a][w][1])]
-            report += [describe_peak(rows, m, noise) for m in sizes] + [""]
-            report += ["More data hurt (test error higher with more examples) at: " +
+            doc += [describe_peak(rows, m, noise) for m in sizes] + [""]
+            doc += ["More data hurt (test error higher with more examples) at: " +
                        ("; ".join(hurt) if hurt else "no width") + ".", ""]
-    report += ["## The papers", "",
+    papers = ["## The papers", "",
                "- Nakkiran et al. 2019: with 15% label noise a ResNet-18's CIFAR-10 test error peaks near width "
                "k = 10-12, where it first reaches ~0 train error; with 0% noise the peak is much smaller; "
                "epoch-wise double descent appears for mid and large widths; more data moves the peak right "
                "and can raise the error near it.",
                "- Greydanus 2020 (MNIST-1D): MLP with 15% noise, 4,000 examples: test-error peak near h = 47."]
-    (out / "results.md").write_text("\n".join(report) + "\n")
+    print(report.merge_sections(out / "results.md", sections, order=SWEEPS, head=head, tail=papers))
     logging.info("Wrote %s", out / "results.md")
-    print((out / "results.md").read_text())
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -22,11 +22,12 @@ import jax
 import jax.numpy as jnp
 import matplotlib
 import numpy as np
-from absl import app, flags, logging
+from absl import flags, logging
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from deepzoo import cli, report  # noqa: E402
 from deepzoo import config as config_lib  # noqa: E402
 from deepzoo import data, models, tasks  # noqa: E402
 from deepzoo.inference.sampling import ddpm_sample  # noqa: E402
@@ -37,7 +38,7 @@ from deepzoo.train.checkpoint import load_variables, quiet_orbax_logs  # noqa: E
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", "runs/autoencoders", "Run directories, one per model (resumable; shared with "
                     "experiments/autoencoders.py).")
-flags.DEFINE_string("output_dir", str(Path(__file__).with_suffix("")), "Where tables and figures go.")
+report.define_flags()
 flags.DEFINE_string("variant", "", "Config variant appended to each run, e.g. 'smoke' for tests.")
 flags.DEFINE_integer("num_samples", 500, "Samples scored per model.")
 
@@ -102,8 +103,7 @@ def save_picture(path, picture, title):
 def main(argv):
     del argv
     quiet_orbax_logs()
-    out = Path(FLAGS.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = report.output_dir(__file__)
     _, judge, judge_variables, judge_results = train("configs/mnist5k_cnn.py:lenet_mnist", "lenet_judge")
     classify = jax.jit(lambda x: jax.nn.softmax(judge.apply(judge_variables, x)))
     test = data.load("mnist5k", "test")
@@ -158,4 +158,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -16,11 +16,12 @@ import jax
 import jax.numpy as jnp
 import matplotlib
 import numpy as np
-from absl import app, flags, logging
+from absl import flags, logging
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from deepzoo import cli, report  # noqa: E402
 from deepzoo import config as config_lib  # noqa: E402
 from deepzoo import data, models, tasks  # noqa: E402
 from deepzoo.analysis import complexity  # noqa: E402
@@ -32,7 +33,7 @@ from deepzoo.train.writers import read_metrics  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", "runs/masked_lm", "Run directory (resumable).")
-flags.DEFINE_string("output_dir", str(Path(__file__).with_suffix("")), "Where tables and figures go.")
+report.define_flags()
 flags.DEFINE_string("variant", "", "Config variant, e.g. 'smoke' for tests.")
 flags.DEFINE_integer("examples", 4, "Test windows shown with their fill-ins.")
 
@@ -96,8 +97,7 @@ def plot_curves(workdir, path: Path, eval_split: str):
 def main(argv):
     del argv
     quiet_orbax_logs()
-    output_dir = Path(FLAGS.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    output_dir = report.output_dir(__file__)
     config = config_lib.load("configs/masked_lm.py" + (f":{FLAGS.variant}" if FLAGS.variant else ""))
     results = trainer.train_and_evaluate(config, FLAGS.workdir)
     model = models.get(config.model.name, **config.model.kwargs)
@@ -132,4 +132,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -15,13 +15,14 @@ from pathlib import Path
 import jax
 import matplotlib
 import numpy as np
-from absl import app, flags, logging
+from absl import flags, logging
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
+from deepzoo import cli, report  # noqa: E402
 from deepzoo import config as config_lib  # noqa: E402
 from deepzoo import data, models  # noqa: E402
 from deepzoo.data.sources import select  # noqa: E402
@@ -30,7 +31,7 @@ from deepzoo.train.checkpoint import load_variables, quiet_orbax_logs  # noqa: E
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", "runs/simclr", "Run directory (resumable).")
-flags.DEFINE_string("output_dir", str(Path(__file__).with_suffix("")), "Where tables and figures go.")
+report.define_flags()
 flags.DEFINE_string("variant", "", "Config variant, e.g. 'smoke' for tests.")
 flags.DEFINE_integer("labels_per_class", 10, "The few-label probe's labelled digits per class.")
 
@@ -45,8 +46,7 @@ def probe(train_x, train_y, test_x, test_y) -> float:
 def main(argv):
     del argv
     quiet_orbax_logs()
-    out = Path(FLAGS.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = report.output_dir(__file__)
     config = config_lib.load("configs/mnist5k_simclr.py" + (f":{FLAGS.variant}" if FLAGS.variant else ""))
     results = trainer.train_and_evaluate(config, Path(FLAGS.workdir) / "pretrain")
     model = models.get(config.model.name, **config.model.kwargs)
@@ -99,4 +99,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

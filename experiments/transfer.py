@@ -14,11 +14,12 @@ from pathlib import Path
 
 import matplotlib
 import numpy as np
-from absl import app, flags, logging
+from absl import flags, logging
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from deepzoo import cli, report  # noqa: E402
 from deepzoo import config as config_lib  # noqa: E402
 from deepzoo.train import trainer  # noqa: E402
 from deepzoo.train.checkpoint import quiet_orbax_logs  # noqa: E402
@@ -28,7 +29,7 @@ TARGETS = {"digits59": "MNIST-5k digits 5-9 (500 test digits)", "digits28": "sci
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", "runs/transfer", "Run directories (resumable).")
-flags.DEFINE_string("output_dir", str(Path(__file__).with_suffix("")), "Where tables and figures go.")
+report.define_flags()
 flags.DEFINE_list("sizes", ["10", "50", "250", "0"], "Training-set sizes (0: the whole training split).")
 flags.DEFINE_integer("seeds", 3, "Seeds per setting.")
 flags.DEFINE_string("variant", "", "Config variant appended to each run, e.g. 'smoke' for tests.")
@@ -41,8 +42,7 @@ def spec(name):
 def main(argv):
     del argv
     quiet_orbax_logs()
-    out, root = Path(FLAGS.output_dir), Path(FLAGS.workdir)
-    out.mkdir(parents=True, exist_ok=True)
+    out, root = report.output_dir(__file__), Path(FLAGS.workdir)
     pretrained = trainer.train_and_evaluate(config_lib.load(spec("pretrain")), root / "pretrain")
     rows = []
     for target in TARGETS:
@@ -103,4 +103,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

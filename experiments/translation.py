@@ -11,9 +11,10 @@ the Transformer's attention, every layer and head.
     python experiments/translation.py                          # 10-20 min per model on 2 CPU cores
     python experiments/translation.py --models=none,transformer --workdir=/tmp/runs
 
-Runs are resumable (each is an ordinary workdir); writes results.md, results.csv, bleu_by_length.png,
-attention_<name>.png and transformer_<encoder|decoder|cross>_attention.png to --output_dir (default:
-experiments/translation/).
+Runs are resumable (each is an ordinary workdir). Writes results.md, results.csv, learning.csv,
+bleu_by_length.png, attention_<name>.png and transformer_<encoder|decoder|cross>_attention.png beside the
+runs in --workdir (--update_results: into experiments/translation/, the committed reference); a run of
+some models replaces their rows and keeps the others.
 
 A pod run (WMT'14, trained with deepzoo.main) is evaluated on newstest2014 with sacrebleu instead:
 
@@ -22,7 +23,6 @@ A pod run (WMT'14, trained with deepzoo.main) is evaluated on newstest2014 with 
 which averages the run's last config.decode.average_last checkpoints, decodes the test split with beam
 search and writes wmt14_<variant>.md beside the other results.
 """
-import csv
 import functools
 from pathlib import Path
 
@@ -35,6 +35,7 @@ from absl import app, flags, logging
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from deepzoo import cli, report  # noqa: E402
 from deepzoo import config as config_lib  # noqa: E402
 from deepzoo import data, models  # noqa: E402
 from deepzoo.analysis import complexity  # noqa: E402
@@ -56,7 +57,7 @@ flags.DEFINE_list("models", list(MODELS), "Which models to train and compare.")
 flags.DEFINE_string("config", "", "Evaluate this pod run (e.g. configs/wmt14_transformer.py:base) in --workdir "
                     "on --split instead, with sacrebleu and checkpoint averaging.")
 flags.DEFINE_string("workdir", "runs/translation", "Run directories, one per model (resumable).")
-flags.DEFINE_string("output_dir", str(Path(__file__).with_suffix("")), "Where tables and figures go.")
+report.define_flags()
 flags.DEFINE_string("variant", "", "Config variant appended to each model's arg, e.g. 'smoke' for tests.")
 flags.DEFINE_string("split", "test", "The split decoded for BLEU.")
 flags.DEFINE_integer("beam_size", 4, "Beam width for beam search (greedy is always reported too).")
@@ -140,29 +141,36 @@ def plot_transformer_attention(model, variables, source, target, vocab, output_d
                              title=f"Transformer {kind} attention, every layer and head: {english}")
 
 
-def plot_by_length(results: dict, path: Path):
+def plot_by_length(rows: list[dict], path: Path):
+    """BLEU and exact match by input length, from the beam-search rows of results.csv."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    for name, by_bucket in results.items():
-        buckets = [b for b in by_bucket if b != "all"]
-        for ax, metric in zip(axes, ("bleu", "exact")):
-            values = [by_bucket[b][metric] * (100 if metric == "exact" else 1) for b in buckets]
-            ax.plot(buckets, values, marker="o", label=name)
+    for name in dict.fromkeys(r["model"] for r in rows):
+        mine = [r for r in rows if r["model"] == name and r["bucket"] != "all"]
+        for ax, metric, scale in zip(axes, ("char_bleu", "exact_match"), (1, 100)):
+            ax.plot([r["bucket"] for r in mine], [scale * float(r[metric]) for r in mine], marker="o", label=name)
     axes[0].set_ylabel("character BLEU (beam search)")
     axes[1].set_ylabel("exact match (%)")
     for ax in axes:
+        ax.set_ylim(0, 102)   # the full scale: a zoomed axis makes 0.05 points look like a collapse
         ax.set_xlabel("English input length (words)")
         ax.grid(alpha=0.3)
-        ax.legend()
+        ax.legend(loc="lower left", fontsize=8)
     fig.suptitle("English -> German number words: seq2seq without and with attention")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
-def learning_table(workdirs: dict, eval_split: str) -> list[str]:
-    """Markdown rows: each model's greedy exact match on `eval_split` at every evaluation during training."""
-    curves = {name: {r["step"]: r["exact_match"] for r in read_metrics(str(path))
-                     if r.get("split") == eval_split and "exact_match" in r} for name, path in workdirs.items()}
+def learning_rows(name: str, workdir: Path, eval_split: str) -> list[dict]:
+    """The model's greedy exact match on `eval_split` at every evaluation during training."""
+    return [{"model": name, "step": r["step"], "exact_match": r["exact_match"]} for r in read_metrics(str(workdir))
+            if r.get("split") == eval_split and "exact_match" in r]
+
+
+def learning_table(rows: list[dict], eval_split: str) -> list[str]:
+    curves = {}
+    for r in rows:
+        curves.setdefault(r["model"], {})[int(r["step"])] = float(r["exact_match"])
     steps = sorted(set().union(*curves.values()))
     lines = [f"Greedy exact match (%) on the {eval_split} split during training (how fast each model learns):", "",
              "| model | " + " | ".join(f"step {s}" for s in steps) + " |", "|---|" + "---|" * len(steps)]
@@ -178,34 +186,40 @@ def training_seconds(workdir) -> float:
     return sum((s - p) / r["steps_per_sec"] for p, s, r in zip(steps, steps[1:], records))
 
 
-def write_tables(results, greedy, about, output_dir: Path, split: str, beam_size: int, learning: list[str]):
-    buckets = list(next(iter(results.values())))
-    with open(output_dir / "results.csv", "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["model", "decoding", "bucket", "examples", "char_bleu", "chrf", "exact_match"])
-        for decoding_name, table in (("greedy", greedy), (f"beam{beam_size}", results)):
-            for name, by_bucket in table.items():
-                for b, r in by_bucket.items():
-                    writer.writerow([name, decoding_name, b, r["n"], f"{r['bleu']:.2f}", f"{r['chrf']:.2f}",
-                                     f"{r['exact']:.4f}"])
+def score_rows(name: str, decoding_name: str, by_bucket: dict, about: dict) -> list[dict]:
+    """results.csv's rows of one model and decoding, one per bucket."""
+    return [{"model": name, "decoding": decoding_name, "bucket": b, "examples": r["n"], "char_bleu": f"{r['bleu']:.2f}",
+             "chrf": f"{r['chrf']:.2f}", "exact_match": f"{r['exact']:.6f}", **about} for b, r in by_bucket.items()]
+
+
+def write_tables(rows: list[dict], output_dir: Path, split: str, learning: list[str]):
+    """results.md from every row of results.csv (beam search first, then greedy)."""
+    buckets = list(dict.fromkeys(r["bucket"] for r in rows))
+    decodings = sorted(dict.fromkeys(r["decoding"] for r in rows), key=lambda d: d == "greedy")
+    beam = next(d for d in decodings if d != "greedy").removeprefix("beam")
     lines = [f"# English -> German number words ({split} split)", "",
-             f"sacrebleu BLEU over characters / exact match (%), beam search (width {beam_size}, GNMT length "
+             f"sacrebleu BLEU over characters / exact match (%), beam search (width {beam}, GNMT length "
              f"penalty) and greedy, by English input length in words. Regenerate with "
-             f"`python experiments/translation.py` (2 CPU cores; training time from the logged step rate).",
-             "", "| model | parameters | training steps | training time | " + " | ".join(buckets) + " |",
+             f"`python experiments/translation.py --update_results` (2 CPU cores; training time from the logged "
+             f"step rate).", "", "| model | parameters | training steps | training time | " + " | ".join(buckets) + " |",
              "|---|---|---|---|" + "---|" * len(buckets)]
-    for decoding_name, table in ((f"beam {beam_size}", results), ("greedy", greedy)):
-        for name, by_bucket in table.items():
-            cells = [f"{by_bucket[b]['bleu']:.1f} / {100 * by_bucket[b]['exact']:.1f}" for b in buckets]
-            info = about[name]
-            lines.append(f"| {name}, {decoding_name} | {info['params']:,} | {info['steps']:,} | "
-                         f"{info['seconds'] / 60:.1f} min | " + " | ".join(cells) + " |")
-    counts = ", ".join(f"{b}: {results[next(iter(results))][b]['n']}" for b in buckets)
+    models_run = list(dict.fromkeys(r["model"] for r in rows))
+    for decoding_name in decodings:
+        label = "greedy" if decoding_name == "greedy" else f"beam {beam}"
+        for name in models_run:
+            cell = {r["bucket"]: r for r in rows if r["model"] == name and r["decoding"] == decoding_name}
+            first = next(iter(cell.values()))
+            cells = [f"{float(cell[b]['char_bleu']):.1f} / {100 * float(cell[b]['exact_match']):.1f}" if b in cell
+                     else "-" for b in buckets]
+            lines.append(f"| {name}, {label} | {int(first['params']):,} | {int(first['steps']):,} | "
+                         f"{float(first['seconds']) / 60:.1f} min | " + " | ".join(cells) + " |")
+    examples = {r["bucket"]: r["examples"] for r in rows}
+    counts = ", ".join(f"{b}: {examples[b]}" for b in buckets)
     lines += ["", f"Examples per bucket: {counts}.", "", *learning, "",
               "![BLEU by input length](bleu_by_length.png)", ""]
-    lines += [f"![alignment, {name}](attention_{name}.png)" for name in results
+    lines += [f"![alignment, {name}](attention_{name}.png)" for name in models_run
               if (output_dir / f"attention_{name}.png").exists()]
-    if "transformer" in results:
+    if "transformer" in models_run:
         lines += ["", "The Transformer's attention for the longest test number, every layer (rows) and head "
                   "(columns):", ""]
         lines += [f"![Transformer {kind} attention](transformer_{kind}_attention.png)"
@@ -238,8 +252,7 @@ def evaluate_pod_run(config, name: str, workdir: str, output_dir: Path, *, split
 def main(argv):
     del argv
     quiet_orbax_logs()
-    output_dir, workdir = Path(FLAGS.output_dir), Path(FLAGS.workdir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    output_dir, workdir = report.output_dir(__file__), Path(FLAGS.workdir)
     if FLAGS.config:
         name = FLAGS.config.rpartition(":")[2].replace(",", "_") or "run"
         evaluate_pod_run(config_lib.load(FLAGS.config), name, FLAGS.workdir, output_dir, split=FLAGS.split,
@@ -248,7 +261,7 @@ def main(argv):
     unknown = set(FLAGS.models) - set(MODELS)
     if unknown:
         raise app.UsageError(f"unknown models {sorted(unknown)}; known: {', '.join(MODELS)}.")
-    beam, greedy, about = {}, {}, {}
+    rows, learning = [], []
     for name in FLAGS.models:
         config = config_lib.load(f"configs/numbers_translation.py:{name}" +
                                  (f",{FLAGS.variant}" if FLAGS.variant else ""))
@@ -256,8 +269,8 @@ def main(argv):
         trainer.train_and_evaluate(config, workdir / name)
         model = models.get(config.model.name, **config.model.kwargs)
         variables = load_variables(workdir / name)
-        about[name] = {"params": complexity.count_params(variables["params"]), "steps": config.num_train_steps,
-                       "seconds": training_seconds(workdir / name)}
+        about = {"params": complexity.count_params(variables["params"]), "steps": config.num_train_steps,
+                 "seconds": f"{training_seconds(workdir / name):.1f}"}
         ds = config.dataset
         source = data.load(ds.name, FLAGS.split, data_dir=ds.data_dir, max_length=ds.max_length,
                            vocab_size=ds.vocab_size, languages=ds.languages)
@@ -265,11 +278,13 @@ def main(argv):
         english = data.texts(ds.name, FLAGS.split, ds.languages[0], data_dir=ds.data_dir)
         references = data.texts(ds.name, FLAGS.split, ds.languages[1], data_dir=ds.data_dir)
         kwargs = dict(max_length=ds.max_length, batch_size=FLAGS.batch_size, length_penalty=FLAGS.length_penalty)
-        for table, width in ((greedy, 1), (beam, FLAGS.beam_size)):
+        for decoding_name, width in ((f"beam{FLAGS.beam_size}", FLAGS.beam_size), ("greedy", 1)):
             tokens = decode(model, variables, arrays["source"], beam_size=width, **kwargs)
-            table[name] = score([source.vocab.decode(t) for t in tokens], references, english)
-            logging.info("%s, beam %d: BLEU %.2f, exact match %.4f", name, width, table[name]["all"]["bleu"],
-                         table[name]["all"]["exact"])
+            scores = score([source.vocab.decode(t) for t in tokens], references, english)
+            rows += score_rows(name, decoding_name, scores, about)
+            logging.info("%s, %s: BLEU %.2f, exact match %.4f", name, decoding_name, scores["all"]["bleu"],
+                         scores["all"]["exact"])
+        learning += learning_rows(name, workdir / name, ds.eval_split)
         longest = int(np.argmax([input_words(e) for e in english]))
         pair = (arrays["source"][longest], arrays["target"][longest], source.vocab)
         if name == "transformer":
@@ -277,11 +292,13 @@ def main(argv):
         elif config.model.kwargs.attention != "none":
             plot_alignment(model, variables, *pair, output_dir / f"attention_{name}.png",
                            f"{name} attention: {english[longest]}")
-    plot_by_length(beam, output_dir / "bleu_by_length.png")
-    learning = learning_table({name: workdir / name for name in FLAGS.models}, config.dataset.eval_split)
-    write_tables(beam, greedy, about, output_dir, FLAGS.split, FLAGS.beam_size, learning)
+    # Models run before (here, or in the committed reference) keep their rows.
+    rows = report.merge_rows(output_dir / "results.csv", rows, key=("model",), order=MODELS)
+    learning = report.merge_rows(output_dir / "learning.csv", learning, key=("model",), order=MODELS)
+    plot_by_length([r for r in rows if r["decoding"] != "greedy"], output_dir / "bleu_by_length.png")
+    write_tables(rows, output_dir, FLAGS.split, learning_table(learning, config.dataset.eval_split))
     print((output_dir / "results.md").read_text())
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -22,12 +22,12 @@ import jax.numpy as jnp
 import matplotlib
 import ml_collections
 import numpy as np
-from absl import app, flags, logging
+from absl import flags, logging
 
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
 
-from deepzoo import models, tasks  # noqa: E402
+from deepzoo import cli, models, report, tasks  # noqa: E402
 from deepzoo.train import optim  # noqa: E402
 from deepzoo.train.state import create_train_state  # noqa: E402
 from deepzoo.train.step import make_eval_step, make_train_step  # noqa: E402
@@ -272,23 +272,23 @@ def _define_flags():
     flags.DEFINE_integer("num_train", 256, "Evenly spaced training points on [-1, 1].")
     flags.DEFINE_integer("num_eval", 2001, "Evenly spaced evaluation points on [-1, 1].")
     flags.DEFINE_integer("seed", 0, "Seed of the first restart; restart r uses seed + r.")
-    flags.DEFINE_string("output_dir", str(Path(__file__).with_suffix("")), "Where the results go.")
+    report.define_flags()
 
 
 def main(argv):
     del argv
     f = flags.FLAGS
-    start = time.perf_counter()
-    rows = run(f.output_dir, function=f.function, activation=f.activation,
+    start, output_dir = time.perf_counter(), report.output_dir(__file__)
+    rows = run(output_dir, function=f.function, activation=f.activation,
                widths=[int(w) for w in f.widths], steps=f.steps, learning_rate=f.learning_rate,
                schedule=f.schedule, restarts=f.restarts, num_train=f.num_train, num_eval=f.num_eval,
                seed=f.seed)
     logging.info("%s", trend_sentence(rows))
-    logging.info("wrote %s in %.0f s", f.output_dir, time.perf_counter() - start)
+    logging.info("wrote %s in %.0f s", output_dir, time.perf_counter() - start)
 
 
 if __name__ == "__main__":
     # Flags exist only when this file runs as a script, so importing run() (as the test does) cannot
     # collide with flags of the same name defined by other modules.
     _define_flags()
-    app.run(main)
+    cli.run(main)

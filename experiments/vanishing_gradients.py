@@ -28,11 +28,12 @@ import jax.numpy as jnp
 import matplotlib
 import numpy as np
 import optax
-from absl import app, flags, logging
+from absl import flags, logging
 
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
 
+from deepzoo import cli, report  # noqa: E402
 from deepzoo.layers.recurrent import LSTMCell, SimpleRNNCell  # noqa: E402
 
 KINDS = ("rnn", "linear", "lstm")
@@ -463,13 +464,13 @@ def _define_flags():
     flags.DEFINE_float("noise", 0.1, "Standard deviation of the distractor inputs in part 2.")
     flags.DEFINE_integer("seed", 0, "Seed of the weights and inputs.")
     flags.DEFINE_bool("quick", False, f"Tiny sizes for a smoke test: {QUICK} (overrides those flags).")
-    flags.DEFINE_string("output_dir", str(Path(__file__).with_suffix("")), "Where the results go.")
+    report.define_flags()
 
 
 def main(argv):
     del argv
     f = flags.FLAGS
-    start = time.perf_counter()
+    start, output_dir = time.perf_counter(), report.output_dir(__file__)
     kwargs = dict(length=f.length, features=f.features, input_features=f.input_features, batch=f.batch,
                   input_scale=f.input_scale, scales=[float(a) for a in f.scales],
                   forget_biases=[float(b) for b in f.forget_biases], train_scale=f.train_scale,
@@ -477,12 +478,12 @@ def main(argv):
                   max_norm=f.max_norm, seeds=f.seeds, noise=f.noise, seed=f.seed)
     if f.quick:
         kwargs.update(QUICK)
-    run(f.output_dir, **kwargs)
-    logging.info("wrote %s in %.0f s", f.output_dir, time.perf_counter() - start)
+    run(output_dir, **kwargs)
+    logging.info("wrote %s in %.0f s", output_dir, time.perf_counter() - start)
 
 
 if __name__ == "__main__":
     # Flags exist only when this file runs as a script, so importing it (as the test does) cannot collide
     # with flags of the same name defined by other modules.
     _define_flags()
-    app.run(main)
+    cli.run(main)

@@ -1,0 +1,101 @@
+"""Where an experiment writes its tables and figures, and how a run of part of it (some recipes, some
+models) merges into them.
+
+An experiment writes its report next to its runs, into --workdir, by default. The reference tables and
+figures committed under experiments/<name>/ change only with --update_results. Either way, rows are
+merged by key into the CSV already there: a run of two recipes replaces those two rows and keeps the
+others, and the markdown and the figures are drawn again from all the rows.
+
+    report.define_flags()                       # at import, beside the experiment's own flags
+    out = report.output_dir(__file__)           # in main(): --output_dir, experiments/<name>/ or --workdir
+    rows = report.merge_rows(out / "results.csv", new_rows, key=("recipe",), order=[...])
+"""
+import csv
+import re
+from pathlib import Path
+
+from absl import app, flags, logging
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+    """--output_dir and --update_results."""
+    if "update_results" in FLAGS:   # defined already (tests import several experiments)
+        return
+    flags.DEFINE_string("output_dir", None, "Where tables and figures go (default: --workdir, beside the runs; "
+                        "runs/<experiment> for an experiment without runs).")
+    flags.DEFINE_bool("update_results", False, "Write the tables and figures into experiments/<name>/, the "
+                      "committed reference, merging this run's rows into its tables.")
+
+
+def output_dir(script: str) -> Path:
+    """The folder for the tables and figures of the experiment whose file is `script`, created."""
+    if FLAGS.update_results and FLAGS.output_dir:
+        raise app.UsageError("give --output_dir or --update_results, not both.")
+    if FLAGS.update_results:
+        out = Path(script).resolve().with_suffix("")
+    elif FLAGS.output_dir:
+        out = Path(FLAGS.output_dir)
+    else:
+        out = Path(FLAGS.workdir if "workdir" in FLAGS else f"runs/{Path(script).stem}")
+    out.mkdir(parents=True, exist_ok=True)
+    logging.info("Tables and figures go to %s.", out)
+    return out
+
+
+def read_rows(path: Path) -> list[dict]:
+    """The rows of a CSV file as dicts of strings ([] if there is none)."""
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def write_rows(path: Path, rows: list[dict], fields: list[str] | None = None):
+    fields = fields or list(dict.fromkeys(k for row in rows for k in row))
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def merge_rows(path: Path, rows: list[dict], key: tuple[str, ...], order: list | None = None) -> list[dict]:
+    """`rows` merged into the CSV at `path` and written back; returns every row.
+
+    A row replaces the one already there with the same `key` values; the others are kept. Rows come out in
+    the order of their keys' first value in `order` where given (e.g. the experiment's list of recipes),
+    else the old rows first. Values read back are strings: format numbers before merging."""
+    rows = [{k: str(v) for k, v in row.items()} for row in rows]
+    ident = lambda row: tuple(row.get(k, "") for k in key)
+    new = {ident(row) for row in rows}
+    merged = [row for row in read_rows(path) if ident(row) not in new] + rows
+    if order is not None:
+        rank = {str(name): i for i, name in enumerate(order)}
+        merged.sort(key=lambda row: rank.get(row.get(key[0], ""), len(rank)))
+    kept = len(merged) - len(rows)
+    if kept:
+        logging.info("%s: %d rows of this run merged with %d kept from before.", path, len(rows), kept)
+    fields = list(dict.fromkeys(k for row in merged for k in row))
+    merged = [{k: row.get(k, "") for k in fields} for row in merged]   # as they read back
+    write_rows(path, merged, fields)
+    return merged
+
+
+def merge_sections(path: Path, sections: dict[str, list[str]], order: list[str], head: list[str],
+                   tail: list[str] = ()) -> str:
+    """Writes the markdown file `path` as `head`, the sections in `order`, then `tail`; returns its text.
+
+    Each section is marked in the file by HTML comments (invisible when rendered): a section of this run
+    replaces the one with its key, and sections of other keys already in the file are kept."""
+    kept = {}
+    if path.exists():
+        for m in re.finditer(r"<!-- section (\S+) -->\n(.*?)<!-- end of section \1 -->\n", path.read_text(), re.S):
+            kept[m[1]] = m[2]
+    merged = {**kept, **{k: "\n".join(lines) + "\n" for k, lines in sections.items()}}
+    rank = {k: i for i, k in enumerate(order)}
+    body = "".join(f"<!-- section {k} -->\n{merged[k]}<!-- end of section {k} -->\n"
+                   for k in sorted(merged, key=lambda k: rank.get(k, len(rank))))
+    text = "\n".join(head) + "\n" + body + "\n".join(tail) + ("\n" if tail else "")
+    path.write_text(text)
+    return text
