@@ -6,14 +6,17 @@ Multi-host: on TPU pods and SLURM, jax.distributed.initialize() finds its peers 
 Exit status (deepzoo/cli.py): 0 done; 143 (SIGTERM) or 130 (SIGINT) stopped after a checkpoint (rerun to
 resume); 1 the run failed; 2 bad input, told in one line with the fix.
 """
+import sys
+
 from absl import app, flags, logging
 from ml_collections import config_flags
 
 from deepzoo import cli
+from deepzoo import config as config_lib
 from deepzoo.registry import lookup
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Config file, e.g. configs/mnist1d_mlp.py:smoke.",
-                                          lock_config=True)
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Config file and its arg, e.g. configs/mnist1d_mlp.py:smoke "
+                                          "or by name mnist1d_mlp:smoke (--list shows them all).", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints and metrics; resumes if it has them.")
 _DISTRIBUTED = flags.DEFINE_bool("distributed", False, "Call jax.distributed.initialize() (TPU pod, SLURM).")
 _COORDINATOR = flags.DEFINE_string("coordinator_address", None, "host:port of process 0 (multi-process).")
@@ -21,10 +24,12 @@ _NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Number of processe
 _PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process's index (multi-process).")
 _ALLOW_CHANGES = flags.DEFINE_bool("allow_config_changes", False, "Resume a run whose config changed beyond its "
                                    "length and cadences; the changes are recorded in config_changes.jsonl.")
+flags.DEFINE_bool("list", False, "List the configs shipped with deepzoo, their variants and options, and exit.")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
 def initialize_distributed():
+    """Joins the other processes of a multi-host run (--coordinator_address or --distributed); else nothing."""
     import jax  # noqa: PLC0415  (after absl has parsed flags and XLA_FLAGS are final)
     if _COORDINATOR.value:
         # Lets CPU devices of several processes talk (no effect on GPU/TPU collectives).
@@ -67,6 +72,7 @@ PROGRAMS = {"supervised": _supervised,   # one model, one dataset, one task (tra
 
 
 def run(argv):
+    """Runs the program that config.program names on --config in --workdir."""
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     config = _CONFIG.value
@@ -81,5 +87,21 @@ def run(argv):
     program(config, _WORKDIR.value)
 
 
+def _by_name(arg: str) -> str:
+    """--config=mnist1d_mlp:smoke -> --config=<the shipped configs>/mnist1d_mlp.py:smoke."""
+    if not arg.startswith("--config="):
+        return arg
+    path, colon, rest = arg.removeprefix("--config=").partition(":")
+    try:
+        return f"--config={config_lib.resolve(path)}{colon}{rest}"
+    except FileNotFoundError as e:
+        print(f"error: --config: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 if __name__ == "__main__":
+    if "--list" in sys.argv[1:]:   # before parsing: --config and --workdir are required otherwise
+        print(config_lib.listing())
+        raise SystemExit(0)
+    sys.argv = [_by_name(a) for a in sys.argv]
     cli.run(run)

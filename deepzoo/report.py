@@ -12,6 +12,7 @@ others, and the markdown and the figures are drawn again from all the rows.
 """
 import csv
 import re
+import sys
 from pathlib import Path
 
 from absl import app, flags, logging
@@ -27,6 +28,10 @@ def define_flags():
                         "runs/<experiment> for an experiment without runs).")
     flags.DEFINE_bool("update_results", False, "Write the tables and figures into experiments/<name>/, the "
                       "committed reference, merging this run's rows into its tables.")
+    caller = sys._getframe(1).f_globals["__name__"]   # the experiment: --helpshort lists its key flags
+    caller = sys.argv[0] if caller == "__main__" else caller   # as absl names the main module
+    for name in ("output_dir", "update_results"):
+        FLAGS.register_key_flag_for_module(caller, FLAGS[name])
 
 
 def output_dir(script: str) -> Path:

@@ -8,10 +8,11 @@ attention over the image behind each generated word (Xu et al. 2015, Figure 3).
     python experiments/captioning.py                 # ~10 min on 2 CPU cores
 
 The run is resumable (an ordinary workdir); writes results.md, results.csv and attention.png to
---output_dir (default: experiments/captioning/).
+--output_dir (default --workdir; --update_results: experiments/captioning/).
 """
 import csv
 import functools
+import sys
 from pathlib import Path
 
 import jax
@@ -23,6 +24,7 @@ from absl import flags, logging
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # this checkout's deepzoo, not another installed one
 from deepzoo import cli, report  # noqa: E402
 from deepzoo import config as config_lib  # noqa: E402
 from deepzoo import data, models  # noqa: E402

@@ -14,6 +14,7 @@ committed reference); a run of some cells replaces their rows and keeps the othe
 """
 import functools
 import math
+import sys
 from pathlib import Path
 
 import jax
@@ -25,6 +26,7 @@ from absl import app, flags, logging
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # this checkout's deepzoo, not another installed one
 from deepzoo import cli, report  # noqa: E402
 from deepzoo import config as config_lib  # noqa: E402
 from deepzoo import data, models, tasks  # noqa: E402

@@ -20,6 +20,7 @@ beside the training runs in --workdir (--update_results: into experiments/cnn_pr
 reference); a run of some networks replaces their rows and keeps the others.
 """
 import csv
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -28,6 +29,7 @@ from absl import app, flags, logging
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # this checkout's deepzoo, not another installed one
 from deepzoo import cli, report  # noqa: E402
 from deepzoo import config as config_lib  # noqa: E402
 from deepzoo import models  # noqa: E402

@@ -14,6 +14,7 @@ learning_curves.png beside the runs in --workdir (--update_results: into experim
 committed reference); a run of some recipes replaces their rows and keeps the others.
 """
 import runpy
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -23,6 +24,7 @@ from absl import app, flags
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # this checkout's deepzoo, not another installed one
 from deepzoo import cli, report  # noqa: E402
 from deepzoo import config as config_lib  # noqa: E402
 from deepzoo.plots.curves import draw_returns  # noqa: E402

@@ -9,12 +9,13 @@ and turns them into figures, CSVs and a report:
     python experiments/double_descent.py                          # mlp, samples and cnn: ~25 min here
     python experiments/double_descent.py --sweeps=mlp --workdir=runs/dd --output_dir=/tmp/dd
 
-Writes to --output_dir (default experiments/double_descent/): model_wise_<sweep>.png (test and train
+Writes to --output_dir (default --workdir; --update_results: experiments/double_descent/): model_wise_<sweep>.png (test and train
 error against width, one panel per noise level, the threshold marked), epoch_wise.png (test error
 against epoch for every width: heatmap and curves), sample_wise.png, <sweep>.csv (every trial's last
 evaluation), curves_<sweep>.csv (every evaluation) and results.md.
 """
 import csv
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -26,6 +27,7 @@ from absl import app, flags, logging
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # this checkout's deepzoo, not another installed one
 from deepzoo import cli, report  # noqa: E402
 from deepzoo import config as config_lib  # noqa: E402
 from deepzoo.train import sweep as sweep_lib  # noqa: E402

@@ -5,7 +5,7 @@
 
 Trains (or resumes) the vae, gan, flow and diffusion variants of configs/mnist5k_generative.py and the
 LeNet of configs/mnist5k_cnn.py under --workdir, draws --num_samples digits from each model and writes
-to --output_dir (default experiments/generative_samples/):
+to --output_dir (default --workdir; --update_results: experiments/generative_samples/):
   samples.png           a grid per model beside real test digits
   gan_samples.png       64 DCGAN digits;   diffusion_samples.png  64 DDPM digits
   diffusion_chain.png   the reverse process x_T -> x_0 of 8 digits, every 100 steps
@@ -16,6 +16,7 @@ of the mean p(y) (high, at most log 10 = 2.30: all ten digits are made) and exp 
 (at most 10). Real test digits give the reference row.
 """
 import csv
+import sys
 from pathlib import Path
 
 import jax
@@ -27,6 +28,7 @@ from absl import flags, logging
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # this checkout's deepzoo, not another installed one
 from deepzoo import cli, report  # noqa: E402
 from deepzoo import config as config_lib  # noqa: E402
 from deepzoo import data, models, tasks  # noqa: E402

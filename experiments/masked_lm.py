@@ -8,8 +8,9 @@ few test windows with their hidden characters and the model's guesses.
     python experiments/masked_lm.py --variant=smoke --workdir=/tmp/runs
 
 The run is resumable (an ordinary workdir); writes results.md and mlm_curves.png to --output_dir
-(default: experiments/masked_lm/).
+(default --workdir; --update_results: experiments/masked_lm/).
 """
+import sys
 from pathlib import Path
 
 import jax
@@ -21,6 +22,7 @@ from absl import flags, logging
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # this checkout's deepzoo, not another installed one
 from deepzoo import cli, report  # noqa: E402
 from deepzoo import config as config_lib  # noqa: E402
 from deepzoo import data, models, tasks  # noqa: E402

@@ -6,10 +6,11 @@ Pre-trains (or resumes) configs/mnist5k_simclr.py under --workdir, then fits a l
 (multinomial logistic regression, scikit-learn, on standardised features) on the encoder's frozen
 representation h of the training digits, with all 4,000 labels and with 10 per class, and scores it on
 the 1,000 test digits; against the same probe on a randomly initialised encoder of the same
-architecture and on raw pixels. Writes to --output_dir (default experiments/simclr/): results.md,
+architecture and on raw pixels. Writes to --output_dir (default --workdir; --update_results: experiments/simclr/): results.md,
 embeddings.png (the test digits' h projected on its first two principal components, for SimCLR and
 the random encoder).
 """
+import sys
 from pathlib import Path
 
 import jax
@@ -22,6 +23,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # this checkout's deepzoo, not another installed one
 from deepzoo import cli, report  # noqa: E402
 from deepzoo import config as config_lib  # noqa: E402
 from deepzoo import data, models  # noqa: E402

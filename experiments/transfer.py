@@ -6,10 +6,11 @@ scikit-learn's digits, against training from scratch, at small training-set size
 Pretrains (or resumes) configs/mnist5k_transfer.py:pretrain, then trains every method (scratch,
 finetune, lower_lr, frozen) on each target with --sizes training examples and --seeds seeds (each
 seed draws its own class-balanced subset and initialisation); runs resume under --workdir. Writes to
---output_dir (default experiments/transfer/): results.csv (every run), results.md (mean and spread of
+--output_dir (default --workdir; --update_results: experiments/transfer/): results.csv (every run), results.md (mean and spread of
 the test accuracy) and transfer.png (accuracy against training-set size).
 """
 import csv
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -19,6 +20,7 @@ from absl import flags, logging
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # this checkout's deepzoo, not another installed one
 from deepzoo import cli, report  # noqa: E402
 from deepzoo import config as config_lib  # noqa: E402
 from deepzoo.train import trainer  # noqa: E402

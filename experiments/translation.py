@@ -24,6 +24,7 @@ which averages the run's last config.decode.average_last checkpoints, decodes th
 search and writes wmt14_<variant>.md beside the other results.
 """
 import functools
+import sys
 from pathlib import Path
 
 import jax
@@ -35,6 +36,7 @@ from absl import app, flags, logging
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # this checkout's deepzoo, not another installed one
 from deepzoo import cli, report  # noqa: E402
 from deepzoo import config as config_lib  # noqa: E402
 from deepzoo import data, models  # noqa: E402

@@ -10,9 +10,10 @@ function over [-1, 1] for widths 1, 2, 4, ..., 128 and measures the worst-case e
     python experiments/universal_approximation.py --activation=relu --function=runge \
         --output_dir=/tmp/uat_relu_runge
 
-Writes fits.png, results.md and results.csv to --output_dir (default: experiments/universal_approximation/).
+Writes fits.png, results.md and results.csv to --output_dir (default runs/universal_approximation; --update_results: experiments/universal_approximation/).
 """
 import csv
+import sys
 import textwrap
 import time
 from pathlib import Path
@@ -27,6 +28,7 @@ from absl import flags, logging
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # this checkout's deepzoo, not another installed one
 from deepzoo import cli, models, report, tasks  # noqa: E402
 from deepzoo.train import optim  # noqa: E402
 from deepzoo.train.state import create_train_state  # noqa: E402

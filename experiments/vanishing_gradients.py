@@ -17,9 +17,10 @@ SGD and with SGD after optax.clip_by_global_norm, from the same seeds.
     python experiments/vanishing_gradients.py --quick --output_dir=/tmp/vg    # a few seconds, tiny sizes
 
 Writes gradient_flow.png, results.md, results.csv (one row per network) and gradient_norms.csv (the
-curves) to --output_dir (default: experiments/vanishing_gradients/).
+curves) to --output_dir (default runs/vanishing_gradients; --update_results: experiments/vanishing_gradients/).
 """
 import csv
+import sys
 import time
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from absl import flags, logging
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # this checkout's deepzoo, not another installed one
 from deepzoo import cli, report  # noqa: E402
 from deepzoo.layers.recurrent import LSTMCell, SimpleRNNCell  # noqa: E402
 

@@ -11,7 +11,7 @@
 #
 # Subcommands:
 #   install  clone REPO_URL (or update the clone) at REF into ~/$REMOTE_DIR on every worker, make a
-#            venv there and `pip install -e . "jax[tpu]" gcsfs`. Every worker must run the same
+#            venv there and `pip install -e '.[tpu,gcs]'`. Every worker must run the same
 #            commit. Needs Python >= 3.11 on the workers (REMOTE_PYTHON; e.g. `sudo apt-get install
 #            python3.11-venv` and REMOTE_PYTHON=python3.11 on Ubuntu 22.04 images, whose python3 is
 #            3.10). A private repository needs credentials on the workers; alternatively copy a
@@ -89,7 +89,7 @@ case $action in
       [ -x .venv/bin/python ] || $(q "$py") -m venv .venv
       .venv/bin/pip install -q -U pip
       # jax[tpu] pulls libtpu from PyPI; gcsfs lets Orbax/epath read and write gs:// paths.
-      .venv/bin/pip install -q -e . 'jax[tpu]>=0.10,<0.11' gcsfs
+      .venv/bin/pip install -q -e '.[tpu,gcs]'
       echo \"worker \$(hostname): deepzoo \$(git rev-parse --short HEAD) installed\""
     ;;
 

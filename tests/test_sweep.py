@@ -247,11 +247,12 @@ def test_double_descent_experiment_writes_figures_csvs_and_report(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     out = tmp_path / "out"
     for name in ("model_wise_mlp.png", "model_wise_cnn.png", "epoch_wise.png", "sample_wise.png", "mlp.csv",
-                 "curves_mlp.csv", "cnn.csv"):
+                 "curves_mlp.csv", "cnn.csv", "samples.csv"):
         assert (out / name).stat().st_size > 0, name
     report = (out / "results.md").read_text()
     assert "15% label noise, 400 examples (parameters = examples at width" in report and "Sample-wise" in report
-    assert len((out / "mlp.csv").read_text().splitlines()) == 1 + 3 * 2 * 2 + 3 * 2   # + the 200-example trials
+    assert len((out / "mlp.csv").read_text().splitlines()) == 1 + 3 * 2 * 2
+    assert len((out / "samples.csv").read_text().splitlines()) == 1 + 3 * 2 * 2 + 3 * 2   # + the 200-example trials
 
 
 @pytest.mark.slow

@@ -27,6 +27,7 @@ class MetricWriter:
             self._tb = SummaryWriter(str(files.path(workdir) / "tensorboard"), purge_step=resume_step + 1)
 
     def write(self, step: int, split: str, values: dict[str, float]):
+        """Adds one record (and its TensorBoard scalars); on disk at the next flush."""
         if not self.enabled:
             return
         self.records.append({"step": step, "split": split, **values})
@@ -36,6 +37,7 @@ class MetricWriter:
                 self._tb.add_scalar(f"{split}/{member}{name}", value, step)
 
     def flush(self):
+        """Appends the records written since the last flush to metrics.jsonl and fsyncs it."""
         if self.enabled:
             if files.is_local(self.path):
                 files.append_lines(self.path, [json.dumps(r) for r in self.records[self._written:]])
@@ -45,6 +47,7 @@ class MetricWriter:
             self._tb.flush()
 
     def close(self):
+        """Closes the TensorBoard writer."""
         if self.enabled:
             self.flush()
             self._tb.close()
@@ -78,15 +81,21 @@ class Progress:
                  unit: str = "step"):
         self.num_steps, self.last_step, self.last_time = num_steps, start_step, time.perf_counter()
         self.step_flops, self.peak_flops, self.unit = step_flops, peak_flops, unit
+        self.compiled = False   # the first interval includes compiling: no ETA from it
 
     def mfu(self, rate: float) -> float | None:
+        """Model FLOPs utilisation at `rate` steps/s; None without the FLOPs of a step or the peak."""
         return self.step_flops * rate / self.peak_flops if self.step_flops and self.peak_flops else None
 
     def __call__(self, step: int, values: dict[str, float]) -> float:
+        """Logs the progress line at `step` with `values`; returns the step rate since the last call."""
         now = time.perf_counter()
         rate = (step - self.last_step) / max(now - self.last_time, 1e-9)
         self.last_step, self.last_time = step, now
-        eta = time.strftime("%H:%M:%S", time.gmtime((self.num_steps - step) / max(rate, 1e-9)))
+        if self.compiled:
+            eta = time.strftime("%H:%M:%S", time.gmtime((self.num_steps - step) / max(rate, 1e-9)))
+        else:
+            eta, self.compiled = "at the next record (this interval included compiling)", True
         shown = " | ".join(f"{k} {v:.4g}" for k, v in values.items())
         mfu = self.mfu(rate)
         shown_mfu = "" if mfu is None else f" | MFU {100 * mfu:.1f}%"
