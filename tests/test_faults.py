@@ -27,7 +27,7 @@ import orbax.checkpoint as ocp
 import pytest
 from test_trainer import SMALL, final_checkpoint, interrupt_at, small_config
 
-from deepzoo.train import checkpoint, files, trainer
+from deepzoo.train import checkpoint, files, loop, trainer
 from deepzoo.train.writers import read_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -207,6 +207,17 @@ def test_a_rerun_of_a_finished_run_leaves_results_json_as_it_was(straight, tmp_p
     results = trainer.train_and_evaluate(small_config(), workdir)
     assert (workdir / "results.json").read_bytes() == before and "loss" in results
     assert json.loads((workdir / "status.json").read_text())["status"] == "done"
+
+
+def test_a_run_trained_by_other_code_says_so_when_reused(straight, tmp_path, caplog):
+    # Results of a finished run are reused as they are: a reader must learn they come from other code.
+    workdir = copy_of(straight, tmp_path)
+    status = json.loads((workdir / "status.json").read_text())
+    assert status["code"] == loop.code_version()
+    (workdir / "status.json").write_text(json.dumps({**status, "code": "0123abcd"}))
+    trainer.train_and_evaluate(small_config(), workdir)
+    assert any("was trained by deepzoo 0123abcd" in r.getMessage() for r in caplog.records)
+    assert json.loads((workdir / "status.json").read_text())["code"] == loop.code_version()
 
 
 def test_results_json_lost_after_the_final_save_is_rebuilt_whole(straight, tmp_path):

@@ -33,11 +33,14 @@ A program whose run was started on a workdir with a checkpoint resumes from it: 
 the same result as an uninterrupted run.
 """
 import contextlib
+import functools
 import io
 import json
 import signal
+import subprocess
 import threading
 import time
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -205,6 +208,24 @@ def _means(records: list[dict]) -> dict[str, float]:
     return {k: float(np.mean(v)) for k, v in values.items()}
 
 
+@functools.cache
+def code_version() -> str:
+    """The deepzoo code that runs: its git commit (+dirty with uncommitted changes) in a checkout, else the
+    installed version."""
+    import deepzoo  # noqa: PLC0415
+    checkout = Path(deepzoo.__file__).resolve().parents[1]
+    git = lambda *args: subprocess.run(["git", "-C", str(checkout), *args], capture_output=True, text=True,
+                                       timeout=30)
+    try:
+        commit = git("rev-parse", "--short=12", "HEAD")
+        if commit.returncode == 0 and (checkout / ".git").exists():
+            dirty = git("status", "--porcelain", "--untracked-files=no", "--", "deepzoo", "configs").stdout.strip()
+            return commit.stdout.strip() + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return deepzoo.__version__
+
+
 def _status(workdir) -> dict:
     path = workdir / "status.json"
     return json.loads(path.read_text()) if path.exists() else {"status": "new", "seconds": 0.0}
@@ -216,7 +237,12 @@ class _Workdir:
     def __init__(self, workdir, program, start: int):
         self.path, self.program, self.lead = workdir, program, jax.process_index() == 0
         self.per_unit = getattr(program, "steps_per_unit", 1)
-        self.seconds_before = _status(workdir).get("seconds", 0.0) if start else 0.0
+        before = _status(workdir)
+        self.seconds_before = before.get("seconds", 0.0) if start else 0.0
+        if start and before.get("code", code_version()) != code_version():
+            logging.warning("%s was trained by deepzoo %s, and this is %s: its checkpoints (and results, if it "
+                            "finished) are used as they are. To train it with this code, use a new --workdir.",
+                            workdir, before["code"], code_version())
         self.started = time.perf_counter()
         self.latest = {}   # (split, member) -> the newest record
         if self.lead:  # each launch's config, the first one kept as config.json
@@ -233,7 +259,8 @@ class _Workdir:
         if self.lead:
             unit = self.program.unit
             files.write_json(self.path / "status.json", {"status": status, unit: step, f"num_{unit}s":
-                                                         self.program.num_steps, "seconds": self.seconds(), **extra})
+                                                         self.program.num_steps, "seconds": self.seconds(),
+                                                         "code": code_version(), **extra})
 
     def remember(self, records):
         self.latest.update({(r["split"], r.get("member")): r for r in records})
