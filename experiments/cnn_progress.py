@@ -72,7 +72,8 @@ which costs 0.22G more: ResNet-50 v1.5 has 4.089G, and the squeeze-excitation ad
 Top-1 accuracies are published, not measured here: ImageNet cannot be downloaded on this machine. The
 configs/imagenet_<model>.py files hold each paper's recipe for a pod."""
 
-# ILSVRC classification winners, top-5 error % (the lectures' progress slide).
+# ILSVRC classification winners, top-5 error % on the test set, from the ILSVRC results pages on image-net.org:
+# SuperVision (AlexNet; its entry without outside data), Clarifai, GoogLeNet, MSRA (ResNet), WMW (SENet).
 ILSVRC_TOP5_ERROR = {2012: 16.4, 2013: 11.7, 2014: 6.7, 2015: 3.57, 2017: 2.25}
 TEST_DIGITS = 1_000   # the mnist5k test split
 MNIST_TITLE = ("Each family adapted to 28x28 digits, trained on 4,000 real MNIST digits (configs/mnist5k_cnn.py), "
@@ -159,7 +160,6 @@ def imagenet_table(output_dir: Path):
 
 def mnist_runs(output_dir: Path, workdir: Path, names: list[str]):
     labels = dict((name, label) for label, name in MNIST_MODELS)
-    columns = ["network", "model", "test accuracy %", "params", "MACs", "train steps", "wall time (s)"]
     rows = []
     for i, name in enumerate(names):
         logging.info("[%d/%d] %s (resumes, or reads the results of a finished run, in %s)", i + 1, len(names),
@@ -171,19 +171,26 @@ def mnist_runs(output_dir: Path, workdir: Path, names: list[str]):
                      "test accuracy %": f"{100 * results['test_accuracy']:.2f}", "params": summary.params,
                      "MACs": summary.macs, "train steps": config.num_train_steps,
                      "wall time (s)": f"{results['seconds']:.0f}"})
+    return mnist_report(output_dir, rows)
+
+
+def mnist_report(output_dir: Path, rows: list[dict]) -> list[dict]:
+    """Merges `rows` into results_mnist5k.csv and draws the table and the chart from every row."""
+    columns = ["network", "model", "test accuracy %", "params", "MACs", "train steps", "wall time (s)"]
     # Networks run before (here, or in the committed reference) keep their rows.
     table = output_dir / "results_mnist5k"
     rows = report.merge_rows(table.with_suffix(".csv"), rows, key=("model",), order=[n for _, n in MNIST_MODELS])
     _write_table(rows, columns, table, MNIST_TITLE, notes=MNIST_NOTES)
 
-    # One standard error of an accuracy measured on TEST_DIGITS digits: the differences it does not resolve.
+    # The standard error of an accuracy measured on TEST_DIGITS digits: the differences it does not resolve.
     accuracies = [float(r["test accuracy %"]) for r in rows]
     errors = [100 * (a / 100 * (1 - a / 100) / TEST_DIGITS) ** 0.5 for a in accuracies]
     fig, (left, right) = plt.subplots(1, 2, figsize=(15, 6), gridspec_kw={"width_ratios": [3, 2]})
     _bubbles(left, [(r["network"], int(r["MACs"]) / 1e6, a, int(r["params"])) for r, a in zip(rows, accuracies)],
              "MMACs per digit", "MNIST-5k test accuracy % (measured here)")
-    left.errorbar([int(r["MACs"]) / 1e6 for r in rows], accuracies, yerr=errors, fmt="none", ecolor="k", lw=1)
-    left.set_title("Each family on 28x28 digits, trained here; bubble area = parameters; bars: 1 standard error")
+    left.errorbar([int(r["MACs"]) / 1e6 for r in rows], accuracies, yerr=[2 * e for e in errors], fmt="none",
+                  ecolor="k", lw=1)
+    left.set_title("Each family on 28x28 digits, trained here\nbubble area = parameters; bars: two standard errors")
     right.errorbar(accuracies, range(len(rows)), xerr=[2 * e for e in errors], fmt="o", color="tab:green",
                    capsize=3)
     right.set_yticks(range(len(rows)), [r["network"] for r in rows])

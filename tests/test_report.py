@@ -40,8 +40,8 @@ def test_a_partial_run_replaces_its_section_and_keeps_the_others(tmp_path):
     assert bodies == ["# Title", "## MLP", "new", "## Samples", "new", "## CNN", "kept", "## The papers", "- one"]
 
 
-def _control(tmp_path, *flags):
-    result = subprocess.run([sys.executable, str(ROOT / "experiments" / "control.py"), "--variant=smoke",
+def _control(tmp_path, *flags, variant="smoke"):
+    result = subprocess.run([sys.executable, str(ROOT / "experiments" / "control.py"), f"--variant={variant}",
                              f"--workdir={tmp_path / 'runs'}", *flags], cwd=tmp_path, capture_output=True, text=True,
                             env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -61,3 +61,15 @@ def test_an_experiment_writes_beside_its_runs_and_merges_a_second_partial_run(tm
     table = (out / "results.md").read_text()
     assert "| cartpole,ppo |" in table and "| cartpole,reinforce |" in table
     assert {p: p.read_bytes() for p in (ROOT / "experiments" / "control").iterdir()} == committed
+
+
+@pytest.mark.slow
+def test_a_rerun_of_an_experiment_at_the_same_commit_reproduces_its_table(tmp_path):
+    # CartPole PPO at its full recipe (about 30 s): every evaluation and every table cell but the wall time.
+    for run in ("a", "b"):
+        _control(tmp_path, "--recipes=cartpole,ppo", f"--workdir={tmp_path / run}", variant="")
+    curves = [(tmp_path / run / "curves.csv").read_bytes() for run in ("a", "b")]
+    assert curves[0] == curves[1]
+    rows = [report.read_rows(tmp_path / run / "results.csv") for run in ("a", "b")]
+    assert [{k: v for k, v in r.items() if k != "minutes"} for r in rows[0]] == \
+        [{k: v for k, v in r.items() if k != "minutes"} for r in rows[1]]

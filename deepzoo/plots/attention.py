@@ -6,6 +6,8 @@
 Every attention layer sows its weights into the "intermediates" collection (deepzoo/layers/attention.py);
 this reads them back for the first example of the batch, keyed by the layer's path.
 """
+import textwrap
+
 import numpy as np
 
 from deepzoo.layers.attention import sown_attention_weights
@@ -28,15 +30,17 @@ def plot(weights: dict[str, np.ndarray], path, *, queries, keys, title: str = ""
     size = max(1.6, 0.16 * max(q, k))
     fig, axes = plt.subplots(len(weights), heads, figsize=(size * heads + 1, size * len(weights) + 0.8),
                              squeeze=False)
-    for row, (name, w) in zip(axes, weights.items()):
+    for layer, (row, (name, w)) in enumerate(zip(axes, weights.items())):
         for h, ax in enumerate(row):
             ax.imshow(w[h, :q, :k], cmap="gray_r", vmin=0, vmax=1, aspect="auto")
             ax.set_xticks(range(k), keys if ax is axes[-1][h] else [], rotation=90, fontsize=5)
             ax.set_yticks(range(q), queries if h == 0 else [], fontsize=5)
-            if row is axes[0]:
+            if layer == 0:
                 ax.set_title(f"head {h + 1}", fontsize=8)
         row[0].set_ylabel(name, fontsize=7)
+    width = fig.get_size_inches()[0]
+    title = textwrap.fill(title, width=max(20, int(width * 72 / (9 * 0.6))))   # 9-point characters per line
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.1 * (title.count("\n") + 1) / fig.get_size_inches()[1]))
     fig.savefig(path, dpi=110)
     plt.close(fig)
