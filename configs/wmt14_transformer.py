@@ -13,7 +13,7 @@ Variants:
   big    d 1024, d_ff 4096, 16 heads, P_drop 0.3; 300k steps (3.5 days); last 20 checkpoints averaged.
          Expected: 28.4 BLEU.
 sacreBLEU (detokenised, no compound splitting) runs about a point below the paper's tokenised BLEU.
-Training cost (Table 2, as in the lectures): 3.3e18 FLOPs for base, 2.3e19 for big; the usual estimate of
+Training cost (the paper's Table 2): 3.3e18 FLOPs for base, 2.3e19 for big; the usual estimate of
 6 x parameters x tokens gives 6 x 63.1M x 50k x 100k = 1.9e18 and 6 x 214M x 50k x 300k = 1.9e19.
 Both: Adam (0.9, 0.98, 1e-9), lrate = d^-0.5 min(step^-0.5, step 4000^-1.5), label smoothing 0.1, beam 4
 with length penalty 0.6, a shared vocabulary of 37,000 pieces (SentencePiece here; byte-pair encoding

@@ -1,9 +1,10 @@
 """Character-level language models on the docstrings of Python's standard library: RNN vs GRU vs LSTM
 vs a small GPT.
 
-The lectures' "hello" example grown up: each network reads 100 characters at a time and predicts the
-next; we report bits per character on held-out modules' docstrings and sample new "documentation" one
-character at a time, fed back in, at several temperatures.
+The "hello" example of Karpathy's "The Unreasonable Effectiveness of Recurrent Neural Networks" (2015) grown up:
+each network reads 100 characters at a time and predicts the next; we report bits per character on
+held-out modules' docstrings and sample new "documentation" one character at a time, fed back in, at
+several temperatures.
 
     python experiments/char_lm.py                          # the four models, ~10 min each on 2 CPU cores
     python experiments/char_lm.py --cells=lstm --temperatures=0.3,1.0

@@ -1,7 +1,7 @@
 """Vanishing and exploding gradients in recurrent nets, and gradient clipping.
 
-The lectures' "Vanilla RNN Gradient Flow": with h_t = tanh(x_t Wx + h_{t-1} Wh + b), a loss L_T on the
-last step reaches h_t through T - t Jacobians dh_s/dh_{s-1} = diag(tanh'(.)) Wh^T, so ||dL_T/dh_t|| shrinks
+"Vanilla RNN Gradient Flow" (Stanford CS231n 2017, Lecture 10): with h_t = tanh(x_t Wx + h_{t-1} Wh + b), a loss L_T
+on the last step reaches h_t through T - t Jacobians dh_s/dh_{s-1} = diag(tanh'(.)) Wh^T, so ||dL_T/dh_t|| shrinks
 geometrically when the largest singular value of Wh is below 1 (tanh' <= 1 only shrinks it further) and
 can grow when it is above 1. An LSTM's cell adds instead of multiplying, c_t = f_t c_{t-1} + i_t g_t, so
 dc_t/dc_{t-1} = diag(f_t): an open forget gate (f near 1) carries the gradient back almost untouched.
@@ -86,7 +86,7 @@ def state_gradients(cell, params, x, readout):
     dL_T/d e_t is dL_T/d carry_t, summed over every path through the later steps. One jax.grad w.r.t. the
     stacked e (T, batch, H) returns all T of them from a single reverse scan, the same BPTT pass that
     training runs. For the LSTM, e_t on c_t is added after h_t = o tanh(c_t) was computed, so dL_T/dc_t is
-    the gradient that flows back along the cell path (through step t + 1 onwards), as in the lectures'
+    the gradient that flows back along the cell path (through step t + 1 onwards), as in CS231n's
     lstm_step_backward. Samples are independent and L_T sums over them, so row b is sample b's own gradient.
     A linear readout makes dL_T/dh_T = readout: the curves start at ||readout|| and only the Jacobians shape
     them; any other loss on h_T changes that first factor only.

@@ -18,7 +18,7 @@ def _conv_macs(x_shape, features, kernel, **conv_kwargs):
 def test_convolution_is_output_size_times_window_times_input_channels():
     macs, out = _conv_macs((2, 28, 28, 192), 256, (3, 3), padding="SAME")
     assert out == (2, 28, 28, 256)
-    assert macs == 2 * 28 * 28 * 256 * 3 * 3 * 192  # the lecture's 3x3 row: 346.8M per example
+    assert macs == 2 * 28 * 28 * 256 * 3 * 3 * 192  # test_googlenet's Inception comparison, 3x3 row: 346.8M per example
 
 
 def test_strided_and_grouped_convolutions():

@@ -1,4 +1,4 @@
-"""Convolution primitives: the lectures' worked examples exactly, then checks against independent
+"""Convolution primitives: d2l.ai's worked examples (sections 7.2-7.5) exactly, then checks against independent
 references (jax.lax.conv_general_dilated, flax pooling, NumPy loops), then the error messages."""
 import functools
 
@@ -21,7 +21,7 @@ def assert_equal(actual, expected):
     np.testing.assert_array_equal(np.asarray(actual), np.asarray(expected, dtype=np.float32))
 
 
-# --- The lectures' worked examples (exact) -----------------------------------------------------------
+# --- d2l.ai's worked examples (exact) -----------------------------------------------------------------
 
 def test_cross_correlation():
     assert_equal(corr2d(X, K), [[19, 25], [37, 43]])
@@ -128,7 +128,7 @@ def test_learn_edge_kernel_by_gradient_descent(seed):
 def test_output_size_formula():
     assert conv.output_size(3, 2) == 2
     assert conv.output_size(3, 2, padding=1, stride=3) == 2
-    assert conv.output_size(32, 5) == 28                  # the slides: 32x32 with a 5x5 kernel
+    assert conv.output_size(32, 5) == 28                  # 32x32 with a 5x5 kernel: 28x28
     n = 32
     for _ in range(7):
         n = conv.output_size(n, 5)

@@ -1,4 +1,4 @@
-"""GoogLeNet (Szegedy et al. 2015) against Table 1 and the lecture's Inception comparison; Inception-v3
+"""GoogLeNet (Szegedy et al. 2015) against Table 1 and d2l.ai's Inception comparison; Inception-v3
 against torchvision's inception_v3 (27,161,264 parameters with the auxiliary head)."""
 import math
 
@@ -145,8 +145,8 @@ def test_googlenet_full_size_shapes_with_aux():
     assert [a.shape for a in state["intermediates"]["aux_logits"]] == [(2, 1000), (2, 1000)]
 
 
-def test_lecture_inception_block_vs_single_convolutions():
-    """Lecture 001: on a 192x28x28 input with 256 output channels, Inception 0.16M parameters / 128M FLOPs
+def test_inception_block_vs_single_convolutions():
+    """d2l.ai's comparison: on a 192x28x28 input with 256 output channels, Inception 0.16M parameters / 128M FLOPs
     vs one 3x3 conv 0.44M / 346M vs one 5x5 conv 1.22M / 963M (the FLOPs are multiply-accumulates)."""
     x = jnp.zeros((1, 28, 28, 192))
     inception = googlenet.Inception(googlenet.GOOGLENET_BLOCKS[0][1:])   # 3a: 64 + 128 + 32 + 32 = 256 out
@@ -161,7 +161,7 @@ def test_lecture_inception_block_vs_single_convolutions():
     assert measured == {"inception": (163_328, 128_049_152),
                         "3x3": (442_368, 346_816_512),
                         "5x5": (1_228_800, 963_379_200)}
-    # as printed on the slide: 0.16M / 128M, 0.44M / 346M, 1.22M / 963M
+    # as printed in that comparison: 0.16M / 128M, 0.44M / 346M, 1.22M / 963M
     assert [math.floor(p / 1e4) / 100 for p, _ in measured.values()] == [0.16, 0.44, 1.22]
     assert [math.floor(m / 1e6) for _, m in measured.values()] == [128, 346, 963]
 

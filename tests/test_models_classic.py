@@ -58,7 +58,7 @@ def test_lenet5_parameters_and_macs_per_layer():
         "c1": 6 * 5 * 5 + 6, "c3": 16 * 6 * 5 * 5 + 16, "c5": 400 * 120 + 120, "f6": 120 * 84 + 84,
         "output": 84 * 10 + 10}
     assert n_params(params) == 61_706
-    # The lecture's table says 0.6M parameters and 4M FLOP (conv1 1.2M, conv2 2.4M): about ten times
+    # d2l.ai's complexity table says 0.6M parameters and 4M FLOP (conv1 1.2M, conv2 2.4M): about ten times
     # what the network has; the figures below are what it computes.
     assert macs_by_layer(model, shape) == {"c1": 117_600, "c3": 240_000, "c5": 48_000, "f6": 10_080, "output": 840}
     assert sum(macs_by_layer(model, shape).values()) == 416_520
@@ -98,11 +98,11 @@ def test_alexnet_adaptive_pool_accepts_other_sizes():
     assert n_params(params) == 61_100_840
 
 
-def test_alexnet_lecture_complexity_table():
-    """The lecture's table (AlexNet column): weights are kernels without biases, the output layer left out,
+def test_alexnet_d2l_complexity_table():
+    """d2l.ai's complexity table (AlexNet column): weights are kernels without biases, the output layer left out,
     "FLOP" are multiply-accumulates on one 224x224x3 image. Each figure is printed to 2-3 digits, so the
     measured number must lie within one unit of the table's last digit."""
-    model, shape = build("alexnet_lecture")
+    model, shape = build("alexnet_d2l")
     params = abstract_variables(model, shape)["params"]
     weights = {k: v["kernel"].size for k, v in params.items()}
     macs = macs_by_layer(model, shape)
@@ -130,8 +130,8 @@ def test_alexnet_lecture_complexity_table():
     assert abs(total_macs - 1.0 * G) < 0.1 * G
 
 
-def test_alexnet_lecture_layout():
-    model, shape = build("alexnet_lecture")
+def test_alexnet_d2l_layout():
+    model, shape = build("alexnet_d2l")
     params = abstract_variables(model, shape)["params"]
     assert [params[f"conv{i}"]["kernel"].shape[-1] for i in range(1, 6)] == [96, 256, 384, 384, 256]
     assert params["fc6"]["kernel"].shape == (5 * 5 * 256, 4096)  # 224 -> 54 -> 26 -> 12 -> 5, no adaptive pool
@@ -247,7 +247,7 @@ def test_nin_parameters_per_block():
         "head": block(384, 10, 3)}
     assert n_params(params) == 1_992_166
     assert sum(macs_by_layer(model, shape).values()) == 762_297_352
-    assert build("nin")[0].num_classes == 1000  # the zoo's default; the lecture's count is for 10 classes
+    assert build("nin")[0].num_classes == 1000  # the zoo's default; d2l's count is for 10 classes
 
 
 def test_nin_mnist_has_the_papers_wide_head():

@@ -1,4 +1,4 @@
-"""Recurrent layers against NumPy written here: the lectures' LSTM step (forward and backward through time),
+"""Recurrent layers against NumPy written here: CS231n's LSTM step (forward and backward through time),
 hand-derived GRU and vanilla-RNN backward passes, PyTorch's documented equations, masks, stacking, errors."""
 import jax
 import jax.numpy as jnp
@@ -15,7 +15,7 @@ def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-# ---------------------------------------------------------------- the lectures' LSTM step (002, "LSTM in code")
+# ------------------------ the LSTM step of Stanford CS231n's assignment 3 (lstm_step_forward, lstm_step_backward)
 
 def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
     N, H = prev_h.shape
@@ -30,7 +30,7 @@ def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
 
 def lstm_step_backward(dnext_h, dnext_c, cache):
     i, f, o, g, a, ai, af, ao, ag, Wx, Wh, b, prev_h, prev_c, x, next_c, next_h = cache
-    dnext_c = dnext_c.copy()   # the lectures' `+=` would otherwise modify the caller's array
+    dnext_c = dnext_c.copy()   # an in-place `+=` would otherwise modify the caller's array
     do = np.tanh(next_c) * dnext_h                                                      # into 5
     dnext_c += o * (1 - np.tanh(next_c) ** 2) * dnext_h
     df, dprev_c, di, dg = prev_c * dnext_c, f * dnext_c, g * dnext_c, i * dnext_c       # into 4
@@ -93,7 +93,7 @@ def np_lstm(x, h0, c0, Wx, Wh, b):
 
 
 def np_lstm_bptt(dhs, dc_last, dh_last, caches):
-    """Backpropagation through time: the lectures' step backward, from the last step to the first."""
+    """Backpropagation through time: CS231n's step backward, from the last step to the first."""
     dx, dWx, dWh, db = [], 0, 0, 0
     dh, dc = dh_last, dc_last
     for t in reversed(range(len(caches))):
@@ -158,7 +158,7 @@ def apply_and_grad(cell, params, x, carry, G, G_carry):
 
 # ---------------------------------------------------------------- numerics against NumPy (float64)
 
-def test_lstm_forward_and_bptt_equal_the_lectures_code():
+def test_lstm_forward_and_bptt_equal_the_cs231n_code():
     rng = np.random.default_rng(0)
     p = random_params(rng, Wx=(D, 4 * H), Wh=(H, 4 * H), b=(4 * H,))
     x, h0, c0 = rng.normal(size=(B, T, D)), rng.normal(size=(B, H)), rng.normal(size=(B, H))
@@ -177,7 +177,7 @@ def test_lstm_forward_and_bptt_equal_the_lectures_code():
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
 
 
-def test_lstm_float32_matches_the_lectures_code_to_float32_precision():
+def test_lstm_float32_matches_the_cs231n_code_to_float32_precision():
     rng = np.random.default_rng(1)
     p = random_params(rng, Wx=(D, 4 * H), Wh=(H, 4 * H), b=(4 * H,))
     x = rng.normal(size=(B, T, D))

@@ -51,7 +51,7 @@ def test_tanh_rnn_matches_numpy_bptt_and_stays_under_the_linear_bound():
     x, v = _inputs(scale=0.8, seed=1)
     g = np.asarray(vg.state_gradients(cell, params, jnp.asarray(x), jnp.asarray(v)))
 
-    # Independent reference: the lectures' forward pass and hand-written backward pass, in float64.
+    # Independent reference: the forward pass and a hand-written backward pass, in NumPy float64.
     Wx, Wh, b = (np.asarray(params[k], np.float64) for k in ("Wx", "Wh", "b"))
     h = np.zeros((B, H))
     hs = []

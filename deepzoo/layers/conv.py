@@ -1,14 +1,15 @@
-"""Convolution and pooling from scratch: small pure jax.numpy functions, as in the lectures (d2l ch. 7).
+"""Convolution and pooling from scratch: small pure jax.numpy functions, as in d2l.ai's chapter 7.
 
-Layout is channels-first and unbatched, as on the slides: one channel (H, W), several (C, H, W),
-kernels (kh, kw), (C_in, kh, kw) or (C_out, C_in, kh, kw). All functions compute a cross-correlation
-(the kernel is not flipped), which is what deep learning calls "convolution".
+Layout is channels-first and unbatched, as in the from-scratch code of Zhang et al., Dive into Deep Learning
+(sections 7.2-7.5): one channel (H, W), several (C, H, W), kernels (kh, kw), (C_in, kh, kw) or
+(C_out, C_in, kh, kw). All functions compute a cross-correlation (the kernel is not flipped), which is what
+deep learning calls "convolution".
 
 Output size along each axis, for input n, kernel (or window) k, zero padding p on EACH side, stride s:
 
     out = floor((n - k + 2p) / s) + 1
 
-(the slides write p for the total padding of an axis, i.e. our 2p.) Each output pixel is computed at
+(d2l, section 7.3, writes p_h, p_w for the total padding of an axis, i.e. our 2p.) Each output pixel is computed at
 once for the whole image: the only Python loop runs over the kh * kw kernel offsets, each adding one
 strided slice of the padded input times one kernel weight. The models use flax.linen.Conv; these
 functions are for teaching and as an independent check of it.

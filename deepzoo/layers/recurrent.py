@@ -7,7 +7,7 @@ stacks layers by name, with dropout between them as PyTorch's `dropout` argument
 
     SimpleRNNCell  h' = tanh(x Wx + h Wh + b)                        carry h       Wx (D, H),  Wh (H, H)
     LSTMCell       a = x Wx + h Wh + b, blocks [i, f, o, g]          carry (c, h)  Wx (D, 4H), Wh (H, 4H)
-                   c' = sigmoid(f) c + sigmoid(i) tanh(g);  h' = sigmoid(o) tanh(c')     (the lectures' layout)
+                   c' = sigmoid(f) c + sigmoid(i) tanh(g);  h' = sigmoid(o) tanh(c')     (Stanford CS231n's layout)
     GRUCell        r, z = sigmoid(x Wx + bx + h Wh + bh) blocks [r, z] carry h       Wx (D, 3H), Wh (H, 3H)
                    n = tanh(x Wx_n + bx_n + r (h Wh_n + bh_n));  h' = (1 - z) n + z h    (PyTorch's / cuDNN's)
 
@@ -64,7 +64,7 @@ def _zeros(batch_size: int, features: int, compute_dtype, dtype):
 
 
 class SimpleRNNCell(nn.Module):
-    """The vanilla (Elman) RNN step of the lectures: h' = activation(x Wx + h Wh + b); y = h'."""
+    """The vanilla (Elman 1990) RNN step: h' = activation(x Wx + h Wh + b); y = h'."""
     features: int
     activation: Callable = jnp.tanh
     kernel_init: Initializer = nn.initializers.lecun_normal()
@@ -93,12 +93,12 @@ class SimpleRNNCell(nn.Module):
 class LSTMCell(nn.Module):
     """Long short-term memory (Hochreiter & Schmidhuber 1997, with the forget gate of Gers et al. 2000).
 
-    a = x Wx + h Wh + b, split into the blocks [i, f, o, g] exactly as the lectures' lstm_step_forward:
+    a = x Wx + h Wh + b, split into the blocks [i, f, o, g] exactly as CS231n's lstm_step_forward (assignment 3):
         i, f, o = sigmoid(a_i), sigmoid(a_f + forget_bias), sigmoid(a_o);  g = tanh(a_g)
         c' = f * c + i * g;  h' = o * tanh(c');  carry (c, h), output h'.
     forget_bias: a constant added to the forget gate's pre-activation. 1.0 is the recommendation of
         Jozefowicz et al. (2015) (the cell remembers by default early in training); the default 0.0 keeps
-        the numerics equal to the lectures' and to PyTorch's.
+        the numerics equal to CS231n's and to PyTorch's.
     peephole: the gates also look at the cell (Gers & Schmidhuber 2000), through diagonal weights
         "w_ci", "w_cf" (on c, the previous cell) and "w_co" (on c', the new cell), initialised to zero.
     """

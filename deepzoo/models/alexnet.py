@@ -10,10 +10,11 @@ neural networks", NeurIPS.
 One class, three tables of (channels, kernel, stride, padding) for conv1..conv5:
 - "alexnet": torchvision's single tower (64, 192, 384, 256, 256 channels; 6x6 adaptive pool so any
   input size >= 63 works), 61,100,840 parameters at 224x224x3. Dropout feeds fc6 and fc7.
-- "alexnet_lecture": the lecture's (d2l's) version with the paper's widths (96, 256, 384, 384, 256) merged
-  into one tower, conv1 padded by 1, no adaptive pool (224x224 -> 5x5x256 = 6,400 features). Dropout
-  follows fc6 and fc7, as in the paper ("dropout in the first two fully-connected layers").
-- "alexnet_mnist": the same layout at 1/4 of the lecture's widths for 28x28x1 digits: conv1 5x5/1 instead
+- "alexnet_d2l": d2l.ai's version (Zhang et al., Dive into Deep Learning, section 8.1) with the paper's
+  widths (96, 256, 384, 384, 256) merged into one tower, conv1 padded by 1, no adaptive pool (224x224 ->
+  5x5x256 = 6,400 features). Dropout follows fc6 and fc7, as in the paper ("dropout in the first two
+  fully-connected layers").
+- "alexnet_mnist": the same layout at 1/4 of d2l's widths for 28x28x1 digits: conv1 5x5/1 instead
   of 11x11/4 (a digit has no pixels to spare), fc 256 (28 -> 13 -> 6 -> 2 after the three poolings).
 
 Neither the paper's two-GPU split (grouped conv2, conv4, conv5) nor its local response normalisation is
@@ -31,7 +32,7 @@ from deepzoo.layers.checks import check_images
 
 # (output channels, kernel, stride, padding) of conv1 .. conv5.
 TORCHVISION = ((64, 11, 4, 2), (192, 5, 1, 2), (384, 3, 1, 1), (256, 3, 1, 1), (256, 3, 1, 1))
-LECTURE = ((96, 11, 4, 1), (256, 5, 1, 2), (384, 3, 1, 1), (384, 3, 1, 1), (256, 3, 1, 1))
+D2L = ((96, 11, 4, 1), (256, 5, 1, 2), (384, 3, 1, 1), (384, 3, 1, 1), (256, 3, 1, 1))
 MNIST = ((24, 5, 1, 2), (64, 3, 1, 1), (96, 3, 1, 1), (96, 3, 1, 1), (64, 3, 1, 1))
 POOL_AFTER = ("conv1", "conv2", "conv5")
 
@@ -90,12 +91,12 @@ class AlexNet(nn.Module):
         return dense(self.num_classes, kernel_init=nn.initializers.normal(0.01), name="fc8")(x)
 
 
-AlexNetLecture = functools.partial(AlexNet, convs=LECTURE, pool_to=None, dropout_on_inputs=False)
+AlexNetD2L = functools.partial(AlexNet, convs=D2L, pool_to=None, dropout_on_inputs=False)
 AlexNetMNIST = functools.partial(AlexNet, num_classes=10, convs=MNIST, hidden=256, pool_to=None,
                                  dropout_on_inputs=False)
 
 MODELS = {
     "alexnet": (AlexNet, (224, 224, 3)),
-    "alexnet_lecture": (AlexNetLecture, (224, 224, 3)),
+    "alexnet_d2l": (AlexNetD2L, (224, 224, 3)),
     "alexnet_mnist": (AlexNetMNIST, (28, 28, 1)),
 }

@@ -1,4 +1,5 @@
-"""Character-level language model (Karpathy's char-rnn; the lectures' "hello" example grown up).
+"""Character-level language model (Karpathy's char-rnn and his 2015 post "The Unreasonable Effectiveness of
+Recurrent Neural Networks": its "hello" example grown up).
 
     characters (B, L) -> Embed -> [cell scanned over time -> Dropout] x num_layers -> Dense(vocab)
     logits (B, L, vocab): at position t, the distribution of character t + 1

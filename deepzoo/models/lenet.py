@@ -1,5 +1,5 @@
 """LeNet-5: LeCun, Bottou, Bengio & Haffner (1998), "Gradient-based learning applied to document
-recognition", Proc. IEEE 86(11), as taught in the lecture (after d2l.ai, section 7.6).
+recognition", Proc. IEEE 86(11), in the form of d2l.ai (Zhang et al., Dive into Deep Learning, section 7.6).
 
     input 28x28x1 -> C1 conv 6@5x5 pad 2 -> sigmoid -> S2 avg-pool 2x2/2     28x28x6 -> 14x14x6
                   -> C3 conv 16@5x5     -> sigmoid -> S4 avg-pool 2x2/2     10x10x16 -> 5x5x16
@@ -8,7 +8,7 @@ recognition", Proc. IEEE 86(11), as taught in the lecture (after d2l.ai, section
 61,706 parameters and 416,520 multiply-accumulates per digit. The paper's input is 32x32; padding C1 by 2
 gives the same 28x28 feature maps from a 28x28 MNIST digit, so this network takes exactly 28x28x1.
 The paper's C3 connects each map to a subset of S2's maps and its output is a Gaussian (RBF) layer; like
-the lecture we use full connections and a dense output. C5 is a 5x5 convolution over a 5x5 input in the
+d2l we use full connections and a dense output. C5 is a 5x5 convolution over a 5x5 input in the
 paper, i.e. a dense layer on the flattened maps.
 
 `LeNetMNIST` ("lenet_mnist") is the same network modernised: ReLU instead of sigmoid and max- instead of

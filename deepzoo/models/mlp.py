@@ -57,7 +57,8 @@ class MLP(nn.Module):
 
 
 # Universal approximation theorem: one hidden layer of `width` units approximates any continuous
-# function on a compact set (Cybenko 1989, Hornik 1991); 1-D in, 1-D out as in the lectures.
+# function on a compact set (Cybenko 1989, Hornik 1991); 1-D in, 1-D out, so that the fit can be
+# plotted (experiments/universal_approximation.py).
 ShallowMLP = functools.partial(MLP, depth=1, num_outputs=1, activation="sigmoid")
 
 

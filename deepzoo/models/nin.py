@@ -1,5 +1,5 @@
 """Network in Network: Lin, Chen & Yan (2014), "Network in network", ICLR (arXiv:1312.4400), in the
-lecture's (d2l's, section 8.3) form for 224x224 grey images.
+form of d2l.ai (Zhang et al., Dive into Deep Learning, section 8.3) for 224x224 grey images.
 
     nin_block = conv kxk/s -> ReLU -> conv 1x1 -> ReLU -> conv 1x1 -> ReLU     (an "mlpconv" layer:
                                                             a small MLP applied at every pixel)
@@ -27,7 +27,7 @@ import jax.numpy as jnp
 from deepzoo.layers.checks import check_images
 
 # (output channels, kernel, stride, padding) of the first convolution of block1 .. block3.
-LECTURE = ((96, 11, 4, 0), (256, 5, 1, 2), (384, 3, 1, 1))
+D2L = ((96, 11, 4, 0), (256, 5, 1, 2), (384, 3, 1, 1))
 MNIST = ((32, 5, 1, 2), (64, 3, 1, 1), (96, 3, 1, 1))
 
 
@@ -58,7 +58,7 @@ class NiN(nn.Module):
     """Network in Network (Lin, Chen & Yan 2014): mlpconv blocks and max pooling, then a head with one
     map per class, averaged. Images (B, H, W, C) -> logits (B, num_classes)."""
     num_classes: int = 1000
-    blocks: Sequence[tuple[int, int, int, int]] = LECTURE
+    blocks: Sequence[tuple[int, int, int, int]] = D2L
     dropout_rate: float = 0.5
     head_width: int | None = None   # the head's first two layers; None: num_classes (d2l), the paper: wider
     dtype: Any = jnp.float32
