@@ -3,10 +3,11 @@
     python experiments/autoencoders.py        # seven runs of configs/mnist5k_generative.py, ~20 min here
 
 Trains (or resumes) every variant of configs/mnist5k_generative.py under --workdir and writes to
---output_dir (default --workdir; --update_results: experiments/autoencoders/): flow_samples.png, reconstructions.png (test digits and what each
-model rebuilds; the denoising model from corrupted inputs), codes_2d.png (the 2-D codes of the test
-digits, coloured by class), vae_samples.png (decoded draws from the prior), vae_traversal.png (one
-digit's code moved along each latent axis) and results.md (test reconstruction cost and -ELBO).
+--output_dir (default --workdir; --update_results: experiments/autoencoders/): flow_samples.png,
+reconstructions.png (test digits and what each model rebuilds; the denoising model from corrupted
+inputs), codes_2d.png (the 2-D codes of the test digits, coloured by class), vae_samples.png (decoded
+draws from the prior), vae_traversal.png (one digit's code moved along each latent axis) and results.md
+(test reconstruction cost and -ELBO).
 """
 import sys
 from pathlib import Path

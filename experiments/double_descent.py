@@ -9,10 +9,10 @@ and turns them into figures, CSVs and a report:
     python experiments/double_descent.py                          # mlp, samples and cnn: ~25 min here
     python experiments/double_descent.py --sweeps=mlp --workdir=runs/dd --output_dir=/tmp/dd
 
-Writes to --output_dir (default --workdir; --update_results: experiments/double_descent/): model_wise_<sweep>.png (test and train
-error against width, one panel per noise level, the threshold marked), epoch_wise.png (test error
-against epoch for every width: heatmap and curves), sample_wise.png, <sweep>.csv (every trial's last
-evaluation), curves_<sweep>.csv (every evaluation) and results.md.
+Writes to --output_dir (default --workdir; --update_results: experiments/double_descent/):
+model_wise_<sweep>.png (test and train error against width, one panel per noise level, the threshold
+marked), epoch_wise.png (test error against epoch for every width: heatmap and curves), sample_wise.png,
+<sweep>.csv (every trial's last evaluation), curves_<sweep>.csv (every evaluation) and results.md.
 """
 import csv
 import sys

@@ -6,9 +6,9 @@ Pre-trains (or resumes) configs/mnist5k_simclr.py under --workdir, then fits a l
 (multinomial logistic regression, scikit-learn, on standardised features) on the encoder's frozen
 representation h of the training digits, with all 4,000 labels and with 10 per class, and scores it on
 the 1,000 test digits; against the same probe on a randomly initialised encoder of the same
-architecture and on raw pixels. Writes to --output_dir (default --workdir; --update_results: experiments/simclr/): results.md,
-embeddings.png (the test digits' h projected on its first two principal components, for SimCLR and
-the random encoder).
+architecture and on raw pixels. Writes to --output_dir (default --workdir; --update_results:
+experiments/simclr/): results.md, embeddings.png (the test digits' h projected on its first two principal
+components, for SimCLR and the random encoder).
 """
 import sys
 from pathlib import Path

@@ -6,8 +6,8 @@ scikit-learn's digits, against training from scratch, at small training-set size
 Pretrains (or resumes) configs/mnist5k_transfer.py:pretrain, then trains every method (scratch,
 finetune, lower_lr, frozen) on each target with --sizes training examples and --seeds seeds (each
 seed draws its own class-balanced subset and initialisation); runs resume under --workdir. Writes to
---output_dir (default --workdir; --update_results: experiments/transfer/): results.csv (every run), results.md (mean and spread of
-the test accuracy) and transfer.png (accuracy against training-set size).
+--output_dir (default --workdir; --update_results: experiments/transfer/): results.csv (every run),
+results.md (mean and spread of the test accuracy) and transfer.png (accuracy against training-set size).
 """
 import csv
 import sys

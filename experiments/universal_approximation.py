@@ -10,7 +10,8 @@ function over [-1, 1] for widths 1, 2, 4, ..., 128 and measures the worst-case e
     python experiments/universal_approximation.py --activation=relu --function=runge \
         --output_dir=/tmp/uat_relu_runge
 
-Writes fits.png, results.md and results.csv to --output_dir (default runs/universal_approximation; --update_results: experiments/universal_approximation/).
+Writes fits.png, results.md and results.csv to --output_dir (default runs/universal_approximation;
+--update_results: experiments/universal_approximation/).
 """
 import csv
 import sys
