@@ -16,6 +16,8 @@ skips PAD and BOS. The first four ids are the same in every vocabulary:
 """
 import io
 import os
+import threading
+import time
 from collections.abc import Iterable, Sequence
 
 import jax
@@ -175,8 +177,19 @@ def sentencepiece_vocab(name: str, texts: Iterable[str], vocab_size: int, direct
     def train():
         if os.path.exists(path):
             return
-        logging.info("Training the SentencePiece vocabulary %s (once).", path)
-        model = train_sentencepiece(texts, vocab_size, max_characters)
+        logging.info("Training the SentencePiece vocabulary %s (once; minutes for millions of characters).", path)
+        start, done = time.perf_counter(), threading.Event()
+
+        def heartbeat():   # SentencePiece reports nothing while it trains
+            while not done.wait(30):
+                logging.info("... still training the SentencePiece vocabulary (%.0f s).", time.perf_counter() - start)
+
+        threading.Thread(target=heartbeat, daemon=True).start()
+        try:
+            model = train_sentencepiece(texts, vocab_size, max_characters)
+        finally:
+            done.set()
+        logging.info("SentencePiece vocabulary trained in %.0f s.", time.perf_counter() - start)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         partial = f"{path}.incomplete.{os.getpid()}"
         with open(partial, "wb") as f:
