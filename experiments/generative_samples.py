@@ -92,11 +92,18 @@ def grid(images, rows, cols):
     return images.reshape(rows, cols, 28, 28).transpose(0, 2, 1, 3).reshape(rows * 28, cols * 28)
 
 
-def save_picture(path, picture, title):
-    fig, ax = plt.subplots(figsize=(6, 6 * picture.shape[0] / picture.shape[1] + 0.4))
+def save_picture(path, picture, title, column_labels=None):
+    fig, ax = plt.subplots(figsize=(6, 6 * picture.shape[0] / picture.shape[1] + 0.4 + 0.3 * bool(column_labels)))
     ax.imshow(picture, cmap="gray", vmin=0, vmax=1)
     ax.set_title(title, fontsize=9)
-    ax.axis("off")
+    ax.set_yticks([])
+    if column_labels:   # one label under each column of 28-pixel cells
+        ax.set_xticks([28 * i + 13.5 for i in range(len(column_labels))], column_labels, fontsize=7)
+        ax.tick_params(length=0)
+        for side in ax.spines.values():
+            side.set_visible(False)
+    else:
+        ax.axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -122,8 +129,9 @@ def main(argv):
                          {"gan": "DCGAN", "diffusion": "DDPM"}[name] + ": 64 samples")
         if chain is not None:
             frames = np.asarray(chain).transpose(1, 0, 2, 3, 4).reshape(-1, 28, 28, 1)   # a row per digit
+            steps = [f"t={1000 - 100 * i}" for i in range(chain.shape[0])]   # keep_every=100 of T = 1000
             save_picture(out / "diffusion_chain.png", grid(frames, 8, chain.shape[0]),
-                         "DDPM reverse process: x_1000 (noise) to x_0, every 100 steps")
+                         "DDPM reverse process: x_t from t = 1000 (noise) to t = 0, every 100 steps", steps)
 
     for name, images in sets.items():
         rows.append({"model": name, "samples": int(images.shape[0]), **score(classify(images))})

@@ -7,8 +7,8 @@ Pre-trains (or resumes) configs/mnist5k_simclr.py under --workdir, then fits a l
 representation h of the training digits, with all 4,000 labels and with 10 per class, and scores it on
 the 1,000 test digits; against the same probe on a randomly initialised encoder of the same
 architecture and on raw pixels. Writes to --output_dir (default --workdir; --update_results:
-experiments/simclr/): results.md, embeddings.png (the test digits' h projected on its first two principal
-components, for SimCLR and the random encoder).
+experiments/simclr/): results.md, embeddings.png (the test digits' h projected on the two linear
+discriminant directions of the training digits' h, for SimCLR and the random encoder).
 """
 import sys
 from pathlib import Path
@@ -20,6 +20,7 @@ from absl import flags, logging
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
@@ -67,20 +68,25 @@ def main(argv):
                 "raw pixels": pixels}
     rows, embeddings = [], {}
     for name, featurize in encoders.items():
-        test_x = featurize(test)
-        accuracies = [probe(featurize(s), s.arrays["label"], test_x, test.arrays["label"]) for s in (train, few)]
+        test_x, train_x = featurize(test), featurize(train)
+        accuracies = [probe(x, s.arrays["label"], test_x, test.arrays["label"])
+                      for x, s in ((train_x, train), (featurize(few), few))]
         rows.append((name, test_x.shape[1], *accuracies))
-        embeddings[name] = test_x
+        embeddings[name] = train_x, test_x
         logging.info("%s: probe %.1f%% (all labels), %.1f%% (%d per class)", name, 100 * accuracies[0],
                      100 * accuracies[1], FLAGS.labels_per_class)
 
+    # The two linear directions that best separate the digits, fitted on the training features: a picture of
+    # what a linear probe can use (the largest-variance directions, PCA, need not separate classes at all).
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.8))
     for ax, name in zip(axes, ("SimCLR encoder", "random encoder")):
-        h = StandardScaler().fit_transform(embeddings[name])
-        _, _, vt = np.linalg.svd(h - h.mean(0), full_matrices=False)
-        pcs = h @ vt[:2].T
-        points = ax.scatter(pcs[:, 0], pcs[:, 1], c=test.arrays["label"], cmap="tab10", s=6)
-        ax.set_title(f"{name}: h of the test digits, PCA", fontsize=9)
+        train_x, test_x = embeddings[name]
+        scaler = StandardScaler().fit(train_x)
+        lda = LinearDiscriminantAnalysis(n_components=2).fit(scaler.transform(train_x), train.arrays["label"])
+        points = lda.transform(scaler.transform(test_x))
+        points = ax.scatter(points[:, 0], points[:, 1], c=test.arrays["label"], cmap="tab10", s=6)
+        ax.set_title(f"{name}: h of the test digits, 2 discriminant directions\n(linear, fitted on the training "
+                     f"digits' h and labels)", fontsize=9)
     fig.colorbar(points, ax=axes, ticks=range(10), label="digit")
     fig.savefig(out / "embeddings.png", dpi=120)
     plt.close(fig)
