@@ -2,15 +2,15 @@
 and the Transformer.
 
     python -m deepzoo.main --config=configs/numbers_translation.py:bahdanau --workdir=runs/numbers/bahdanau
-    python experiments/translation.py        # trains all three, BLEU and exact match by input length
+    python experiments/translation.py        # trains all six, BLEU and exact match by input length
 
 German writes units before tens and glues words together ("twenty-one" -> "einundzwanzig", "345" ->
 "dreihundertfünfundvierzig"), so a decoder must look back at the right part of the source: what
 attention is for. Variants: none, bahdanau, luong, none_lstm, bahdanau_lstm (the first two with LSTM
 cells), transformer, optionally followed by ",smoke".
 
-One recipe for the three recurrent models (the comparison is the attention): the same bidirectional
-GRU encoder and GRU decoder of 256 units, a joint SentencePiece vocabulary of 256 pieces trained on the
+One recipe for the five recurrent models (the comparison is the attention): the same bidirectional
+encoder and decoder of 256 GRU (or LSTM) units, a joint SentencePiece vocabulary of 256 pieces trained on the
 train split, Adam 1e-3 with clipping at 1. The Transformer (3 + 3 post-LN layers of width 128, 4 heads,
 about the recurrent models' parameter count) keeps its paper's recipe, scaled down: Adam (0.9, 0.98,
 1e-9), the rsqrt schedule with a 250-step warm-up, label smoothing 0.1, dropout 0.1.
