@@ -1,6 +1,6 @@
 """AlexNet (one tower, as torchvision) on ImageNet, Krizhevsky et al. 2012, their recipe.
 
-    launch/tpu_pod.sh <tpu-name> --config=configs/imagenet_alexnet.py --workdir=gs://<bucket>/alexnet
+    TPU_NAME=<tpu> ZONE=<zone> launch/tpu_pod.sh run configs/imagenet_alexnet.py gs://<bucket>/alexnet
 
 Batch 128, SGD momentum 0.9, lr 0.01 divided by 10 every 30 epochs (the paper divided it when the
 validation error stopped improving, three times in ~90 epochs), 90 epochs, weight decay 5e-4, dropout

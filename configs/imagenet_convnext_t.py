@@ -1,6 +1,6 @@
 """ConvNeXt-T on ImageNet, Liu et al. 2022 ("A ConvNet for the 2020s"), their recipe in what deepzoo has.
 
-    launch/tpu_pod.sh <tpu-name> --config=configs/imagenet_convnext_t.py --workdir=gs://<bucket>/convnext_t
+    TPU_NAME=<tpu> ZONE=<zone> launch/tpu_pod.sh run configs/imagenet_convnext_t.py gs://<bucket>/convnext_t
 
 AdamW lr 4e-3 at batch 4096, 20 warm-up epochs, cosine, 300 epochs, weight decay 0.05, label smoothing
 0.1, stochastic depth 0.1, EMA of the weights. Not implemented here (so expect less): Mixup, CutMix,

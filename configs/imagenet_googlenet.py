@@ -1,6 +1,6 @@
 """GoogLeNet (Inception v1) on ImageNet, Szegedy et al. 2015, the paper's recipe with BatchNorm added.
 
-    launch/tpu_pod.sh <tpu-name> --config=configs/imagenet_googlenet.py --workdir=gs://<bucket>/googlenet
+    TPU_NAME=<tpu> ZONE=<zone> launch/tpu_pod.sh run configs/imagenet_googlenet.py gs://<bucket>/googlenet
 
 SGD momentum 0.9, lr decreased by 4% every 8 epochs (the paper), here from 0.1 at batch 256 with
 BatchNorm (googlenet_bn, as torchvision trains it; the paper's net without BN needs lr ~0.01 and its

@@ -1,6 +1,6 @@
 """Inception-v3 on ImageNet at 299x299, Szegedy et al. 2016 ("Rethinking the Inception architecture").
 
-    launch/tpu_pod.sh <tpu-name> --config=configs/imagenet_inception_v3.py --workdir=gs://<bucket>/inception_v3
+    TPU_NAME=<tpu> ZONE=<zone> launch/tpu_pod.sh run configs/imagenet_inception_v3.py gs://<bucket>/inception_v3
 
 The paper's recipe: RMSProp (decay 0.9, epsilon 1.0), lr 0.045 decayed by 0.94 every two epochs,
 gradient clipping at 2.0, label smoothing 0.1, batch 32 on each of 50 replicas (1600), 100 epochs.

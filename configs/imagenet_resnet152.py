@@ -1,6 +1,6 @@
 """ResNet-152 on ImageNet, He et al. 2016 (v1.5 layout), with the Goyal et al. 2017 large-batch recipe.
 
-    launch/tpu_pod.sh <tpu-name> --config=configs/imagenet_resnet152.py --workdir=gs://<bucket>/resnet152
+    TPU_NAME=<tpu> ZONE=<zone> launch/tpu_pod.sh run configs/imagenet_resnet152.py gs://<bucket>/resnet152
 
 Batch 1024, SGD momentum 0.9, lr 0.4 (0.1 x batch / 256), 5 warm-up epochs, cosine, 100 epochs,
 weight decay 1e-4. Expected top-1: 78.3% (torchvision 78.31%).

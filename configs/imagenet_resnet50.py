@@ -1,6 +1,6 @@
 """ResNet-50 (v1.5) on ImageNet, He et al. 2016 with the large-batch recipe of Goyal et al. 2017.
 
-    launch/tpu_pod.sh <tpu-name> --config=configs/imagenet_resnet50.py --workdir=gs://<bucket>/resnet50
+    TPU_NAME=<tpu> ZONE=<zone> launch/tpu_pod.sh run configs/imagenet_resnet50.py gs://<bucket>/resnet50
 
 Batch 1024, SGD with momentum 0.9, lr 0.1 x batch / 256 = 0.4 with 5 warm-up epochs then cosine,
 100 epochs, weight decay 1e-4. Expected top-1: 76.1% (torchvision's ResNet-50 v1: 76.13%).

@@ -1,6 +1,6 @@
 """SE-ResNet-50 on ImageNet, Hu et al. 2018 ("Squeeze-and-Excitation Networks"), their recipe.
 
-    launch/tpu_pod.sh <tpu-name> --config=configs/imagenet_se_resnet50.py --workdir=gs://<bucket>/se_resnet50
+    TPU_NAME=<tpu> ZONE=<zone> launch/tpu_pod.sh run configs/imagenet_se_resnet50.py gs://<bucket>/se_resnet50
 
 Batch 1024, SGD momentum 0.9, lr 0.6, divided by 10 every 30 epochs, 100 epochs, weight decay 1e-4.
 Expected top-1: 76.7% (the paper's single-crop top-1 error 23.29%).

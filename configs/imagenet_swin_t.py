@@ -1,6 +1,6 @@
 """Swin-T on ImageNet, Liu et al. 2021 ("Swin Transformer"), their recipe in what deepzoo has.
 
-    launch/tpu_pod.sh <tpu-name> --config=configs/imagenet_swin_t.py --workdir=gs://<bucket>/swin_t
+    TPU_NAME=<tpu> ZONE=<zone> launch/tpu_pod.sh run configs/imagenet_swin_t.py gs://<bucket>/swin_t
 
 AdamW lr 1e-3 at batch 1024, 20 warm-up epochs, cosine, 300 epochs, weight decay 0.05, label smoothing
 0.1, gradient clipping at 5.0, stochastic depth 0.2. Not implemented here: Mixup, CutMix, RandAugment,

@@ -1,6 +1,6 @@
 """VGG-16 (configuration D) on ImageNet, Simonyan & Zisserman 2015, their recipe.
 
-    launch/tpu_pod.sh <tpu-name> --config=configs/imagenet_vgg16.py --workdir=gs://<bucket>/vgg16
+    TPU_NAME=<tpu> ZONE=<zone> launch/tpu_pod.sh run configs/imagenet_vgg16.py gs://<bucket>/vgg16
 
 Batch 256, SGD momentum 0.9, lr 0.01 divided by 10 every 25 epochs (the paper: three times, 74 epochs),
 74 epochs, weight decay 5e-4, dropout 0.5 in the first two fully connected layers. Scale jittering

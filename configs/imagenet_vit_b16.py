@@ -1,6 +1,6 @@
 """ViT-B/16 on ImageNet-1k from scratch, Dosovitskiy et al. 2021, with torchvision's recipe.
 
-    launch/tpu_pod.sh <tpu-name> --config=configs/imagenet_vit_b16.py --workdir=gs://<bucket>/vit_b16
+    TPU_NAME=<tpu> ZONE=<zone> launch/tpu_pod.sh run configs/imagenet_vit_b16.py gs://<bucket>/vit_b16
 
 AdamW lr 3e-3 at batch 4096, 30 warm-up epochs, cosine, 300 epochs, weight decay 0.3, label smoothing
 0.11, gradient clipping at 1.0, EMA. Not implemented here (so expect less): Mixup, CutMix, AutoAugment.
