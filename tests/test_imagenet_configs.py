@@ -32,7 +32,7 @@ def test_config_loads_builds_its_model_and_documents_the_expected_result(path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     doc = module.__doc__
-    assert "Expected top-1" in doc and f"--config={path}" in doc
+    assert "Expected top-1" in doc and f"launch/tpu_pod.sh run {path}" in doc
     # The recipe's length is whole epochs of the 1,281,167 training images.
     epochs = config.num_train_steps * config.batch_size / 1_281_167
     assert abs(epochs - round(epochs)) < 0.01
