@@ -80,3 +80,25 @@ def test_a_config_loads_from_anywhere_with_its_sibling_imports(tmp_path):
                             env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split() == ["supervised", "gpt_small"]
+
+
+def test_a_config_loads_by_name_from_anywhere(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)   # no configs/ here: the configs shipped with deepzoo
+    by_name = config_lib.load("classic_control:acrobot,dqn,smoke")
+    by_path = config_lib.load(os.path.join(ROOT, "configs", "classic_control.py") + ":acrobot,dqn,smoke")
+    assert by_name.to_dict() == by_path.to_dict()
+    assert config_lib.load("mnist1d_mlp.py").num_train_steps == 6000
+
+
+def test_a_misspelt_config_name_suggests_the_right_one(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"'mnist1d_mpl' not found.*did you mean 'mnist1d_mlp'\?"):
+        config_lib.load("mnist1d_mpl:smoke")
+
+
+def test_the_listing_shows_every_config_with_its_variants_and_options():
+    text = config_lib.listing()
+    names = [line.split()[0] for line in text.splitlines()[2:] if line and not line.startswith(" ")]
+    assert names == [os.path.basename(p)[:-3] for p in CONFIGS]
+    assert "variants: cartpole,ppo (default), cartpole,reinforce, cartpole,dqn, acrobot,dqn" in text
+    assert "variant: any name (default 'resnet_mnist')" in text and "options: smoke" in text

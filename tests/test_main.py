@@ -17,3 +17,8 @@ def test_an_unknown_program_lists_the_known_ones(tmp_path):
     assert "config.program: unknown program 'sweeep'. Did you mean 'sweep'? Known programs: agent, supervised, " \
            "sweep." in result.stderr
     assert not any(tmp_path.iterdir())   # nothing was written
+
+
+def test_list_needs_no_other_flag():
+    result = main("--list")
+    assert result.returncode == 0 and "mnist1d_mlp " in result.stdout and "Traceback" not in result.stderr
