@@ -65,6 +65,13 @@ def write_rows(path: Path, rows: list[dict], fields: list[str] | None = None):
         writer.writerows(rows)
 
 
+def markdown_table(rows: list[dict], columns: list[str] | None = None) -> list[str]:
+    """The lines of a markdown table of `rows` (columns: the first row's keys unless given)."""
+    columns = columns or list(rows[0])
+    return (["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+            + ["| " + " | ".join(str(row.get(c, "")) for c in columns) + " |" for row in rows])
+
+
 def merge_rows(path: Path, rows: list[dict], key: tuple[str, ...], order: list | None = None) -> list[dict]:
     """`rows` merged into the CSV at `path` and written back; returns every row.
 

@@ -19,7 +19,6 @@ Writes results_imagenet.md/.csv, imagenet_progress.png, results_mnist5k.md/.csv 
 beside the training runs in --workdir (--update_results: into experiments/cnn_progress/, the committed
 reference); a run of some networks replaces their rows and keeps the others.
 """
-import csv
 import sys
 from pathlib import Path
 
@@ -97,12 +96,8 @@ MNIST_MODELS = [
 
 
 def _write_table(rows, columns, path_stem: Path, title: str, notes: str = ""):
-    with open(path_stem.with_suffix(".csv"), "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows({c: row.get(c, "") for c in columns} for row in rows)
-    lines = [f"# {title}", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(str(row.get(c, "")) for c in columns) + " |" for row in rows]
+    report.write_rows(path_stem.with_suffix(".csv"), rows, columns)
+    lines = [f"# {title}", "", *report.markdown_table(rows, columns)]
     path_stem.with_suffix(".md").write_text("\n".join(lines) + "\n" + (f"\n{notes}\n" if notes else ""))
 
 

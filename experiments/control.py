@@ -67,12 +67,6 @@ def summarise(name: str, config, results, rows) -> dict:
             "first solved at (env steps, per seed)": ", ".join(f"{f:,}" if f is not None else "never" for f in first)}
 
 
-def table(rows: list[dict]) -> list[str]:
-    columns = list(rows[0])
-    return (["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-            + ["| " + " | ".join(row[c] for c in columns) + " |" for row in rows])
-
-
 def plot(curves: dict, path: Path):
     columns = min(len(curves), 3)
     rows_of_plots = -(-len(curves) // columns)
@@ -116,7 +110,7 @@ def main(argv):
              "*best*: each seed's best evaluated policy, played again on 100 fresh episodes (early stopping; "
              "those scores are not the ones that chose it). Solved: CartPole-v1 475, Acrobot-v1 -100, "
              "MountainCar-v0 -110. Minutes include compiling, on 2 CPU cores. Regenerate with "
-             "`python experiments/control.py --update_results`.", "", *table(rows), "",
+             "`python experiments/control.py --update_results`.", "", *report.markdown_table(rows), "",
              "![learning curves](learning_curves.png)"]
     (output_dir / "results.md").write_text("\n".join(lines) + "\n")
     print((output_dir / "results.md").read_text())
