@@ -66,8 +66,9 @@ def _guarded(main):
         except KeyboardInterrupt:  # Ctrl-C outside a run loop (which turns it into Stopped)
             print("interrupted", file=sys.stderr)
             raise SystemExit(128 + signal.SIGINT) from None
-        except app.UsageError:
-            raise
+        except app.UsageError as e:   # a flag's value that the command cannot use
+            print(f"error: {e}\nPass --helpshort to see the flags.", file=sys.stderr)
+            raise SystemExit(2) from None
         except NonFiniteError as e:
             _fail(e, 1)
         except (ValueError, KeyError, TypeError, OSError) as e:  # the input: a name, a value, a path, the disk

@@ -54,15 +54,16 @@ def shipped() -> Path | None:
 
 def resolve(path: str) -> str:
     """A config file's path: `path` itself if it exists, else a name (mnist1d_mlp or mnist1d_mlp.py) of
-    configs/ under the current directory or of the configs shipped with deepzoo."""
+    configs/ under the current directory or of the configs shipped with deepzoo; configs/<name>.py, relative
+    to a directory other than the repository, is the shipped one too."""
     if os.path.exists(path):
         return path
     name = path if path.endswith(".py") else f"{path}.py"
     folders = [f for f in (Path("configs"), shipped()) if f is not None and f.is_dir()]
-    if os.sep not in path:
+    if os.sep not in path or os.path.dirname(path) == "configs":
         for folder in folders:
-            if (folder / name).exists():
-                return str(folder / name)
+            if (folder / os.path.basename(name)).exists():
+                return str(folder / os.path.basename(name))
     known = sorted({p.stem for folder in folders for p in folder.glob("*.py")})
     close = difflib.get_close_matches(Path(name).stem, known, n=1)
     raise FileNotFoundError(f"config file {path!r} not found: give a path, or a name that "

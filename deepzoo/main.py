@@ -101,7 +101,11 @@ def _by_name(arg: str) -> str:
 
 if __name__ == "__main__":
     if "--list" in sys.argv[1:]:   # before parsing: --config and --workdir are required otherwise
-        print(config_lib.listing())
+        try:
+            print(config_lib.listing())
+        except Exception as e:  # noqa: BLE001  a config that cannot be read: one line, as every error
+            print(f"error: --list: {type(e).__name__}: {e}", file=sys.stderr)
+            raise SystemExit(2) from None
         raise SystemExit(0)
     sys.argv = [_by_name(a) for a in sys.argv]
     cli.run(run)

@@ -2,20 +2,25 @@
 models) merges into them.
 
 An experiment writes its report next to its runs, into --workdir, by default. The reference tables and
-figures committed under experiments/<name>/ change only with --update_results. Either way, rows are
-merged by key into the CSV already there: a run of two recipes replaces those two rows and keeps the
-others, and the markdown and the figures are drawn again from all the rows.
+figures committed under experiments/<name>/ change only with --update_results. Where an experiment can run
+a part of itself (some recipes, models, cells or sweeps), rows are merged by key into the CSV already there:
+a run of two recipes replaces those two rows and keeps the others, and the markdown and the figures are
+drawn again from all the rows. The other experiments write their whole report each time, and refuse
+--update_results with flags that would make it a different experiment (a smoke variant, other widths).
 
     report.define_flags()                       # at import, beside the experiment's own flags
     out = report.output_dir(__file__)           # in main(): --output_dir, experiments/<name>/ or --workdir
     rows = report.merge_rows(out / "results.csv", new_rows, key=("recipe",), order=[...])
 """
 import csv
+import io
 import re
 import sys
 from pathlib import Path
 
 from absl import app, flags, logging
+
+from deepzoo.train import files
 
 FLAGS = flags.FLAGS
 
@@ -27,26 +32,44 @@ def define_flags():
     flags.DEFINE_string("output_dir", None, "Where tables and figures go (default: --workdir, beside the runs; "
                         "runs/<experiment> for an experiment without runs).")
     flags.DEFINE_bool("update_results", False, "Write the tables and figures into experiments/<name>/, the "
-                      "committed reference, merging this run's rows into its tables.")
+                      "committed reference (a run of part of an experiment merges its rows into it).")
     caller = sys._getframe(1).f_globals["__name__"]   # the experiment: --helpshort lists its key flags
     caller = sys.argv[0] if caller == "__main__" else caller   # as absl names the main module
     for name in ("output_dir", "update_results"):
         FLAGS.register_key_flag_for_module(caller, FLAGS[name])
 
 
-def output_dir(script: str) -> Path:
-    """The folder for the tables and figures of the experiment whose file is `script`, created."""
+def output_dir(script: str, *, fixed: tuple[str, ...] = (), default: str | None = None) -> Path:
+    """The folder for the tables and figures of the experiment whose file is `script`, created: --output_dir,
+    experiments/<name>/ with --update_results, else `default` (default: --workdir, or runs/<name>).
+    --update_results is refused together with --variant, --override or a flag of `fixed` given."""
     if FLAGS.update_results and FLAGS.output_dir:
         raise app.UsageError("give --output_dir or --update_results, not both.")
+    given = [name for name in ("variant", "override", *fixed) if name in FLAGS and FLAGS[name].present]
+    if FLAGS.update_results and given:
+        raise app.UsageError(f"--update_results writes the committed reference, which is the experiment as "
+                             f"documented: drop --{given[0]}, or write elsewhere with --output_dir.")
+    workdir = FLAGS.workdir if "workdir" in FLAGS else ""
     if FLAGS.update_results:
         out = Path(script).resolve().with_suffix("")
     elif FLAGS.output_dir:
         out = Path(FLAGS.output_dir)
-    else:
-        out = Path(FLAGS.workdir if "workdir" in FLAGS else f"runs/{Path(script).stem}")
+    elif default:
+        out = Path(default)
+    else:   # a bucket's workdir (gs://) holds runs, not figures drawn here
+        out = Path(workdir if workdir and "://" not in workdir else f"runs/{Path(script).stem}")
     out.mkdir(parents=True, exist_ok=True)
     logging.info("Tables and figures go to %s.", out)
     return out
+
+
+def check_mergeable(folder: Path, names: list[str], partial: bool):
+    """Refuses a run of part of an experiment where `folder` holds a report without the files (`names`) that the
+    part's rows merge into: the rows of the rest could not be kept."""
+    missing = [name for name in names if not (folder / name).exists()]
+    if partial and missing and any(folder.glob("*.md")):
+        raise app.UsageError(f"{folder} holds a report without {', '.join(missing)}, which a run of part of the "
+                             f"experiment merges into: run the whole experiment once there, or write elsewhere.")
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -58,11 +81,13 @@ def read_rows(path: Path) -> list[dict]:
 
 
 def write_rows(path: Path, rows: list[dict], fields: list[str] | None = None):
+    """`rows` as a CSV file, written whole or not at all (a kill cannot truncate a reference table)."""
     fields = fields or list(dict.fromkeys(k for row in rows for k in row))
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=fields, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    files.write(path, text.getvalue())
 
 
 def markdown_table(rows: list[dict], columns: list[str] | None = None) -> list[str]:
@@ -109,5 +134,5 @@ def merge_sections(path: Path, sections: dict[str, list[str]], order: list[str],
     body = "".join(f"<!-- section {k} -->\n{merged[k]}<!-- end of section {k} -->\n"
                    for k in sorted(merged, key=lambda k: rank.get(k, len(rank))))
     text = "\n".join(head) + "\n" + body + "\n".join(tail) + ("\n" if tail else "")
-    path.write_text(text)
+    files.write(path, text)
     return text

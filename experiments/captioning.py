@@ -82,10 +82,14 @@ def plot_attention(model, variables, images, tokens, vocab, path: Path):
     plt.close(fig)
 
 
+# Flags that make another experiment than the committed reference (--update_results refuses them).
+FIXED = ("beam_size", "examples")
+
+
 def main(argv):
     del argv
     quiet_orbax_logs()
-    output_dir, workdir = report.output_dir(__file__), Path(FLAGS.workdir)
+    output_dir, workdir = report.output_dir(__file__, fixed=FIXED), Path(FLAGS.workdir)
     config = config_lib.load("configs/mnist_captions.py" + (f":{FLAGS.variant}" if FLAGS.variant else ""))
     trainer.train_and_evaluate(config, workdir)
     model = models.get(config.model.name, **config.model.kwargs)

@@ -116,13 +116,18 @@ def plot_curves(points: list[dict], path: Path):
     plt.close(fig)
 
 
+# Flags that make another experiment than the committed reference (--update_results refuses them).
+FIXED = ("prompt", "temperatures", "sample_length", "seed")
+
+
 def main(argv):
     del argv
     quiet_orbax_logs()
-    output_dir, workdir = report.output_dir(__file__), Path(FLAGS.workdir)
+    output_dir, workdir = report.output_dir(__file__, fixed=FIXED), Path(FLAGS.workdir)
     unknown = set(FLAGS.cells) - set(CELLS)
     if unknown:
         raise app.UsageError(f"unknown cells {sorted(unknown)}; known: {', '.join(CELLS)}.")
+    report.check_mergeable(output_dir, ["results.csv", "curves.csv", "samples.csv"], set(FLAGS.cells) != set(CELLS))
     rows, samples, points = [], [], []
     for cell in FLAGS.cells:
         config = config_lib.load(f"configs/char_lm.py:{cell}" + (f",{FLAGS.variant}" if FLAGS.variant else ""))
@@ -157,8 +162,8 @@ def main(argv):
              "of 4 blocks of width 192, 100-character windows (configs/char_lm.py). Regenerate with "
              "`python experiments/char_lm.py --update_results`.", "",
              "| cell | parameters | steps | train | validation | test |", "|---|---|---|---|---|---|"]
-    lines += [f"| {r['cell']} | {int(r['params']):,} | {r['steps']} | {r['train_bpc']} | {r['validation_bpc']} | "
-              f"{r['test_bpc']} |" for r in rows]
+    lines += [f"| {r['cell']} | {int(r['params']):,} | {r['steps']} | {float(r['train_bpc']):.3f} | "
+              f"{float(r['validation_bpc']):.3f} | {float(r['test_bpc']):.3f} |" for r in rows]
     lines += ["", "![bits per character](bits_per_char.png)", "", "Samples: [samples.md](samples.md)", ""]
     (output_dir / "results.md").write_text("\n".join(lines))
     sample_lines = ["# Samples", ""]

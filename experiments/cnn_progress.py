@@ -213,6 +213,7 @@ def main(argv):
         if unknown:
             raise app.UsageError(f"--models: unknown network {unknown[0]!r}; known: "
                                  f"{', '.join(n for _, n in MNIST_MODELS)}.")
+        report.check_mergeable(output_dir, ["results_mnist5k.csv"], set(names) != {n for _, n in MNIST_MODELS})
         mnist_runs(output_dir, Path(FLAGS.workdir), names)
     print(f"tables and figures in {output_dir}")
 

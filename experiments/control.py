@@ -86,9 +86,10 @@ def plot(curves: dict, path: Path):
 def main(argv):
     del argv
     quiet_orbax_logs()
-    output_dir = report.output_dir(__file__)
+    output_dir, chosen = report.output_dir(__file__), recipes(FLAGS.recipes)
+    report.check_mergeable(output_dir, ["results.csv", "curves.csv"], set(chosen) != set(RECIPES))
     rows, curves = [], []
-    for name in recipes(FLAGS.recipes):
+    for name in chosen:
         config = config_lib.load(f"{CONFIG}:{name}" + (f",{FLAGS.variant}" if FLAGS.variant else ""))
         workdir = Path(FLAGS.workdir) / name.replace(",", "_")
         results = train_agent(config, workdir)

@@ -5,7 +5,8 @@
 
 Trains (or resumes) the vae, gan, flow and diffusion variants of configs/mnist5k_generative.py and the
 LeNet of configs/mnist5k_cnn.py under --workdir, draws --num_samples digits from each model and writes
-to --output_dir (default --workdir; --update_results: experiments/generative_samples/):
+to --output_dir (default <workdir>/generative_samples, as autoencoders.py shares the runs; --update_results:
+experiments/generative_samples/):
   samples.png           a grid per model beside real test digits
   gan_samples.png       64 DCGAN digits;   diffusion_samples.png  64 DDPM digits
   diffusion_chain.png   the reverse process x_T -> x_0 of 8 digits, every 100 steps
@@ -109,10 +110,14 @@ def save_picture(path, picture, title, column_labels=None):
     plt.close(fig)
 
 
+# Flags that make another experiment than the committed reference (--update_results refuses them).
+FIXED = ("num_samples",)
+
+
 def main(argv):
     del argv
     quiet_orbax_logs()
-    out = report.output_dir(__file__)
+    out = report.output_dir(__file__, fixed=FIXED, default=str(Path(FLAGS.workdir) / "generative_samples"))
     _, judge, judge_variables, judge_results = train("configs/mnist5k_cnn.py:lenet_mnist", "lenet_judge")
     classify = jax.jit(lambda x: jax.nn.softmax(judge.apply(judge_variables, x)))
     test = data.load("mnist5k", "test")

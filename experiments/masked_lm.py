@@ -96,10 +96,14 @@ def plot_curves(workdir, path: Path, eval_split: str):
     plt.close(fig)
 
 
+# Flags that make another experiment than the committed reference (--update_results refuses them).
+FIXED = ("examples",)
+
+
 def main(argv):
     del argv
     quiet_orbax_logs()
-    output_dir = report.output_dir(__file__)
+    output_dir = report.output_dir(__file__, fixed=FIXED)
     config = config_lib.load("configs/masked_lm.py" + (f":{FLAGS.variant}" if FLAGS.variant else ""))
     results = trainer.train_and_evaluate(config, FLAGS.workdir)
     model = models.get(config.model.name, **config.model.kwargs)

@@ -41,10 +41,14 @@ def spec(name):
     return f"configs/mnist5k_transfer.py:{name}" + (f",{FLAGS.variant}" if FLAGS.variant else "")
 
 
+# Flags that make another experiment than the committed reference (--update_results refuses them).
+FIXED = ("sizes", "seeds")
+
+
 def main(argv):
     del argv
     quiet_orbax_logs()
-    out, root = report.output_dir(__file__), Path(FLAGS.workdir)
+    out, root = report.output_dir(__file__, fixed=FIXED), Path(FLAGS.workdir)
     pretrained = trainer.train_and_evaluate(config_lib.load(spec("pretrain")), root / "pretrain")
     rows = []
     for target in TARGETS:

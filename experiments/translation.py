@@ -197,22 +197,25 @@ def score_rows(name: str, decoding_name: str, by_bucket: dict, about: dict) -> l
 def write_tables(rows: list[dict], output_dir: Path, split: str, learning: list[str]):
     """results.md from every row of results.csv (beam search first, then greedy)."""
     buckets = list(dict.fromkeys(r["bucket"] for r in rows))
-    decodings = sorted(dict.fromkeys(r["decoding"] for r in rows), key=lambda d: d == "greedy")
-    beam = next(d for d in decodings if d != "greedy").removeprefix("beam")
+    decodings = sorted(dict.fromkeys(r["decoding"] for r in rows), key=lambda d: (d == "greedy", d))
     lines = [f"# English -> German number words ({split} split)", "",
-             f"sacrebleu BLEU over characters / exact match (%), beam search (width {beam}, GNMT length "
-             f"penalty) and greedy, by English input length in words. Regenerate with "
-             f"`python experiments/translation.py --update_results` (2 CPU cores; training time from the logged "
-             f"step rate).", "", "| model | parameters | training steps | training time | " + " | ".join(buckets) + " |",
+             "sacrebleu BLEU over characters / exact match (%), beam search (GNMT length penalty) and greedy, by "
+             "English input length in words. Regenerate with `python experiments/translation.py "
+             "--update_results` (2 CPU cores; training time from the logged step rate).", "",
+             "| model | parameters | training steps | training time | " + " | ".join(buckets) + " |",
              "|---|---|---|---|" + "---|" * len(buckets)]
     models_run = list(dict.fromkeys(r["model"] for r in rows))
     for decoding_name in decodings:
-        label = "greedy" if decoding_name == "greedy" else f"beam {beam}"
+        label = decoding_name.replace("beam", "beam ")
         for name in models_run:
             cell = {r["bucket"]: r for r in rows if r["model"] == name and r["decoding"] == decoding_name}
+            if not cell:
+                continue
             first = next(iter(cell.values()))
-            cells = [f"{float(cell[b]['char_bleu']):.1f} / {100 * float(cell[b]['exact_match']):.1f}" if b in cell
-                     else "-" for b in buckets]
+            # The exact-match count, recovered from a fraction rounded to 4 or 6 places, then shown rounded once.
+            exact = lambda r: round(float(r["exact_match"]) * int(r["examples"])) / int(r["examples"])
+            cells = [f"{float(cell[b]['char_bleu']):.1f} / {100 * exact(cell[b]):.1f}" if b in cell else "-"
+                     for b in buckets]
             lines.append(f"| {name}, {label} | {int(first['params']):,} | {int(first['steps']):,} | "
                          f"{float(first['seconds']) / 60:.1f} min | " + " | ".join(cells) + " |")
     examples = {r["bucket"]: r["examples"] for r in rows}
@@ -251,10 +254,14 @@ def evaluate_pod_run(config, name: str, workdir: str, output_dir: Path, *, split
     return bleu.score
 
 
+# Flags that make another experiment than the committed reference (--update_results refuses them).
+FIXED = ("split", "beam_size", "length_penalty")
+
+
 def main(argv):
     del argv
     quiet_orbax_logs()
-    output_dir, workdir = report.output_dir(__file__), Path(FLAGS.workdir)
+    output_dir, workdir = report.output_dir(__file__, fixed=FIXED), Path(FLAGS.workdir)
     if FLAGS.config:
         name = FLAGS.config.rpartition(":")[2].replace(",", "_") or "run"
         evaluate_pod_run(config_lib.load(FLAGS.config), name, FLAGS.workdir, output_dir, split=FLAGS.split,
@@ -263,6 +270,7 @@ def main(argv):
     unknown = set(FLAGS.models) - set(MODELS)
     if unknown:
         raise app.UsageError(f"unknown models {sorted(unknown)}; known: {', '.join(MODELS)}.")
+    report.check_mergeable(output_dir, ["results.csv", "learning.csv"], set(FLAGS.models) != set(MODELS))
     rows, learning = [], []
     for name in FLAGS.models:
         config = config_lib.load(f"configs/numbers_translation.py:{name}" +

@@ -278,10 +278,15 @@ def _define_flags():
     report.define_flags()
 
 
+# Flags that make another experiment than the committed reference (--update_results refuses them).
+FIXED = ("function", "activation", "widths", "steps", "learning_rate", "schedule", "restarts", "num_train",
+         "num_eval", "seed")
+
+
 def main(argv):
     del argv
     f = flags.FLAGS
-    start, output_dir = time.perf_counter(), report.output_dir(__file__)
+    start, output_dir = time.perf_counter(), report.output_dir(__file__, fixed=FIXED)
     rows = run(output_dir, function=f.function, activation=f.activation,
                widths=[int(w) for w in f.widths], steps=f.steps, learning_rate=f.learning_rate,
                schedule=f.schedule, restarts=f.restarts, num_train=f.num_train, num_eval=f.num_eval,

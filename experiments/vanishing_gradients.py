@@ -469,10 +469,16 @@ def _define_flags():
     report.define_flags()
 
 
+# Flags that make another experiment than the committed reference (--update_results refuses them).
+FIXED = ("length", "features", "input_features", "batch", "input_scale", "scales", "forget_biases",
+         "train_scale", "train_length", "train_steps", "learning_rate", "max_norm", "seeds", "noise", "seed",
+         "quick")
+
+
 def main(argv):
     del argv
     f = flags.FLAGS
-    start, output_dir = time.perf_counter(), report.output_dir(__file__)
+    start, output_dir = time.perf_counter(), report.output_dir(__file__, fixed=FIXED)
     kwargs = dict(length=f.length, features=f.features, input_features=f.input_features, batch=f.batch,
                   input_scale=f.input_scale, scales=[float(a) for a in f.scales],
                   forget_biases=[float(b) for b in f.forget_biases], train_scale=f.train_scale,

@@ -1,10 +1,13 @@
-"""Every test sees 8 fake CPU devices (set before JAX starts) and a private TFDS data dir."""
+"""Every test sees 8 fake CPU devices (set before JAX starts) and a private TFDS data dir: one per process,
+pytest-xdist's workers included (two workers preparing one dataset in one folder would race)."""
 import os
 import tempfile
 
 os.environ["XLA_FLAGS"] = " ".join(
     [os.environ.get("XLA_FLAGS", ""), "--xla_force_host_platform_device_count=8"]).strip()
-os.environ.setdefault("TFDS_DATA_DIR", tempfile.mkdtemp(prefix="deepzoo_tfds_"))
+if os.environ.get("DEEPZOO_TFDS_OWNER") != str(os.getpid()):   # not inherited from pytest's main process
+    os.environ["TFDS_DATA_DIR"] = tempfile.mkdtemp(prefix="deepzoo_tfds_")
+    os.environ["DEEPZOO_TFDS_OWNER"] = str(os.getpid())
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 import subprocess  # noqa: E402

@@ -34,6 +34,7 @@ the same result as an uninterrupted run.
 """
 import contextlib
 import functools
+import hashlib
 import io
 import json
 import signal
@@ -210,17 +211,19 @@ def _means(records: list[dict]) -> dict[str, float]:
 
 @functools.cache
 def code_version() -> str:
-    """The deepzoo code that runs: its git commit (+dirty with uncommitted changes) in a checkout, else the
+    """What identifies the code that runs: in a git checkout, the trees of deepzoo/ and configs/ at HEAD (so
+    that a commit of results or docs changes nothing) and a hash of their uncommitted changes; else the
     installed version."""
     import deepzoo  # noqa: PLC0415
     checkout = Path(deepzoo.__file__).resolve().parents[1]
-    git = lambda *args: subprocess.run(["git", "-C", str(checkout), *args], capture_output=True, text=True,
-                                       timeout=30)
+    git = lambda *args: subprocess.run(["git", "--no-optional-locks", "-C", str(checkout), *args],
+                                       capture_output=True, text=True, timeout=30)
     try:
-        commit = git("rev-parse", "--short=12", "HEAD")
-        if commit.returncode == 0 and (checkout / ".git").exists():
-            dirty = git("status", "--porcelain", "--untracked-files=no", "--", "deepzoo", "configs").stdout.strip()
-            return commit.stdout.strip() + ("+dirty" if dirty else "")
+        trees = git("rev-parse", "HEAD:deepzoo", "HEAD:configs")
+        if trees.returncode == 0 and (checkout / ".git").exists():
+            diff = git("diff", "HEAD", "--", "deepzoo", "configs").stdout
+            dirty = f"+{hashlib.sha1(diff.encode()).hexdigest()[:8]}" if diff else ""
+            return "/".join(tree[:12] for tree in trees.stdout.split()) + dirty
     except (OSError, subprocess.SubprocessError):
         pass
     return deepzoo.__version__
@@ -239,10 +242,12 @@ class _Workdir:
         self.per_unit = getattr(program, "steps_per_unit", 1)
         before = _status(workdir)
         self.seconds_before = before.get("seconds", 0.0) if start else 0.0
-        if start and before.get("code", code_version()) != code_version():
+        # The code that trained the run from its start: a reuse by other code is told each time, never hidden.
+        self.code = before.get("code", code_version()) if start else code_version()
+        if self.code != code_version():
             logging.warning("%s was trained by deepzoo %s, and this is %s: its checkpoints (and results, if it "
                             "finished) are used as they are. To train it with this code, use a new --workdir.",
-                            workdir, before["code"], code_version())
+                            workdir, self.code, code_version())
         self.started = time.perf_counter()
         self.latest = {}   # (split, member) -> the newest record
         if self.lead:  # each launch's config, the first one kept as config.json
@@ -260,7 +265,7 @@ class _Workdir:
             unit = self.program.unit
             files.write_json(self.path / "status.json", {"status": status, unit: step, f"num_{unit}s":
                                                          self.program.num_steps, "seconds": self.seconds(),
-                                                         "code": code_version(), **extra})
+                                                         "code": self.code, **extra})
 
     def remember(self, records):
         self.latest.update({(r["split"], r.get("member")): r for r in records})
