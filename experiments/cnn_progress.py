@@ -79,7 +79,7 @@ MNIST_TITLE = ("Each family adapted to 28x28 digits, trained on 4,000 real MNIST
                "tested on 1,000")
 MNIST_NOTES = """\
 How to read it: with 1,000 test digits one standard error is about 0.5 points at 97%, so the networks
-from AlexNet to SENet (96.2-97.4%) are within about two standard errors of each other: 4,000 digits do
+from AlexNet to SENet (96.3-97.7%) are within about two standard errors of each other: 4,000 digits do
 not separate what ImageNet does. What does show: LeNet (0.4M MACs) and the highway network trail, and
 the transformers (ViT, Swin) need the transformer recipe (twice the epochs, lr 3e-3, clipping) to reach
 94% where the CNNs reach 96-97% with less: the convolutional prior is worth data. ConvNeXt, whose
