@@ -95,8 +95,7 @@ MNIST_MODELS = [
 ]
 
 
-def _write_table(rows, columns, path_stem: Path, title: str, notes: str = ""):
-    report.write_rows(path_stem.with_suffix(".csv"), rows, columns)
+def _write_markdown(rows, columns, path_stem: Path, title: str, notes: str = ""):
     lines = [f"# {title}", "", *report.markdown_table(rows, columns)]
     path_stem.with_suffix(".md").write_text("\n".join(lines) + "\n" + (f"\n{notes}\n" if notes else ""))
 
@@ -132,7 +131,8 @@ def imagenet_table(output_dir: Path):
         logging.info("%s: %s params, %.3f GMACs", label, rows[-1]["params"], summary.macs / 1e9)
     columns = ["network", "model", "year", "input", "params", "published params (M)", "GMACs", "published GMACs",
                "MACs vs published", "ImageNet top-1 (published)"]
-    _write_table(rows, columns, output_dir / "results_imagenet",
+    report.write_rows(output_dir / "results_imagenet.csv", rows, columns)
+    _write_markdown(rows, columns, output_dir / "results_imagenet",
                  "ImageNet networks: parameters and MACs counted from the jaxpr, beside the published figures",
                  notes=IMAGENET_NOTES)
 
@@ -175,7 +175,7 @@ def mnist_report(output_dir: Path, rows: list[dict]) -> list[dict]:
     # Networks run before (here, or in the committed reference) keep their rows.
     table = output_dir / "results_mnist5k"
     rows = report.merge_rows(table.with_suffix(".csv"), rows, key=("model",), order=[n for _, n in MNIST_MODELS])
-    _write_table(rows, columns, table, MNIST_TITLE, notes=MNIST_NOTES)
+    _write_markdown(rows, columns, table, MNIST_TITLE, notes=MNIST_NOTES)   # merge_rows wrote the CSV
 
     # The standard error of an accuracy measured on TEST_DIGITS digits: the differences it does not resolve.
     accuracies = [float(r["test accuracy %"]) for r in rows]
