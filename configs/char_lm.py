@@ -20,7 +20,7 @@ CELLS = ("rnn", "gru", "lstm", "gpt")
 
 
 def get_config(arg: str | None = None):
-    cell, options = parse_arg(arg, variants=CELLS, options=("smoke",), default="lstm")
+    cell, options = parse_arg(arg, variants=CELLS, options=("smoke", "small"), default="lstm")
     config = common.supervised()
 
     config.dataset.name = "python_docstrings"  # prepared offline on first use (deepzoo/data/builders.py)
@@ -54,6 +54,8 @@ def get_config(arg: str | None = None):
     config.reference = ("char-rnn LSTMs reach ~1.3-1.5 bits per character on English prose; code "
                         "documentation is more repetitive")
 
+    if "small" in options:
+        common.shorten(config, 600)
     if "smoke" in options:
         config.num_train_steps, config.log_every_steps, config.eval_every_steps = 6, 3, 6
         config.checkpoint_every_steps = 6

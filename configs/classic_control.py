@@ -47,7 +47,7 @@ def ppo(**changes):
 
 
 def get_config(arg: str | None = None):
-    recipe, options = parse_arg(arg, variants=RECIPES, options=("smoke",), default="cartpole,ppo")
+    recipe, options = parse_arg(arg, variants=RECIPES, options=("smoke", "small"), default="cartpole,ppo")
     env, agent = recipe.split(",")
     config = ml_collections.ConfigDict()
     config.program = "agent"  # the kind of run: supervised | sweep | agent (deepzoo/main.py)
@@ -89,6 +89,8 @@ def get_config(arg: str | None = None):
         if agent == "reinforce":
             config.optimizer.learning_rate = 1e-3
         config.iterations_per_chunk, config.num_chunks = 61, 16               # 499,712 environment steps
+    if "small" in options:
+        config.seeds = 1
     if "smoke" in options:
         config.seeds, config.eval_episodes = 2, 4
         config.iterations_per_chunk, config.num_chunks = 3, 2

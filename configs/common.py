@@ -45,3 +45,17 @@ def supervised() -> ml_collections.ConfigDict:
     config.checkpoint_every_steps = 1000
     config.keep_checkpoints = 3
     return config
+
+
+def shorten(config: ml_collections.ConfigDict, num_train_steps: int) -> ml_collections.ConfigDict:
+    """The `small` option of a config: the same data, model and recipe for fewer steps.
+
+    The warmup and the logging, evaluation and checkpoint intervals shrink in proportion, so that a short run
+    still draws the same number of points on its curves and its schedule keeps its shape."""
+    scale = num_train_steps / config.num_train_steps
+    config.num_train_steps = num_train_steps
+    config.optimizer.warmup_steps = round(config.optimizer.warmup_steps * scale)
+    for name in ("log_every_steps", "eval_every_steps", "checkpoint_every_steps"):
+        if config[name]:
+            config[name] = max(1, round(config[name] * scale))
+    return config

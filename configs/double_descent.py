@@ -15,6 +15,7 @@ at once in one compiled program (deepzoo/train/sweep.py). Variants:
             (the threshold moves with n, so near it more data can hurt); it shares mlp's directory,
             whose trials at 4,000 examples it reuses.
   smoke     a few widths and epochs, for tests.
+Option ",small": one seed and half the epochs, under its own sweep name (the curves keep their shape).
 Every trial's evaluations every few epochs give the epoch-wise curves.
 
 Training, after Nakkiran et al. (their SGD runs: momentum 0.9, batch 128, no weight decay, no
@@ -33,7 +34,7 @@ MLP_WIDTHS = tuple(sorted({int(round(w)) for w in np.geomspace(2, 300, 16)}))
 
 
 def get_config(arg: str | None = None):
-    variant, _ = parse_arg(arg, variants=("mlp", "cnn", "samples", "smoke"), default="mlp")
+    variant, options = parse_arg(arg, variants=("mlp", "cnn", "samples", "smoke"), options=("small",), default="mlp")
     config = common.supervised()            # each trial is a supervised run (deepzoo/train/trainer.py)
     config.program = "sweep"  # the kind of run: supervised | sweep | agent (deepzoo/main.py)
     config.dataset.update(name="mnist1d", train_examples=4000, subset_seed=0, label_noise=0.0)
@@ -86,4 +87,10 @@ def get_config(arg: str | None = None):
         config.dataset.train_examples = 400
         config.update(num_epochs=6, log_every_epochs=2, eval_every_epochs=2, checkpoint_every_epochs=2,
                       batch_size=50, eval_batch_size=256)
+    if "small" in options:
+        config.sweep.name += "_small"
+        config.sweep.axes.seed = (0,)
+        config.update(num_epochs=config.num_epochs // 2, log_every_epochs=max(1, config.log_every_epochs // 2),
+                      eval_every_epochs=max(1, config.eval_every_epochs // 2),
+                      checkpoint_every_epochs=max(1, config.checkpoint_every_epochs // 2))
     return config

@@ -21,7 +21,7 @@ from deepzoo.config import parse_arg
 
 
 def get_config(arg: str | None = None):
-    _, options = parse_arg(arg, variants=("",), options=("smoke",))
+    _, options = parse_arg(arg, variants=("",), options=("smoke", "small"))
     config = common.supervised()
 
     config.dataset.name = "python_docstrings"   # prepared offline on first use (deepzoo/data/builders.py)
@@ -53,6 +53,8 @@ def get_config(arg: str | None = None):
     config.reference = ("Devlin et al. 2019 report downstream scores, not MLM accuracy; the no-context "
                         "baseline beside the result says what the two-sided context adds")
 
+    if "small" in options:
+        common.shorten(config, 800)
     if "smoke" in options:
         config.num_train_steps, config.log_every_steps, config.eval_every_steps = 4, 2, 4
         config.checkpoint_every_steps = 4

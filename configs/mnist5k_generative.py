@@ -48,7 +48,7 @@ VARIANTS = {
 
 
 def get_config(arg: str | None = None):
-    name, options = parse_arg(arg, variants=tuple(VARIANTS), options=("smoke",), default="vae")
+    name, options = parse_arg(arg, variants=tuple(VARIANTS), options=("smoke", "small"), default="vae")
     spec = VARIANTS[name]
     config = common.supervised()
     config.dataset.name = "mnist5k"
@@ -75,6 +75,8 @@ def get_config(arg: str | None = None):
     config.keep_checkpoints = 1
     config.reference = ("Kingma & Welling 2014, Figure 2: a 20-dimensional VAE reaches a lower bound of about "
                         "-100 nats per digit on the full 60,000-digit MNIST")
+    if "small" in options:
+        common.shorten(config, config.num_train_steps // 4)
     if "smoke" in options:
         config.num_train_steps, config.log_every_steps, config.eval_every_steps = 4, 2, 4
         config.checkpoint_every_steps = 4

@@ -16,7 +16,7 @@ from deepzoo.config import parse_arg
 
 
 def get_config(arg: str | None = None):
-    _, options = parse_arg(arg, variants=("",), options=("smoke",))
+    _, options = parse_arg(arg, variants=("",), options=("smoke", "small"))
     config = common.supervised()
     config.dataset.name = "mnist5k"
     config.model = ml_collections.ConfigDict(dict(name="simclr_mnist", kwargs=ml_collections.ConfigDict(dict(
@@ -30,6 +30,8 @@ def get_config(arg: str | None = None):
     config.log_every_steps = 50
     config.checkpoint_every_steps = 500
     config.keep_checkpoints = 1
+    if "small" in options:
+        common.shorten(config, 300)
     if "smoke" in options:
         config.num_train_steps, config.log_every_steps, config.eval_every_steps = 4, 2, 4
         config.checkpoint_every_steps = 4

@@ -14,7 +14,7 @@ from deepzoo.config import parse_arg
 
 
 def get_config(arg: str | None = None):
-    _, options = parse_arg(arg, variants=("",), options=("smoke",))
+    _, options = parse_arg(arg, variants=("",), options=("smoke", "small"))
     config = common.supervised()
 
     config.dataset.name = "mnist_captions"      # prepared offline on first use (deepzoo/data/builders.py)
@@ -42,6 +42,8 @@ def get_config(arg: str | None = None):
     config.keep_checkpoints = 2
     config.reference = "Xu et al. 2015: soft attention learns where to look, word by word"
 
+    if "small" in options:
+        common.shorten(config, 1000)
     if "smoke" in options:
         config.num_train_steps, config.log_every_steps, config.eval_every_steps = 4, 2, 4
         config.checkpoint_every_steps = 4

@@ -36,7 +36,7 @@ MODELS = (*ATTENTION, "transformer")
 
 
 def get_config(arg: str | None = None):
-    attention, options = parse_arg(arg, variants=MODELS, options=("smoke",), default="bahdanau")
+    attention, options = parse_arg(arg, variants=MODELS, options=("smoke", "small"), default="bahdanau")
     config = common.supervised()
 
     config.dataset.name = "numbers_en_de"       # prepared offline on first use (deepzoo/data/builders.py)
@@ -75,6 +75,8 @@ def get_config(arg: str | None = None):
     config.keep_checkpoints = 2
     config.reference = "Bahdanau et al. 2015: attention keeps BLEU up on long sentences where RNNencdec falls"
 
+    if "small" in options:
+        common.shorten(config, 500)
     if "smoke" in options:
         config.num_train_steps, config.log_every_steps, config.eval_every_steps = 4, 2, 4
         config.checkpoint_every_steps = 4

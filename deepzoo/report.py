@@ -39,25 +39,26 @@ def define_flags():
         FLAGS.register_key_flag_for_module(caller, FLAGS[name])
 
 
-def output_dir(script: str, *, fixed: tuple[str, ...] = (), default: str | None = None) -> Path:
+def output_dir(script: str, *, fixed: tuple[str, ...] = (), subdir: str = "") -> Path:
     """The folder for the tables and figures of the experiment whose file is `script`, created: --output_dir,
-    experiments/<name>/ with --update_results, else `default` (default: --workdir, or runs/<name>).
-    --update_results is refused together with --variant, --override or a flag of `fixed` given."""
+    experiments/<name>/ with --update_results, else --workdir (its folder `subdir`, if given) or runs/<name>.
+    --update_results is refused together with --variant, --override or a flag of `fixed` given. A variant's
+    runs go to <workdir>_<variant> unless --workdir is given, apart from the full-size runs they differ from."""
     if FLAGS.update_results and FLAGS.output_dir:
         raise app.UsageError("give --output_dir or --update_results, not both.")
     given = [name for name in ("variant", "override", *fixed) if name in FLAGS and FLAGS[name].present]
     if FLAGS.update_results and given:
         raise app.UsageError(f"--update_results writes the committed reference, which is the experiment as "
                              f"documented: drop --{given[0]}, or write elsewhere with --output_dir.")
+    if "workdir" in FLAGS and not FLAGS["workdir"].present and FLAGS.get_flag_value("variant", ""):
+        FLAGS.workdir = f"{FLAGS.workdir.rstrip('/')}_{FLAGS.variant}"
     workdir = FLAGS.workdir if "workdir" in FLAGS else ""
     if FLAGS.update_results:
         out = Path(script).resolve().with_suffix("")
     elif FLAGS.output_dir:
         out = Path(FLAGS.output_dir)
-    elif default:
-        out = Path(default)
     else:   # a bucket's workdir (gs://) holds runs, not figures drawn here
-        out = Path(workdir if workdir and "://" not in workdir else f"runs/{Path(script).stem}")
+        out = Path(workdir) / subdir if workdir and "://" not in workdir else Path(f"runs/{Path(script).stem}")
     out.mkdir(parents=True, exist_ok=True)
     logging.info("Tables and figures go to %s.", out)
     return out

@@ -39,6 +39,8 @@ flags.DEFINE_string("workdir", "runs/cnn_progress", "Training runs of part 2, on
 report.define_flags()
 flags.DEFINE_list("models", [], "Networks for part 2 (default: every <family>_mnist, in history order).")
 flags.DEFINE_bool("skip_training", False, "Part 1 only.")
+flags.DEFINE_enum("variant", "", ["", "small", "smoke"], "Config option of every network in part 2: 'small' (a "
+                  "third of the epochs) or 'smoke' (a few steps, for tests).")
 FLAGS = flags.FLAGS
 
 # (label, registry name, year, ImageNet top-1 %, params in M, GMACs), the published single-crop
@@ -159,7 +161,7 @@ def mnist_runs(output_dir: Path, workdir: Path, names: list[str]):
     for i, name in enumerate(names):
         logging.info("[%d/%d] %s (resumes, or reads the results of a finished run, in %s)", i + 1, len(names),
                      name, workdir / name)
-        config = config_lib.load(f"configs/mnist5k_cnn.py:{name}")
+        config = config_lib.load(f"configs/mnist5k_cnn.py:{name}" + (f",{FLAGS.variant}" if FLAGS.variant else ""))
         results = train_and_evaluate(config, workdir / name)
         summary = models.summary(name, quiet=True)
         rows.append({"network": labels.get(name, name), "model": name,

@@ -37,6 +37,7 @@ SWEEPS = ("mlp", "samples", "cnn")
 flags.DEFINE_list("sweeps", list(SWEEPS), "Variants of configs/double_descent.py to run.")
 flags.DEFINE_string("workdir", "runs/double_descent", "Where the trials run (resumable).")
 report.define_flags()
+flags.DEFINE_enum("variant", "", ["", "small"], "'small': one seed, half the epochs (see configs/double_descent.py).")
 flags.DEFINE_string("override", "", "Test hook: a config variant to start from instead (e.g. 'smoke').")
 
 CONFIG_FILE = Path(__file__).resolve().parents[1] / "configs" / "double_descent.py"
@@ -204,7 +205,7 @@ def sweep_values(config) -> SimpleNamespace:
 
 
 def run_sweep(variant: str):
-    config = get_config(FLAGS.override or variant)
+    config = get_config(FLAGS.override or variant + (f",{FLAGS.variant}" if FLAGS.variant else ""))
     if FLAGS.override:  # tests: the smoke grid under the variant's sweep name and axes that matter
         base = get_config(variant)
         config.sweep.name = base.sweep.name

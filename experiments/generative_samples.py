@@ -42,7 +42,8 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", "runs/autoencoders", "Run directories, one per model (resumable; shared with "
                     "experiments/autoencoders.py).")
 report.define_flags()
-flags.DEFINE_string("variant", "", "Config variant appended to each run, e.g. 'smoke' for tests.")
+flags.DEFINE_enum("variant", "", ["", "small", "smoke"], "Config option appended to each run: 'small' (a quarter "
+                  "of the steps, 100 samples unless --num_samples is given) or 'smoke' (a few steps, for tests).")
 flags.DEFINE_integer("num_samples", 500, "Samples scored per model.")
 
 MODELS = ("vae", "gan", "flow", "diffusion")
@@ -117,7 +118,9 @@ FIXED = ("num_samples",)
 def main(argv):
     del argv
     quiet_orbax_logs()
-    out = report.output_dir(__file__, fixed=FIXED, default=str(Path(FLAGS.workdir) / "generative_samples"))
+    out = report.output_dir(__file__, fixed=FIXED, subdir="generative_samples")
+    if FLAGS.variant == "small" and not FLAGS["num_samples"].present:
+        FLAGS.num_samples = 100
     _, judge, judge_variables, judge_results = train("configs/mnist5k_cnn.py:lenet_mnist", "lenet_judge")
     classify = jax.jit(lambda x: jax.nn.softmax(judge.apply(judge_variables, x)))
     test = data.load("mnist5k", "test")

@@ -34,11 +34,12 @@ flags.DEFINE_string("workdir", "runs/transfer", "Run directories (resumable).")
 report.define_flags()
 flags.DEFINE_list("sizes", ["10", "50", "250", "0"], "Training-set sizes (0: the whole training split).")
 flags.DEFINE_integer("seeds", 3, "Seeds per setting.")
-flags.DEFINE_string("variant", "", "Config variant appended to each run, e.g. 'smoke' for tests.")
+flags.DEFINE_enum("variant", "", ["", "small", "smoke"], "'small': one seed per setting unless --seeds is "
+                  "given; 'smoke': a few steps per run, for tests.")
 
 
 def spec(name):
-    return f"configs/mnist5k_transfer.py:{name}" + (f",{FLAGS.variant}" if FLAGS.variant else "")
+    return f"configs/mnist5k_transfer.py:{name}" + (",smoke" if FLAGS.variant == "smoke" else "")
 
 
 # Flags that make another experiment than the committed reference (--update_results refuses them).
@@ -49,6 +50,8 @@ def main(argv):
     del argv
     quiet_orbax_logs()
     out, root = report.output_dir(__file__, fixed=FIXED), Path(FLAGS.workdir)
+    if FLAGS.variant == "small" and not FLAGS["seeds"].present:
+        FLAGS.seeds = 1
     pretrained = trainer.train_and_evaluate(config_lib.load(spec("pretrain")), root / "pretrain")
     rows = []
     for target in TARGETS:

@@ -67,13 +67,16 @@ def make_train_step(model, task, tx, *, seed: int, grad_accum_steps: int = 1, em
     own loss task.loss(..., player=p) with respect to its own parameters, seeing the others' latest
     ones (the alternating updates of Goodfellow et al. 2014 with k = 1). Each player has its own
     state of the same optimizer `tx`. All players draw from the same key, so they see the same noise.
+    A task with `uses_step = True` gets the step number, `loss(..., step=state.step)`, for a schedule of its
+    own (the shrinking neighbourhood of a Kohonen map).
     """
     players = tuple(getattr(task, "players", ()))
 
     def update(state, batch, rng):
         """-> (loss, grads, updates, params, opt_state, model_state, metrics) of one optimizer step."""
         if not players:
-            loss_fn = lambda p, ms, b, r: task.loss(model, p, ms, b, {"dropout": r})
+            extra = {"step": state.step} if getattr(task, "uses_step", False) else {}
+            loss_fn = lambda p, ms, b, r: task.loss(model, p, ms, b, {"dropout": r}, **extra)
             loss, grads, model_state, metrics = _gradients(loss_fn, state.params, state.model_state, batch, rng,
                                                            grad_accum_steps)
             updates, opt_state = tx.update(grads, state.opt_state, state.params)
