@@ -3,7 +3,8 @@
     python -m deepzoo.main --config=configs/char_lm.py:lstm --workdir=runs/char_lm/lstm
     python experiments/char_lm.py --cell=lstm          # trains it, reports bits per character, samples
 
-Variants: the cell (rnn, gru, lstm) or gpt, optionally followed by ",smoke" (a few steps, for tests).
+Variants: the cell (rnn, gru, lstm) or gpt, optionally followed by ",small" (600 steps:
+the same recipe, shortened) or ",smoke" (a few steps, for tests).
 gpt is a small GPT-2 (4 pre-LN blocks of width 192, 6 heads, learned positions, tied output) trained
 as nanoGPT trains its character model: AdamW 1e-3 with weight decay 0.1, betas (0.9, 0.99), clipping at 1;
 its progress line reports model FLOPs utilisation (log_mfu).

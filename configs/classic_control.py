@@ -3,7 +3,7 @@
     python -m deepzoo.main --config=configs/classic_control.py:cartpole,ppo --workdir=runs/control/cartpole_ppo
     python experiments/control.py            # every recipe below: table, learning curves
 
-arg: <env>,<agent>[,smoke] with the recipes below. Three seeds train at once (vmap); after every chunk of
+arg: <env>,<agent>[,small (one seed)][,smoke] with the recipes below. Three seeds train at once (vmap); after every chunk of
 iterations each seed's greedy policy plays config.eval_episodes episodes, and the run keeps each seed's
 best policy (rl/agents.py). Solved (gym's thresholds, a mean over 100 episodes): CartPole-v1 475,
 Acrobot-v1 -100, MountainCar-v0 -110.

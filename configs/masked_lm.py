@@ -11,8 +11,8 @@ modeling?", find 40% better), and their optimizer scaled to the model: AdamW wit
 linear warm-up then linear decay (they used 1e-4 for BERT-base; a model this small takes 1e-3).
 Why 40% and batch 128: with 15% of 32 windows (about 300 hidden characters a step) every run stayed on
 the no-context plateau (24.7% after 6,000 steps, the unigram's accuracy); 40% of 128 windows (about
-3,300 a step, what the GPT of configs/char_lm.py learns from) left it after ~600 steps. Variant ",smoke":
-a few tiny steps.
+3,300 a step, what the GPT of configs/char_lm.py learns from) left it after ~600 steps.
+Options: ",small" (800 steps) and ",smoke" (a few tiny steps).
 """
 import ml_collections
 

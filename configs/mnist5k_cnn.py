@@ -3,7 +3,7 @@
     python -m deepzoo.main --config=configs/mnist5k_cnn.py:resnet_mnist --workdir=runs/mnist5k/resnet_mnist
 
 The arg is a registered `<family>_mnist` model (see deepzoo.models.names()), optionally followed by
-",smoke" for a few steps. One recipe for every convolutional network, so that the comparison is about
+",small" for a third of the epochs, ",smoke" for a few steps. One recipe for every convolutional network, so that the comparison is about
 the architecture: AdamW 1e-3 with a short warm-up and cosine decay, batch 128, 15 epochs of the 4,000
 training digits, evaluated on the 1,000 test digits (the transformers: see RECIPES).
 experiments/cnn_progress.py runs them all.

@@ -3,7 +3,7 @@
     python -m deepzoo.main --config=configs/mnist5k_generative.py:vae --workdir=runs/mnist5k/vae
     python experiments/autoencoders.py       # every variant: reconstructions, codes, samples, the ELBO
 
-Variants (optionally ",smoke" for a few steps):
+Variants (optionally ",small" for a quarter of the steps, or ",smoke" for a few):
   ae          MLP autoencoder 784-512-256-32-256-512-784, Bernoulli reconstruction loss
   conv_ae     convolutional autoencoder (two stride-2 convolutions, 32-dimensional code)
   denoising   the MLP autoencoder trained on inputs with Gaussian noise (std 0.3) and 25% of the pixels

@@ -6,8 +6,8 @@
 Chen et al. 2020's recipe scaled to two CPU cores: two views per digit (crop 50-100% of the area and
 resize, brightness and contrast jitter), NT-Xent at temperature 0.5, batch 128 (254 negatives per
 view; they used 4,096 with LARS), AdamW 1e-3 with warm-up and cosine decay and weight decay 1e-6 (the
-paper's), 1,000 steps (32 epochs). The encoder is deepzoo/models/simclr.py's 4-layer CNN; ",smoke": a
-few steps.
+paper's), 1,000 steps (32 epochs). The encoder is deepzoo/models/simclr.py's 4-layer CNN; ",small": 300
+steps; ",smoke": a few steps.
 """
 import ml_collections
 

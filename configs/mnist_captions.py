@@ -5,7 +5,7 @@
 
 A small convolutional encoder gives a grid of annotation vectors; an LSTM decoder with soft (additive)
 attention over the grid writes "four thousand one hundred and twelve" word by word (Xu et al. 2015).
-Variants: '' and 'smoke'.
+Options: 'small' (1,000 steps) and 'smoke' (a few steps, for tests).
 """
 import ml_collections
 

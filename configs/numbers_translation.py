@@ -7,7 +7,7 @@ and the Transformer.
 German writes units before tens and glues words together ("twenty-one" -> "einundzwanzig", "345" ->
 "dreihundertfünfundvierzig"), so a decoder must look back at the right part of the source: what
 attention is for. Variants: none, bahdanau, luong, none_lstm, bahdanau_lstm (the first two with LSTM
-cells), transformer, optionally followed by ",smoke".
+cells), transformer, optionally followed by ",small" (500 steps) or ",smoke".
 
 One recipe for the five recurrent models (the comparison is the attention): the same bidirectional
 encoder and decoder of 256 GRU (or LSTM) units, a joint SentencePiece vocabulary of 256 pieces trained on the
