@@ -16,16 +16,19 @@ from deepzoo.tasks.flow import Flow
 from deepzoo.tasks.gan import GAN
 from deepzoo.tasks.language_model import LanguageModel
 from deepzoo.tasks.masked_lm import MaskedLM
+from deepzoo.tasks.perceptron import PerceptronCriterion
 from deepzoo.tasks.reconstruction import Reconstruction
 from deepzoo.tasks.regression import Regression
 from deepzoo.tasks.rl import PolicyGradientLoss, QLearning
 from deepzoo.tasks.seq2seq import Seq2Seq
+from deepzoo.tasks.som import SelfOrganizingMapTask
 from deepzoo.tasks.vae import VariationalAutoencoder
 
 _TASKS = {"classification": Classification, "contrastive": Contrastive, "diffusion": Diffusion, "flow": Flow,
           "gan": GAN, "language_model": LanguageModel, "masked_lm": MaskedLM,
           "policy_gradient": PolicyGradientLoss, "q_learning": QLearning, "reconstruction": Reconstruction,
           "regression": Regression, "seq2seq": Seq2Seq, "vae": VariationalAutoencoder}
+_TASKS.update(perceptron=PerceptronCriterion, som=SelfOrganizingMapTask)   # the zoo chart
 
 
 def names() -> list[str]:
