@@ -9,6 +9,7 @@ Metrics are {name: (sum, count)} (see metrics.py).
 The RL agents' losses are tasks too (rl.py): the replay sample or the rollout's minibatch is their batch.
 """
 from deepzoo.registry import lookup
+from deepzoo.tasks.boltzmann import BoltzmannLearning, ContrastiveDivergence
 from deepzoo.tasks.classification import Classification
 from deepzoo.tasks.contrastive import Contrastive
 from deepzoo.tasks.diffusion import Diffusion
@@ -29,6 +30,7 @@ _TASKS = {"classification": Classification, "contrastive": Contrastive, "diffusi
           "policy_gradient": PolicyGradientLoss, "q_learning": QLearning, "reconstruction": Reconstruction,
           "regression": Regression, "seq2seq": Seq2Seq, "vae": VariationalAutoencoder}
 _TASKS.update(perceptron=PerceptronCriterion, som=SelfOrganizingMapTask)   # the zoo chart
+_TASKS.update(boltzmann=BoltzmannLearning, contrastive_divergence=ContrastiveDivergence)   # the zoo chart
 
 
 def names() -> list[str]:
