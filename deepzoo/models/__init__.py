@@ -19,12 +19,14 @@ from deepzoo.models import (alexnet, autoencoder, bert, captioning, char_rnn, cn
                             swin, transformer, unet, vae, vgg, vit)
 from deepzoo.models import perceptron, rbf, som  # the zoo chart: perceptron, Kohonen map, RBF network
 from deepzoo.models import boltzmann  # the zoo chart: Boltzmann machine, RBM, deep belief net
+from deepzoo.models import hopfield, ngram  # the zoo chart: Hopfield networks, character n-grams
 from deepzoo.registry import lookup
 
 _FAMILIES = (mlp, cnn5, lenet, alexnet, vgg, nin, googlenet, inception_v3, resnet, senet, highway, convnext, vit, swin,
              char_rnn, seq2seq, captioning, transformer, gpt, bert, autoencoder, vae, dcgan, flow, unet, simclr, dqn)
 _FAMILIES += (perceptron, som, rbf)
 _FAMILIES += (boltzmann,)
+_FAMILIES += (hopfield, ngram)
 
 
 def _collect(families):
