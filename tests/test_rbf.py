@@ -99,5 +99,5 @@ def test_bad_input_says_the_fix():
         KMeans(width_rule="median")
     model, variables = _network(3, 2)
     with pytest.raises(ValueError, match="set readout="):
-        LeastSquares(readout="head").statistics(model, variables, {"input": np.zeros((1, 2)), "target": np.zeros((1, 1)),
-                                                                   "mask": np.ones(1)})
+        batch = {"input": np.zeros((1, 2)), "target": np.zeros((1, 1)), "mask": np.ones(1)}
+        LeastSquares(readout="head").statistics(model, variables, batch)
