@@ -1,5 +1,10 @@
 """Hopfield networks against NumPy written here: Hebbian weights, the energy under asynchronous updates,
 recall of a stored pattern, and the modern network's update as deepzoo's attention."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -104,3 +109,19 @@ def test_modern_hopfield_retrieves_one_of_many_more_patterns_than_dimensions_in_
     np.testing.assert_array_equal(np.sign(new), stored[:20])
     energy = model.apply(variables, np.concatenate([noisy, new]), method="energy")
     assert np.all(energy[20:] <= energy[:20])           # the update lowers the energy (Ramsauer et al., Thm 1)
+
+
+@pytest.mark.slow
+def test_capacity_experiment_writes_its_tables_and_figures(tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "out"
+    result = subprocess.run([sys.executable, str(root / "experiments" / "hopfield.py"), f"--output_dir={out}",
+                             "--sizes=20,40", "--trials=2", "--max_load=0.05", "--patterns=4,64", "--betas=1",
+                             "--queries=8"], cwd=root, env={**os.environ, "PYTHONPATH": str(root)},
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = (out / "results.md").read_text()
+    assert "| 40 |" in table and "0.138 (published)" in table and "| 64 | 1 |" in table
+    for name in ("capacity.png", "modern_hopfield.png"):
+        assert (out / name).read_bytes().startswith(b"\x89PNG")
+    assert len((out / "capacity.csv").read_text().splitlines()) == 1 + 2 * 5
