@@ -5,6 +5,7 @@ one pass is one Lloyd step.
                 distances to their nearest centres, the quantity Lloyd's step never increases)
     solve:      c_k <- sum_k / count_k (a centre that won no point stays where it was)
 
+The centres start wherever the model put them; `initial_centres` draws k-means++ starting points from the data.
 Optionally the solve also sets the widths of Gaussian units at those centres (an RBF network's), by a rule:
   "nearest": s_k = width_scale x the root mean square distance from c_k to its width_neighbours nearest
              centres (the p-nearest-neighbour heuristic of Moody & Darken 1989)
@@ -27,13 +28,31 @@ def nearest(points, centres):
     return jnp.argmin(d2, -1), jnp.min(d2, -1)
 
 
-def widths(centres, rule: str, *, scale: float = 1.0, neighbours: int = 1):
-    """The widths (K,) of Gaussian units at `centres` (K, d) by `rule` (see the module's docstring)."""
+def initial_centres(points, k: int, seed: int = 0):
+    """k starting centres drawn from `points` (N, d) by k-means++ (Arthur & Vassilvitskii 2007): each next one
+    with probability proportional to its squared distance from the nearest chosen so far."""
+    x = np.asarray(points, np.float64).reshape(len(points), -1)
+    if k > len(x):
+        raise ValueError(f"k-means: {k} centres from {len(x)} points; use at most {len(x)} centres.")
+    rng = np.random.default_rng(seed)
+    chosen = [int(rng.integers(len(x)))]
+    d2 = np.sum((x - x[chosen[0]]) ** 2, -1)
+    for _ in range(k - 1):
+        total = d2.sum()
+        nxt = int(rng.choice(len(x), p=d2 / total)) if total > 0 else int(rng.integers(len(x)))
+        chosen.append(nxt)
+        d2 = np.minimum(d2, np.sum((x - x[nxt]) ** 2, -1))
+    return x[chosen].astype(np.float32)
+
+
+def widths(centres, rule: str, *, scale: float = 1.0, neighbours: int = 1, spread: float = 1.0):
+    """The widths (K,) of Gaussian units at `centres` (K, d) by `rule` (see the module's docstring); a single
+    centre gets scale x `spread` (the k-means fit passes the root mean square distance of the points to it)."""
     c = np.asarray(centres, np.float64)
     d2 = np.sum((c[:, None, :] - c[None, :, :]) ** 2, -1)
     k = len(c)
-    if k < 2:
-        raise ValueError("a width rule needs at least two centres; use num_centres >= 2.")
+    if k < 2 and rule in ("dmax", "nearest"):
+        return np.full(k, scale * spread)
     if rule == "dmax":
         return np.full(k, scale * np.sqrt(d2.max()) / np.sqrt(2.0 * k))
     if rule == "nearest":
@@ -83,6 +102,7 @@ class KMeans:
         flat[self.centres] = new
         if self.width_rule:
             old_widths = self._get(variables, self.widths)
+            spread = float(np.sqrt(totals["sse"] / max(float(totals["counts"].sum()), 1.0)))
             flat[self.widths] = jnp.asarray(widths(new, self.width_rule, scale=self.width_scale,
-                                                   neighbours=self.width_neighbours), old_widths.dtype)
+                                                   neighbours=self.width_neighbours, spread=spread), old_widths.dtype)
         return {**variables, "params": traverse_util.unflatten_dict(flat, sep="/")}
