@@ -19,6 +19,9 @@ def test_max_error_falls_with_width_and_results_are_written(tmp_path):
     # Width 2 cannot follow the three oscillations (max error ~0.9); width 32 fits to a few percent.
     assert errors[-1] < errors[0] / 5, errors
     assert all(r["rmse"] <= r["max_abs_error"] for r in rows)
+    # Beside it, the RBF network of as many Gaussians (k-means + least squares) improves with its size too.
+    assert [r["rbf_params"] for r in rows] == [3 * w + 1 for w in (2, 32)]   # centres, widths, readout
+    assert rows[1]["rbf_max_abs_error"] < rows[0]["rbf_max_abs_error"] / 10
 
     png = (tmp_path / "fits.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
