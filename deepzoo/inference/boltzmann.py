@@ -140,16 +140,16 @@ def rbm_ais(key, W, b, c, base_bias, betas, runs: int):
     betas = jnp.asarray(betas, jnp.float32)
     visible, hidden = W.shape
 
-    def log_pstar(v, beta):
-        return ((1.0 - beta) * v @ base_bias + beta * v @ b
-                + jnp.sum(jax.nn.softplus(beta * (v @ W + c)), axis=-1))
+    def log_pstar(v, a, beta):   # a = c + v W, computed once per step
+        return (1.0 - beta) * v @ base_bias + beta * v @ b + jnp.sum(jax.nn.softplus(beta * a), axis=-1)
 
     def step(carry, xs):
         v, log_w = carry
         beta_prev, beta, key = xs
-        log_w = log_w + log_pstar(v, beta) - log_pstar(v, beta_prev)
+        a = v @ W + c
+        log_w = log_w + log_pstar(v, a, beta) - log_pstar(v, a, beta_prev)
         k_h, k_v = jax.random.split(key)
-        h = _bernoulli(k_h, jax.nn.sigmoid(beta * (v @ W + c)))
+        h = _bernoulli(k_h, jax.nn.sigmoid(beta * a))
         v = _bernoulli(k_v, jax.nn.sigmoid((1.0 - beta) * base_bias + beta * (b + h @ W.T)))
         return (v, log_w), None
 
