@@ -161,7 +161,8 @@ def _write_markdown(path, rows, xor, num_points, dim, seconds):
              f"passed through in that epoch classifies {xor['perceptron_accuracy']:.0%} of the points (no line does "
              f"better than 75%). A one-hidden-layer "
              f"`mlp` (8 tanh units, Adam 0.05, 500 full-batch steps on the cross-entropy) classifies "
-             f"{xor['mlp_accuracy']:.0%}. See perceptron.png.", "",
+             f"{xor['mlp_accuracy']:.0%}.", "",
+             "![XOR boundaries of the perceptron and an MLP; mistakes against Novikoff's bound](perceptron.png)", "",
              f"The experiment computed for {seconds:.0f} s on 2 CPU cores (the command takes ~7 s more to start).", ""]
     path.write_text("\n".join(lines))
 

@@ -166,6 +166,7 @@ def main(argv):
              f"(mean distance to the grid neighbours; dark = close: the clusters, light = borders) with each unit's "
              f"label, and Kohonen's own demonstration, a map of the uniform square unfolding (Kohonen 1982 draws "
              f"the same lattices).", "",
+             "![error curves, codebook, U-matrix with labels, and the map of the uniform square](som.png)", "",
              f"Run time {seconds:.0f} s on 2 CPU cores (train {results.get('seconds', float('nan')):.0f} s)."
              if "seconds" in results else f"Run time {seconds:.0f} s on 2 CPU cores.", ""]
     (out / "results.md").write_text("\n".join(lines))
