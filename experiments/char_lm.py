@@ -1,15 +1,19 @@
 """Character-level language models on the docstrings of Python's standard library: RNN vs GRU vs LSTM
-vs a small GPT.
+vs a small GPT, beside the Markov chains they replace (character n-grams of orders 1 to 5).
 
 The "hello" example of Karpathy's "The Unreasonable Effectiveness of Recurrent Neural Networks" (2015) grown up:
 each network reads 100 characters at a time and predicts the next; we report bits per character on
 held-out modules' docstrings and sample new "documentation" one character at a time, fed back in, at
-several temperatures.
+several temperatures. The n-gram models (deepzoo/models/ngram.py) are counted in one pass over the same
+training windows (the shared fit, deepzoo/train/fit.py), their add-k smoothing chosen on validation, and read
+the same windows: a window's first characters see padding before them, as the recurrent nets start from zero.
 
-    python experiments/char_lm.py                          # the four models, ~10 min each on 2 CPU cores
+    python experiments/char_lm.py                          # the four networks, ~10 min each on 2 CPU cores,
+                                                           # and the five n-grams, ~1 min in all
     python experiments/char_lm.py --cells=lstm --temperatures=0.3,1.0
+    python experiments/char_lm.py --cells=ngram            # ngram1..ngram5 only
 
-Runs are resumable (ordinary workdirs under --workdir). Writes results.md/.csv, curves.csv, samples.md/.csv
+Runs are resumable (ordinary workdirs under --workdir; the n-grams keep no run). Writes results.md/.csv, curves.csv, samples.md/.csv
 and bits_per_char.png beside the runs in --workdir (--update_results: into experiments/char_lm/, the
 committed reference); a run of some cells replaces their rows and keeps the others.
 """
@@ -34,14 +38,17 @@ from deepzoo import data, models, tasks  # noqa: E402
 from deepzoo.analysis import complexity  # noqa: E402
 from deepzoo.inference import decoding  # noqa: E402
 from deepzoo.tasks import metrics as metrics_lib  # noqa: E402
-from deepzoo.train import trainer  # noqa: E402
+from deepzoo.tasks.counting import Counting  # noqa: E402
+from deepzoo.train import fit, trainer  # noqa: E402
 from deepzoo.train.checkpoint import load_variables, quiet_orbax_logs  # noqa: E402
 from deepzoo.train.writers import read_metrics  # noqa: E402
 
-CELLS = ("rnn", "gru", "lstm", "gpt")
+NGRAMS = tuple(f"ngram{n}" for n in range(1, 6))          # character n-grams of order n
+CELLS = ("rnn", "gru", "lstm", "gpt") + NGRAMS
+SMOOTHING = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)     # the n-grams' add-k values, one chosen on validation
 
 FLAGS = flags.FLAGS
-flags.DEFINE_list("cells", list(CELLS), "Which recurrent cells to train and compare.")
+flags.DEFINE_list("cells", list(CELLS), "Which models to train (or count) and compare; 'ngram' is ngram1..ngram5.")
 flags.DEFINE_string("workdir", "runs/char_lm", "Run directories, one per cell (resumable).")
 report.define_flags()
 flags.DEFINE_string("variant", "", "Config variant appended to each cell, e.g. 'smoke' for tests.")
@@ -51,10 +58,12 @@ flags.DEFINE_integer("sample_length", 300, "Characters sampled per temperature."
 flags.DEFINE_integer("seed", 0, "Sampling seed.")
 
 
-def bits_per_char(model, variables, source, batch_size: int) -> float:
-    """Mean bits per character over every window of `source` (the task's own metric)."""
-    task = tasks.get("language_model")
-    evaluate = jax.jit(lambda v, batch: task.evaluate(model, v["params"], {}, batch))
+def bits_per_char(model, variables, source, batch_size: int, evaluate=None) -> float:
+    """Mean bits per character over every window of `source` (the task's own metric); `evaluate`: a jitted
+    evaluate(variables, batch) of `model` to reuse (one compilation for many variables)."""
+    if evaluate is None:
+        task = tasks.get("language_model")
+        evaluate = jax.jit(lambda v, batch: task.evaluate(model, v["params"], {}, batch))
     total = None
     for batch in data.eval_batches(source, global_batch_size=batch_size, process_index=0, process_count=1):
         m = evaluate(variables, batch)
@@ -84,6 +93,51 @@ def sample(model, variables, vocab, prompt: str, temperature: float, length: int
                                     eos_id=0, max_length=length, temperature=temperature))
     # eos_id=0 (PAD), which the model never predicts after training on text without padding.
     return prompt + vocab.decode(np.asarray(run(state, jax.random.key(seed)))[0])
+
+
+def fit_ngram(cell: str, ds, batch_size: int):
+    """The n-gram model of `cell` (ngram<n>) counted on the training windows, with the add-k smoothing of
+    SMOOTHING that gives the fewest validation bits per character -> (model, variables, k, {split: bpc}, vocab).
+    Its train figure is measured on every 8th training window (the networks' is that of their last batches)."""
+    sources = {split: data.load(ds.name, split, data_dir=ds.data_dir, max_length=ds.max_length)
+               for split in ("train", ds.eval_split, "test")}
+    model = models.get("char_ngram", order=int(cell.removeprefix("ngram")), vocab_size=sources["train"].vocab_size)
+    variables = model.init(jax.random.key(0), jnp.ones((1, ds.max_length), jnp.int32))
+    batches = lambda: data.eval_batches(sources["train"], global_batch_size=1000, process_index=0, process_count=1)
+    counted = fit.fit(model, Counting(k=SMOOTHING[0]), variables, batches)
+    task = tasks.get("language_model")
+    evaluate = jax.jit(lambda v, batch: task.evaluate(model, v["params"], {}, batch))
+    bpc = lambda variables, source: bits_per_char(model, variables, source, batch_size, evaluate)
+    validation = {k: bpc(Counting(k=k).solve(model, counted, counted["counts"]), sources[ds.eval_split])
+                  for k in SMOOTHING}
+    k = min(validation, key=validation.get)
+    variables = Counting(k=k).solve(model, counted, counted["counts"])
+    train = data.ArraySource({"tokens": sources["train"].arrays["tokens"][::8]})
+    results = {"train": bpc(variables, train), ds.eval_split: validation[k], "test": bpc(variables, sources["test"])}
+    return model, variables, k, results, sources["test"].vocab
+
+
+def sample_ngram(model, variables, vocab, prompt: str, temperature: float, length: int, seed: int) -> str:
+    """The n-gram model's continuation of `prompt`: each next character drawn from softmax(log P / T) given
+    the n - 1 before it (T = 0: the most likely). Add-k has no back-off: once a sample reaches a context
+    never seen, every byte is about as likely as any other and the text falls apart; control characters it
+    draws are shown as U+FFFD."""
+    context = model.order - 1
+    ids = [0] * context + vocab.encode(prompt)     # PAD before a prompt shorter than the context
+
+    @jax.jit
+    def next_id(window, key):
+        log_probs = model.apply(variables, window[None])[0, -1]
+        if temperature == 0:
+            return jnp.argmax(log_probs)
+        return jax.random.categorical(key, log_probs / temperature)
+
+    key = jax.random.key(seed)
+    for i in range(length):
+        window = jnp.asarray(ids[len(ids) - max(context, 1):], jnp.int32)
+        ids.append(int(next_id(window, jax.random.fold_in(key, i))))
+    text = vocab.decode(ids[len(ids) - length:])
+    return prompt + "".join(c if c.isprintable() or c in "\n\t" else "\ufffd" for c in text)
 
 
 def curve_points(cell: str, workdir: Path, eval_split: str) -> list[dict]:
@@ -124,12 +178,26 @@ def main(argv):
     del argv
     quiet_orbax_logs()
     output_dir, workdir = report.output_dir(__file__, fixed=FIXED), Path(FLAGS.workdir)
-    unknown = set(FLAGS.cells) - set(CELLS)
+    cells = list(dict.fromkeys(c for cell in FLAGS.cells for c in (NGRAMS if cell == "ngram" else [cell])))
+    unknown = set(cells) - set(CELLS)
     if unknown:
-        raise app.UsageError(f"unknown cells {sorted(unknown)}; known: {', '.join(CELLS)}.")
-    report.check_mergeable(output_dir, ["results.csv", "curves.csv", "samples.csv"], set(FLAGS.cells) != set(CELLS))
+        raise app.UsageError(f"unknown cells {sorted(unknown)}; known: {', '.join(CELLS)} (ngram: all five n-grams).")
+    report.check_mergeable(output_dir, ["results.csv", "curves.csv", "samples.csv"], set(cells) != set(CELLS))
     rows, samples, points = [], [], []
-    for cell in FLAGS.cells:
+    for cell in cells:
+        if cell in NGRAMS:   # counted, not trained: the dataset of the networks' config
+            config = config_lib.load("configs/char_lm.py" + (f":lstm,{FLAGS.variant}" if FLAGS.variant else ""))
+            ds = config.dataset
+            model, variables, k, bpc, vocab = fit_ngram(cell, ds, config.eval_batch_size)
+            rows.append({"cell": cell, "params": complexity.count_params(variables["params"]),
+                         "steps": f"1 pass, k={k:g}", "train_bpc": f"{bpc['train']:.3f}",
+                         "validation_bpc": f"{bpc[ds.eval_split]:.3f}", "test_bpc": f"{bpc['test']:.3f}"})
+            logging.info("%s (add-%g): test %.3f bits per character", cell, k, bpc["test"])
+            for t in FLAGS.temperatures:
+                text = sample_ngram(model, variables, vocab, FLAGS.prompt, float(t),
+                                    FLAGS.sample_length, FLAGS.seed)
+                samples.append({"cell": cell, "temperature": t, "prompt": FLAGS.prompt, "text": text})
+            continue
         config = config_lib.load(f"configs/char_lm.py:{cell}" + (f",{FLAGS.variant}" if FLAGS.variant else ""))
         results = trainer.train_and_evaluate(config, workdir / cell)
         model = models.get(config.model.name, **config.model.kwargs)
@@ -159,7 +227,10 @@ def main(argv):
     plot_curves(points, output_dir / "bits_per_char.png")
     lines = ["# Character-level language models: Python standard-library docstrings", "",
              "Bits per character (bytes) on held-out modules; recurrent nets of 2 layers of 256 units and a GPT "
-             "of 4 blocks of width 192, 100-character windows (configs/char_lm.py). Regenerate with "
+             "of 4 blocks of width 192, 100-character windows (configs/char_lm.py); character n-grams "
+             "(Markov chains of order n - 1) counted in one pass over the training windows, add-k smoothing "
+             "with k chosen on validation, parameters = cells of the count table (hashed into 2^23 above "
+             "order 2: log-counts and owners), train figure on every 8th training window. Regenerate with "
              "`python experiments/char_lm.py --update_results`.", "",
              "| cell | parameters | steps | train | validation | test |", "|---|---|---|---|---|---|"]
     lines += [f"| {r['cell']} | {int(r['params']):,} | {r['steps']} | {float(r['train_bpc']):.3f} | "
