@@ -147,9 +147,14 @@ def curve_points(cell: str, workdir: Path, eval_split: str) -> list[dict]:
             if r.get("split") in ("train", eval_split) and "bits_per_token" in r]
 
 
-def plot_curves(points: list[dict], path: Path):
-    """One colour per model: training dashed, validation solid with markers."""
+def plot_curves(points: list[dict], path: Path, levels: dict[str, float] | None = None):
+    """One colour per model: training dashed, validation solid with markers; `levels` ({cell: validation bits},
+    the n-grams, which count instead of training) as grey dotted lines labelled at the left."""
     fig, ax = plt.subplots(figsize=(6.5, 4))
+    for cell, bits in (levels or {}).items():
+        ax.axhline(bits, color="0.45", linestyle=":", linewidth=1)
+        ax.annotate(f"{cell.removeprefix('ngram')}-gram, validation (counted)", (0.01, bits), xycoords=("axes fraction", "data"),
+                    xytext=(0, 2), textcoords="offset points", fontsize=7, color="0.3")
     cells = list(dict.fromkeys(p["cell"] for p in points))
     for i, cell in enumerate(cells):
         for split, style in (("train", "--"), ("validation", "o-")):
@@ -224,7 +229,8 @@ def main(argv):
     rows = report.merge_rows(output_dir / "results.csv", rows, key=("cell",), order=CELLS)
     points = report.merge_rows(output_dir / "curves.csv", points, key=("cell",), order=CELLS)
     samples = report.merge_rows(output_dir / "samples.csv", samples, key=("cell",), order=CELLS)
-    plot_curves(points, output_dir / "bits_per_char.png")
+    plot_curves(points, output_dir / "bits_per_char.png",
+                {r["cell"]: float(r["validation_bpc"]) for r in rows if r["cell"] in NGRAMS})
     lines = ["# Character-level language models: Python standard-library docstrings", "",
              "Bits per character (bytes) on held-out modules; recurrent nets of 2 layers of 256 units and a GPT "
              "of 4 blocks of width 192, 100-character windows (configs/char_lm.py); character n-grams "
