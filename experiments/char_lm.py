@@ -9,13 +9,13 @@ training windows (the shared fit, deepzoo/train/fit.py), their add-k smoothing c
 the same windows: a window's first characters see padding before them, as the recurrent nets start from zero.
 
     python experiments/char_lm.py                          # the four networks, ~10 min each on 2 CPU cores,
-                                                           # and the five n-grams, ~1 min in all
+                                                           # and the five n-grams, ~4 min in all
     python experiments/char_lm.py --cells=lstm --temperatures=0.3,1.0
     python experiments/char_lm.py --cells=ngram            # ngram1..ngram5 only
 
-Runs are resumable (ordinary workdirs under --workdir; the n-grams keep no run). Writes results.md/.csv, curves.csv, samples.md/.csv
-and bits_per_char.png beside the runs in --workdir (--update_results: into experiments/char_lm/, the
-committed reference); a run of some cells replaces their rows and keeps the others.
+Runs are resumable (ordinary workdirs under --workdir; the n-grams keep no run). Writes results.md/.csv,
+curves.csv, samples.md/.csv and bits_per_char.png beside the runs in --workdir (--update_results: into
+experiments/char_lm/, the committed reference); a run of some cells replaces their rows and keeps the others.
 """
 import functools
 import math
@@ -153,8 +153,9 @@ def plot_curves(points: list[dict], path: Path, levels: dict[str, float] | None 
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for cell, bits in (levels or {}).items():
         ax.axhline(bits, color="0.45", linestyle=":", linewidth=1)
-        ax.annotate(f"{cell.removeprefix('ngram')}-gram, validation (counted)", (0.01, bits), xycoords=("axes fraction", "data"),
-                    xytext=(0, 2), textcoords="offset points", fontsize=7, color="0.3")
+        ax.annotate(f"{cell.removeprefix('ngram')}-gram, validation (counted)", (0.01, bits),
+                    xycoords=("axes fraction", "data"), xytext=(0, 2), textcoords="offset points", fontsize=7,
+                    color="0.3")
     cells = list(dict.fromkeys(p["cell"] for p in points))
     for i, cell in enumerate(cells):
         for split, style in (("train", "--"), ("validation", "o-")):

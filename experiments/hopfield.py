@@ -54,7 +54,8 @@ flags.DEFINE_float("max_load", 0.30, "The largest load alpha = P/N; loads go fro
 flags.DEFINE_float("flip", 0.1, "Fraction of a pattern's bits flipped before recall.")
 flags.DEFINE_integer("max_sweeps", 20, "Asynchronous recall stops after this many sweeps if it has not settled.")
 flags.DEFINE_integer("dim", 64, "The modern network's pattern dimension d (and the classic comparison's N).")
-flags.DEFINE_list("patterns", [str(2 ** i) for i in range(2, 17)], "Numbers of stored patterns P of the modern network.")
+flags.DEFINE_list("patterns", [str(2 ** i) for i in range(2, 17)],
+                  "Numbers of stored patterns P of the modern network.")
 flags.DEFINE_list("betas", ["0.05", "0.1", "0.2", "1"], "Inverse temperatures beta of the modern network.")
 flags.DEFINE_integer("queries", 256, "States recalled per number of patterns in the modern network.")
 flags.DEFINE_integer("seed", 0, "Seed of the patterns, the flipped bits and the update orders.")
@@ -198,8 +199,8 @@ def plot_modern(rows: list[dict], betas: list[float], d: int, path: Path):
     ax.set_ylim(-0.01, 0.52)
     ax.set_xlabel(f"stored patterns P (d = {d} bits each)")
     ax.set_ylabel("fraction of bits wrong after one update")
-    ax.set_title(rf"Modern Hopfield: one update $X\,\mathrm{{softmax}}(\beta X^T \xi)$ from {FLAGS.flip:.0%} flipped bits",
-                 fontsize=10)
+    ax.set_title(rf"Modern Hopfield: one update $X\,\mathrm{{softmax}}(\beta X^T \xi)$ "
+                 rf"from {FLAGS.flip:.0%} flipped bits", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="center right")
     fig.tight_layout()
@@ -251,7 +252,8 @@ def main(argv):
     lines = ["# Hopfield networks: capacity of the classic network, one-step retrieval of the modern one", "",
              f"Random +-1 patterns; {FLAGS.trials} networks per load and size, loads alpha = P/N from 0.01 to "
              f"{FLAGS.max_load:.2f}. Recall: asynchronous updates in random order from the pattern with "
-             f"{FLAGS.flip:.0%} of its bits flipped, until a sweep changes nothing (at most {FLAGS.max_sweeps} sweeps). "
+             f"{FLAGS.flip:.0%} of its bits flipped, until a sweep changes nothing (at most {FLAGS.max_sweeps} "
+             f"sweeps). "
              f"Regenerate with `python experiments/hopfield.py --update_results` ({minutes:.1f} min on 2 CPU cores).",
              "", "## Critical load", "",
              "The load at which recall breaks down, against the published alpha_c = 0.138 of Amit, Gutfreund & "
