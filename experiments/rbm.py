@@ -1,7 +1,7 @@
 """Restricted Boltzmann machines on binarised MNIST-5k: CD-1, CD-10 and persistent CD, their test
 log-likelihood by annealed importance sampling, their filters and samples.
 
-    python experiments/rbm.py        # four runs of configs/rbm.py, then AIS; ~6 min on 2 CPU cores
+    python experiments/rbm.py        # four runs of configs/rbm.py, then AIS; ~12 min on 2 shared CPU cores
 
 Trains (or resumes) every variant of configs/rbm.py under --workdir and writes to --output_dir (default
 --workdir; --update_results: experiments/rbm/): results.md (test and train log-likelihood per digit, nats),
