@@ -192,3 +192,54 @@ def test_dbn_trains_only_its_top_rbm_on_the_hidden_probabilities_below():
 def test_rbm_names_the_visible_size_to_set():
     with pytest.raises(ValueError, match="num_visible=10"):
         models.get("rbm_mnist").init(jax.random.key(0), jnp.zeros((1, 10)))
+
+
+@pytest.mark.parametrize("config_name, variants", [("rbm", ("cd1", "cd10", "pcd", "cd1_h20")),
+                                                   ("dbn", ("rbm0", "rbm1", "finetune", "scratch"))])
+def test_configs_build_their_models_and_tasks(config_name, variants):
+    from deepzoo import config as config_lib
+    for variant in variants:
+        config = config_lib.load(f"configs/{config_name}.py:{variant},smoke")
+        model = models.get(config.model.name, **config.model.kwargs)
+        tasks.get(config.task.name, **config.task.kwargs)
+        x = jnp.zeros((2, 28, 28, 1))
+        variables = jax.eval_shape(lambda: model.init(jax.random.key(0), x))
+        if config_name == "dbn" and variant == "rbm1":
+            assert set(variables["params"]) == {"hidden_0", "hidden_1"}
+            assert dict(config.optimizer.layer_lr) == {"hidden_0": 0.0} and config.init_from.layers == ("hidden_0",)
+        if variant == "pcd":
+            assert variables["chains"]["visible"].shape == (config.batch_size, 784)
+    with pytest.raises(ValueError, match="unknown variant"):
+        config_lib.load("configs/rbm.py:cd2")
+
+
+@pytest.mark.slow
+def test_rbm_experiment_writes_its_table_and_figures(run_experiment):
+    out = run_experiment("rbm.py", "--variant=smoke", "--ais_runs=10", "--ais_temperatures=100", "--sample_steps=5")
+    table = (out / "results.md").read_text()
+    assert "| CD-10 |" in table and "| PCD |" in table and "Salakhutdinov & Murray 2008" in table
+    assert (out / "filters.png").stat().st_size > 0 and (out / "samples.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_dbn_experiment_writes_its_table_and_samples(run_experiment):
+    out = run_experiment("dbn.py", "--variant=smoke", "--labels=20,0", "--seeds=1")
+    table = (out / "results.md").read_text()
+    assert "| 20 |" in table and "4,000 (all)" in table and "pre-trained DBN" in table
+    assert (out / "samples.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_boltzmann_encoder_experiment_writes_its_table_and_figure(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    root, out = Path(__file__).resolve().parents[1], tmp_path / "out"   # no runs to keep: no --workdir
+    result = subprocess.run([sys.executable, str(root / "experiments" / "boltzmann.py"), "--runs=2", "--steps=20",
+                             f"--output_dir={out}"], cwd=root, env={**os.environ, "PYTHONPATH": str(root)},
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = (out / "results.md").read_text()
+    assert "exact gradient" in table and "Gibbs-sampling estimate" in table and "/ 2 |" in table
+    assert (out / "encoder.png").stat().st_size > 0
