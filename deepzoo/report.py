@@ -50,7 +50,7 @@ def output_dir(script: str, *, fixed: tuple[str, ...] = (), subdir: str = "") ->
     if FLAGS.update_results and given:
         raise app.UsageError(f"--update_results writes the committed reference, which is the experiment as "
                              f"documented: drop --{given[0]}, or write elsewhere with --output_dir.")
-    if "workdir" in FLAGS and not FLAGS["workdir"].present and FLAGS.get_flag_value("variant", ""):
+    if "workdir" in FLAGS and not FLAGS["workdir"].present and "variant" in FLAGS and FLAGS.variant:
         FLAGS.workdir = f"{FLAGS.workdir.rstrip('/')}_{FLAGS.variant}"
     workdir = FLAGS.workdir if "workdir" in FLAGS else ""
     if FLAGS.update_results:
