@@ -4,9 +4,12 @@
     loss(model, params, model_state, batch, rngs) -> (scalar, (new_model_state, metrics))
     players                                  # optional: a game's players, e.g. a GAN's; loss then takes
                                              # player=p, and the step updates each in turn (train/step.py)
+    uses_step                                # optional: True gives loss step=, for a schedule of its own
     evaluate(model, params, model_state, batch) -> metrics        # batch["mask"] marks real examples
 Metrics are {name: (sum, count)} (see metrics.py).
 The RL agents' losses are tasks too (rl.py): the replay sample or the rollout's minibatch is their batch.
+The closed-form learners here (hebbian, counting, kmeans, least_squares) are not tasks: they give statistics
+and a solve to deepzoo/train/fit.py.
 """
 from deepzoo.registry import lookup
 from deepzoo.tasks.boltzmann import BoltzmannLearning, ContrastiveDivergence
@@ -25,12 +28,11 @@ from deepzoo.tasks.seq2seq import Seq2Seq
 from deepzoo.tasks.som import SelfOrganizingMapTask
 from deepzoo.tasks.vae import VariationalAutoencoder
 
-_TASKS = {"classification": Classification, "contrastive": Contrastive, "diffusion": Diffusion, "flow": Flow,
-          "gan": GAN, "language_model": LanguageModel, "masked_lm": MaskedLM,
+_TASKS = {"boltzmann": BoltzmannLearning, "classification": Classification, "contrastive": Contrastive,
+          "contrastive_divergence": ContrastiveDivergence, "diffusion": Diffusion, "flow": Flow, "gan": GAN,
+          "language_model": LanguageModel, "masked_lm": MaskedLM, "perceptron": PerceptronCriterion,
           "policy_gradient": PolicyGradientLoss, "q_learning": QLearning, "reconstruction": Reconstruction,
-          "regression": Regression, "seq2seq": Seq2Seq, "vae": VariationalAutoencoder}
-_TASKS.update(perceptron=PerceptronCriterion, som=SelfOrganizingMapTask)   # the zoo chart
-_TASKS.update(boltzmann=BoltzmannLearning, contrastive_divergence=ContrastiveDivergence)   # the zoo chart
+          "regression": Regression, "seq2seq": Seq2Seq, "som": SelfOrganizingMapTask, "vae": VariationalAutoencoder}
 
 
 def names() -> list[str]:
