@@ -50,10 +50,13 @@ def supervised() -> ml_collections.ConfigDict:
 def shorten(config: ml_collections.ConfigDict, num_train_steps: int) -> ml_collections.ConfigDict:
     """The `small` option of a config: the same data, model and recipe for fewer steps.
 
-    The warmup and the logging, evaluation and checkpoint intervals shrink in proportion, so that a short run
-    still draws the same number of points on its curves and its schedule keeps its shape."""
+    The warmup, the logging, evaluation and checkpoint intervals and the horizon of the parameters' EMA
+    (1 / (1 - ema_decay) steps) shrink in proportion, so that a short run still draws the same number of points
+    on its curves, its schedule keeps its shape and its EMA forgets the initialisation as the full run's does."""
     scale = num_train_steps / config.num_train_steps
     config.num_train_steps = num_train_steps
+    if config.get("ema_decay"):
+        config.ema_decay = 1.0 - (1.0 - config.ema_decay) / scale
     config.optimizer.warmup_steps = round(config.optimizer.warmup_steps * scale)
     for name in ("log_every_steps", "eval_every_steps", "checkpoint_every_steps"):
         if config[name]:

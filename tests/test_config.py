@@ -102,3 +102,14 @@ def test_the_listing_shows_every_config_with_its_variants_and_options():
     assert names == [os.path.basename(p)[:-3] for p in CONFIGS]
     assert "variants: cartpole,ppo (default), cartpole,reinforce, cartpole,dqn, acrobot,dqn" in text
     assert "variant: any name (default 'resnet_mnist')" in text and "options: smoke" in text
+
+
+def test_the_small_option_is_the_same_recipe_shortened_in_proportion():
+    full, small = (config_lib.load(f"mnist5k_generative:diffusion{option}") for option in ("", ",small"))
+    assert small.num_train_steps == full.num_train_steps // 4
+    assert small.optimizer.warmup_steps == full.optimizer.warmup_steps // 4
+    assert small.eval_every_steps == full.eval_every_steps // 4
+    # the EMA's horizon, 1 / (1 - decay) steps, shrinks with the run: 1,000 -> 250
+    assert 1 / (1 - small.ema_decay) == pytest.approx(1 / (1 - full.ema_decay) / 4)
+    assert (small.model, small.optimizer.learning_rate, small.batch_size) == \
+        (full.model, full.optimizer.learning_rate, full.batch_size)
