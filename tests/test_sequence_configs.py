@@ -51,8 +51,8 @@ def test_wmt14_luong_is_the_papers_model():
 # takes a minute or more on the CI machine: those runs are slow tests.
 @pytest.mark.parametrize("arg, metric", [
     pytest.param("char_lm.py:lstm,smoke", "validation_bits_per_token", marks=pytest.mark.slow),   # ~18 s
-    ("char_lm.py:gpt,smoke", "validation_bits_per_token"),
-    ("masked_lm.py:smoke", "validation_token_accuracy"),
+    pytest.param("char_lm.py:gpt,smoke", "validation_bits_per_token", marks=pytest.mark.slow),    # ~37 s
+    pytest.param("masked_lm.py:smoke", "validation_token_accuracy", marks=pytest.mark.slow),      # ~23 s
     pytest.param("numbers_translation.py:transformer,smoke", "validation_exact_match", marks=pytest.mark.slow),
     pytest.param("numbers_translation.py:luong,smoke", "validation_exact_match", marks=pytest.mark.slow),
     pytest.param("mnist_captions.py:smoke", "test_exact_match", marks=pytest.mark.slow),

@@ -2,6 +2,8 @@
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 # experiments/ is not a package (nothing in the library imports it), so load the driver by path.
 _PATH = Path(__file__).resolve().parents[1] / "experiments" / "universal_approximation.py"
 _spec = importlib.util.spec_from_file_location("universal_approximation", _PATH)
@@ -9,6 +11,7 @@ uat = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(uat)
 
 
+@pytest.mark.slow   # ~15 s: an experiment's own test
 def test_max_error_falls_with_width_and_results_are_written(tmp_path):
     # Two widths and one restart each: compiling a width's training run costs ~1-2 s of the budget.
     rows = uat.run(tmp_path, widths=(2, 32), steps=2000, restarts=1, num_eval=501)
