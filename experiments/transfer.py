@@ -78,10 +78,11 @@ def main(argv):
                          if (r["target"], r["train_examples"], r["method"]) == (target, size, method)])
 
     sizes = [int(s) or "all" for s in FLAGS.sizes]
+    spread = f"mean ± standard deviation over {FLAGS.seeds} seeds" if FLAGS.seeds > 1 else "one seed"
     lines = ["# Transfer learning: LeNet-5 pretrained on MNIST digits 0-4", "",
              f"Regenerate with `python experiments/transfer.py` (configs/mnist5k_transfer.py). The pretrained "
              f"LeNet reaches {100 * pretrained['test_accuracy']:.1f}% on the 500 test digits 0-4. Test accuracy "
-             f"(%), mean ± standard deviation over {FLAGS.seeds} seeds (each its own class-balanced training "
+             f"(%), {spread} (each its own class-balanced training "
              f"subset and initialisation); 300 steps of Adam 1e-3 at every size. finetune: every layer from the "
              f"pretrained run but the output, all trained; lower_lr: the same with c1, c3, c5 at a tenth of the "
              f"rate; frozen: c1, c3, c5 frozen.", ""]
@@ -90,7 +91,8 @@ def main(argv):
         lines += [f"## {title}", "", "| training examples | " + " | ".join(METHODS) + " |",
                   "|---|" + "---|" * len(METHODS)]
         for size in sizes:
-            cells = [f"{a.mean():.1f} ± {a.std():.1f}" for a in (accuracies(target, size, m) for m in METHODS)]
+            cells = [f"{a.mean():.1f}" + (f" ± {a.std():.1f}" if len(a) > 1 else "")
+                     for a in (accuracies(target, size, m) for m in METHODS)]
             lines.append(f"| {size} | " + " | ".join(cells) + " |")
         lines.append("")
         numeric = [s for s in sizes if s != "all"]
