@@ -3,7 +3,7 @@
     python -m deepzoo.main --config=configs/char_lm.py:lstm --workdir=runs/char_lm/lstm
     python experiments/char_lm.py --cell=lstm          # trains it, reports bits per character, samples
 
-Variants: the cell (rnn, gru, lstm) or gpt, optionally followed by ",small" (600 steps:
+Variants: the cell (rnn, gru, lstm) or gpt, optionally followed by ",small" (1,500 steps:
 the same recipe, shortened) or ",smoke" (a few steps, for tests).
 gpt is a small GPT-2 (4 pre-LN blocks of width 192, 6 heads, learned positions, tied output) trained
 as nanoGPT trains its character model: AdamW 1e-3 with weight decay 0.1, betas (0.9, 0.99), clipping at 1;
@@ -56,7 +56,7 @@ def get_config(arg: str | None = None):
                         "documentation is more repetitive")
 
     if "small" in options:
-        common.shorten(config, 600)
+        common.shorten(config, 1500)
     if "smoke" in options:
         config.num_train_steps, config.log_every_steps, config.eval_every_steps = 6, 3, 6
         config.checkpoint_every_steps = 6
