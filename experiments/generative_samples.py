@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import matplotlib
 import numpy as np
-from absl import flags, logging
+from absl import app, flags, logging
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -42,15 +42,18 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", "runs/autoencoders", "Run directories, one per model (resumable; shared with "
                     "experiments/autoencoders.py).")
 report.define_flags()
-flags.DEFINE_enum("variant", "", ["", "small", "smoke"], "Config option appended to each run: 'small' (a quarter "
-                  "of the steps, 100 samples unless --num_samples is given) or 'smoke' (a few steps, for tests).")
+flags.DEFINE_enum("variant", "", ["", "small", "smoke"], "Config option appended to each generative model's run: "
+                  "'small' (500 steps each, 64 samples and 100 DDPM steps unless given) or 'smoke' (a few steps, "
+                  "for tests).")
 flags.DEFINE_integer("num_samples", 500, "Samples scored per model.")
+flags.DEFINE_integer("sample_steps", 0, "DDPM's reverse steps: 0 for all of its T = 1000, or a divisor of T (the "
+                     "schedule respaced, Nichol & Dhariwal 2021).")
 
 MODELS = ("vae", "gan", "flow", "diffusion")
 
 
-def train(spec, name):
-    config = config_lib.load(spec + (f",{FLAGS.variant}" if FLAGS.variant else ""))
+def train(spec, name, variant):
+    config = config_lib.load(spec + (f",{variant}" if variant else ""))
     workdir = Path(FLAGS.workdir) / name
     results = trainer.train_and_evaluate(config, workdir)
     model = models.get(config.model.name, **config.model.kwargs)
@@ -70,7 +73,9 @@ def draw(name, config, model, variables, key, n):
         return (model.apply(variables, z, method="generate") + 1) / 2, None
     task = tasks.get(config.task.name, **config.task.kwargs)
     eps_fn = lambda x, t: model.apply(variables, x, t)
-    run = jax.jit(lambda k: ddpm_sample(eps_fn, task.schedule, k, (n, 28, 28, 1), keep_every=100))
+    steps = FLAGS.sample_steps or task.num_steps
+    run = jax.jit(lambda k: ddpm_sample(eps_fn, task.schedule, k, (n, 28, 28, 1), keep_every=steps // 10,
+                                        num_steps=steps))
     x0, chain = run(key)
     return jnp.clip((x0 + 1) / 2, 0, 1), jnp.clip((chain[:, :8] + 1) / 2, 0, 1)
 
@@ -112,23 +117,30 @@ def save_picture(path, picture, title, column_labels=None):
 
 
 # Flags that make another experiment than the committed reference (--update_results refuses them).
-FIXED = ("num_samples",)
+FIXED = ("num_samples", "sample_steps")
 
 
 def main(argv):
     del argv
     quiet_orbax_logs()
     out = report.output_dir(__file__, fixed=FIXED, subdir="generative_samples")
-    if FLAGS.variant == "small" and not FLAGS["num_samples"].present:
-        FLAGS.num_samples = 100
-    _, judge, judge_variables, judge_results = train("configs/mnist5k_cnn.py:lenet_mnist", "lenet_judge")
+    if FLAGS.variant == "small":
+        FLAGS.num_samples = FLAGS.num_samples if FLAGS["num_samples"].present else 64
+        FLAGS.sample_steps = FLAGS.sample_steps if FLAGS["sample_steps"].present else 100
+    T = config_lib.load("configs/mnist5k_generative.py:diffusion" + (f",{FLAGS.variant}" if FLAGS.variant else "")
+                        ).task.kwargs.num_steps
+    if FLAGS.sample_steps < 0 or T % (FLAGS.sample_steps or T):
+        raise app.UsageError(f"--sample_steps={FLAGS.sample_steps} does not divide DDPM's {T} steps; give a divisor.")
+    # The judge trains in seconds: always at full size (smoke aside), so that small scores mean the same.
+    _, judge, judge_variables, judge_results = train("configs/mnist5k_cnn.py:lenet_mnist", "lenet_judge",
+                                                     "smoke" if FLAGS.variant == "smoke" else "")
     classify = jax.jit(lambda x: jax.nn.softmax(judge.apply(judge_variables, x)))
     test = data.load("mnist5k", "test")
     real = jnp.asarray(test.arrays["input"][: FLAGS.num_samples])
 
     sets, rows = {"real test digits": real}, []
     for i, name in enumerate(MODELS):
-        config, model, variables, _ = train(f"configs/mnist5k_generative.py:{name}", name)
+        config, model, variables, _ = train(f"configs/mnist5k_generative.py:{name}", name, FLAGS.variant)
         logging.info("Drawing %d samples from %s.", FLAGS.num_samples, name)
         samples, chain = draw(name, config, model, variables, jax.random.key(100 + i), FLAGS.num_samples)
         sets[name] = samples
@@ -137,9 +149,10 @@ def main(argv):
                          {"gan": "DCGAN", "diffusion": "DDPM"}[name] + ": 64 samples")
         if chain is not None:
             frames = np.asarray(chain).transpose(1, 0, 2, 3, 4).reshape(-1, 28, 28, 1)   # a row per digit
-            steps = [f"t={1000 - 100 * i}" for i in range(chain.shape[0])]   # keep_every=100 of T = 1000
+            steps = [f"t={T - T // 10 * i}" for i in range(chain.shape[0])]
             save_picture(out / "diffusion_chain.png", grid(frames, 8, chain.shape[0]),
-                         "DDPM reverse process: x_t from t = 1000 (noise) to t = 0, every 100 steps", steps)
+                         f"DDPM reverse process in {FLAGS.sample_steps or T} steps: x_t from t = {T} (noise) to t = 0",
+                         steps)
 
     for name, images in sets.items():
         rows.append({"model": name, "samples": int(images.shape[0]), **score(classify(images))})
@@ -158,7 +171,8 @@ def main(argv):
         writer.writeheader()
         writer.writerows(rows)
     lines = ["# Samples from the generative models on MNIST-5k, judged by a LeNet", "",
-             f"Regenerate with `python experiments/generative_samples.py`. {FLAGS.num_samples} samples per model; the "
+             f"Regenerate with `python experiments/generative_samples.py`. {FLAGS.num_samples} samples per model (DDPM's "
+             f"in {FLAGS.sample_steps or 'all 1000'} steps); the "
              f"judge is configs/mnist5k_cnn.py:lenet_mnist ({100 * judge_results['test_accuracy']:.1f}% test "
              f"accuracy). Confidence: mean top-class probability; entropy: mean entropy of p(y|x) in nats (low: "
              f"each sample is one clear digit); class entropy: entropy of the mean p(y) (log 10 = 2.303 when all "

@@ -61,6 +61,21 @@ def test_exact_boltzmann_gradient_is_the_clamped_minus_free_correlations():
     np.testing.assert_allclose(np.asarray(grads["bias"]), -(clamped_s - free_s), atol=1e-5)
 
 
+def test_noisy_clamping_flips_on_and_off_units_at_their_rates_and_the_exact_loss_sees_the_flipped_patterns():
+    model, params, _, _ = _bm(3, 2)
+    task = tasks.get("boltzmann", method="exact", clamp_noise=(0.15, 0.05))
+    v = jnp.tile(jnp.array([[1.0, 0.0, 1.0]]), (20000, 1))
+    flipped = np.asarray(task.noisy(v, jax.random.key(0)))
+    assert abs((flipped[:, [0, 2]] == 0).mean() - 0.15) < 0.01 and abs(flipped[:, 1].mean() - 0.05) < 0.01
+    small = v[:4]
+    rngs = {"dropout": jax.random.key(3)}
+    loss = task.loss(model, params, {}, {"input": small}, rngs)[0]
+    seen = task.noisy(small, jax.random.fold_in(rngs["dropout"], 1))
+    np.testing.assert_allclose(loss, np.mean(task.nll(model, params, seen)), rtol=1e-6)
+    with pytest.raises(ValueError, match="clamp_noise"):
+        tasks.get("boltzmann", clamp_noise=(0.15,))
+
+
 def test_gibbs_conditionals_match_energy_differences_and_chains_reach_the_distribution():
     _, _, W, b = _bm(2, 2, seed=3)
     s = _states(4)

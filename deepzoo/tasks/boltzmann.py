@@ -7,7 +7,10 @@ which is minus the gradient of   loss = E_data[F(v)] + log Z   (the negative log
 sum_h exp(-E(v, h))). method="exact" computes it by enumerating all 2^n states (the free phase) and the
 2^H hidden states of each pattern (the clamped phase); method="gibbs" estimates both phases by sequential
 Gibbs sampling, as the paper did, with the loss E_clamped-samples[E(s)] - E_free-samples[E(s)] (samples
-under stop_gradient), whose gradient is the sampled rule.
+under stop_gradient), whose gradient is the sampled rule. Noisy clamping (the paper's, against weights that
+grow without bound on patterns that never vary): the clamped phase sees each pattern with its on units
+switched off with probability clamp_noise[0] and its off units on with clamp_noise[1] (they used 0.15, 0.05),
+drawn afresh at every update.
 
 RBM, contrastive divergence (Hinton 2002): the gradient of -log p(v) is dF(v)/dtheta - E_model[dF(v')/dtheta];
 CD-k replaces the model's expectation by a sample v' of k block Gibbs steps started at the data, so
@@ -39,10 +42,13 @@ class BoltzmannLearning:
     repeats: int = 16               # gibbs: clamped chains per pattern (the positive phase)
     burn_in: int = 10               # gibbs: sweeps before the states are counted
     samples: int = 10               # gibbs: sweeps whose states enter the averages
+    clamp_noise: tuple = (0.0, 0.0)  # P(on -> off), P(off -> on) of a clamped visible unit (module docstring)
 
     def __post_init__(self):
         if self.method not in ("exact", "gibbs"):
             raise ValueError(f"method={self.method!r}: use 'exact' (enumeration) or 'gibbs' (sampling).")
+        if len(self.clamp_noise) != 2 or not all(0 <= p < 1 for p in self.clamp_noise):
+            raise ValueError(f"clamp_noise={self.clamp_noise!r}: give (P(on -> off), P(off -> on)), each in [0, 1).")
 
     def inputs(self, batch) -> tuple:
         return (batch["input"],)
@@ -73,13 +79,20 @@ class BoltzmannLearning:
         neg = sampling.bm_gibbs(k_free, free, W, b, jnp.ones(n), sweeps)
         return pos[self.burn_in:].reshape(-1, n), neg[self.burn_in:].reshape(-1, n)
 
+    def noisy(self, v, key):
+        """The patterns v as the clamped phase sees them: each on unit off with probability clamp_noise[0],
+        each off unit on with clamp_noise[1]."""
+        flip = jax.random.uniform(key, v.shape) < jnp.where(v > 0, *self.clamp_noise)
+        return jnp.where(flip, 1.0 - v, v)
+
     def loss(self, model, params, model_state, batch, rngs):
         v = batch["input"].reshape(batch["input"].shape[0], -1).astype(jnp.float32)
         nll = self.nll(model, params, v)
+        clamped = self.noisy(v, jax.random.fold_in(rngs["dropout"], 1)) if any(self.clamp_noise) else v
         if self.method == "exact":
-            loss = jnp.mean(nll)
+            loss = jnp.mean(self.nll(model, params, clamped)) if any(self.clamp_noise) else jnp.mean(nll)
         else:
-            pos, neg = self.phases(model, params, v, rngs["dropout"])
+            pos, neg = self.phases(model, params, clamped, rngs["dropout"])
             energy = lambda s: model.apply({"params": params}, s, method="energy")
             loss = jnp.mean(energy(pos)) - jnp.mean(energy(neg))
         return loss, (model_state, {"loss": metrics_lib.pair(jnp.broadcast_to(loss, nll.shape), 1.0),
