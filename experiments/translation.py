@@ -9,6 +9,7 @@ training time. Draws each recurrent attention model's alignment for a long numbe
 the Transformer's attention, every layer and head.
 
     python experiments/translation.py                          # 10-20 min per model on 2 CPU cores
+    python experiments/translation.py --variant=small          # 500 steps of none, bahdanau and transformer
     python experiments/translation.py --models=none,transformer --workdir=/tmp/runs
 
 Runs are resumable (each is an ordinary workdir). Writes results.md, results.csv, learning.csv,
@@ -55,7 +56,9 @@ MODELS = ("none", "bahdanau", "luong", "none_lstm", "bahdanau_lstm", "transforme
 BUCKETS = ((1, 3), (4, 6), (7, 9), (10, 12), (13, 99))
 
 FLAGS = flags.FLAGS
-flags.DEFINE_list("models", list(MODELS), "Which models to train and compare.")
+SMALL_MODELS = ("none", "bahdanau", "transformer")   # --variant=small's default: the three ideas, GRUs only
+flags.DEFINE_list("models", None, "Which models to train and compare (default: all, or with --variant=small "
+                  "none, bahdanau and transformer).")
 flags.DEFINE_string("config", "", "Evaluate this pod run (e.g. configs/wmt14_transformer.py:base) in --workdir "
                     "on --split instead, with sacrebleu and checkpoint averaging.")
 flags.DEFINE_string("workdir", "runs/translation", "Run directories, one per model (resumable).")
@@ -267,12 +270,13 @@ def main(argv):
         evaluate_pod_run(config_lib.load(FLAGS.config), name, FLAGS.workdir, output_dir, split=FLAGS.split,
                          batch_size=FLAGS.batch_size)
         return
-    unknown = set(FLAGS.models) - set(MODELS)
+    chosen = FLAGS.models or (SMALL_MODELS if FLAGS.variant == "small" else MODELS)
+    unknown = set(chosen) - set(MODELS)
     if unknown:
         raise app.UsageError(f"unknown models {sorted(unknown)}; known: {', '.join(MODELS)}.")
-    report.check_mergeable(output_dir, ["results.csv", "learning.csv"], set(FLAGS.models) != set(MODELS))
+    report.check_mergeable(output_dir, ["results.csv", "learning.csv"], set(chosen) != set(MODELS))
     rows, learning = [], []
-    for name in FLAGS.models:
+    for name in chosen:
         config = config_lib.load(f"configs/numbers_translation.py:{name}" +
                                  (f",{FLAGS.variant}" if FLAGS.variant else ""))
         logging.info("Training %s (resumes if %s holds a checkpoint).", name, workdir / name)
