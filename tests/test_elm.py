@@ -51,3 +51,11 @@ def test_bad_settings_name_the_fix():
         models.get("elm", activation="step").init(jax.random.key(0), jnp.zeros((1, 3)))
     with pytest.raises(ValueError, match="num_hidden"):
         models.get("elm", num_hidden=0).init(jax.random.key(0), jnp.zeros((1, 3)))
+
+
+@pytest.mark.slow
+def test_elm_experiment_compares_with_backprop(run_experiment):
+    out = run_experiment("elm.py", "--datasets=digits", "--widths=20,200", "--variant=smoke")
+    table = (out / "results.md").read_text()
+    assert "| digits | 20 |" in table and "| digits | 200 |" in table
+    assert (out / "elm.png").stat().st_size > 0
