@@ -25,17 +25,19 @@ class LeastSquares:
 
     Targets are batch[target]: real-valued (B, ..., outputs), or, for target="label", integer classes
     coded one-hot (the readout's width is the number of classes). Features (B, ..., F) may carry more axes
-    than the batch (time steps of a sequence): every position is a row, masked by its example's mask.
+    than the batch (time steps of a sequence): every position is a row, masked by its example's mask, the
+    first `washout` positions of each sequence left out.
     """
     features: str = "features"     # the model method giving the hidden layer's values H
     readout: str = "readout"       # the path of the Dense layer solved ("readout/kernel", "readout/bias")
     ridge: float = 0.0             # Tikhonov penalty on the weights (not the bias)
     target: str = "target"         # batch key of the targets; "label": one-hot of integer classes
     input: str = "input"           # batch key of the model's input
+    washout: int = 0               # sequences: the first positions (features' axis 1) left out, a reservoir's transient
 
     def __post_init__(self):
-        if self.ridge < 0:
-            raise ValueError(f"least squares: ridge={self.ridge} must be >= 0.")
+        if self.ridge < 0 or self.washout < 0:
+            raise ValueError(f"least squares: ridge={self.ridge} and washout={self.washout} must be >= 0.")
 
     def _readout(self, variables):
         flat = traverse_util.flatten_dict(variables["params"], sep="/")
@@ -54,6 +56,11 @@ class LeastSquares:
             y = jax.nn.one_hot(y, outputs)
         y = jnp.asarray(y, jnp.float32).reshape(*h.shape[:-1], outputs)                           # (B, ..., O)
         mask = batch["mask"].reshape(-1, *([1] * (h.ndim - 2))) * jnp.ones(h.shape[:-1])           # (B, ...)
+        if self.washout:
+            if h.ndim < 3 or self.washout >= h.shape[1]:
+                raise ValueError(f"least squares: washout={self.washout} needs sequences of features longer than "
+                                 f"that; the features have shape {h.shape}.")
+            mask = mask * (jnp.arange(h.shape[1]) >= self.washout).reshape(1, -1, *([1] * (h.ndim - 3)))
         h = jnp.concatenate([h, jnp.ones((*h.shape[:-1], 1), h.dtype)], -1).reshape(-1, h.shape[-1] + 1)
         y, mask = y.reshape(-1, outputs), mask.reshape(-1, 1)
         return {"hth": (h * mask).T @ h, "hty": (h * mask).T @ y, "rows": jnp.sum(mask)}
