@@ -61,7 +61,7 @@ def fit_elm(arrays, width: int, scale: float, ridge: float, seed: int = 0):
     variables = model.init(jax.random.key(seed), arrays["input"][:1])
     batches = lambda: data.eval_batches(data.ArraySource(arrays), global_batch_size=1000)
     start = time.perf_counter()
-    variables = jax.block_until_ready(fit.fit(model, LeastSquares(target="label", ridge=ridge), variables, batches))
+    variables = jax.block_until_ready(fit.fit(model, LeastSquares(target="label", ridge=ridge, float64=True), variables, batches))
     return model, variables, time.perf_counter() - start
 
 

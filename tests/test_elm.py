@@ -10,11 +10,12 @@ from deepzoo.tasks.least_squares import LeastSquares
 from deepzoo.train import fit
 
 
-def _fit(x, labels, num_hidden, ridge, batch_size=16, init_scale=0.5):
+def _fit(x, labels, num_hidden, ridge, batch_size=16, init_scale=0.5, float64=False):
     model = models.get("elm", num_hidden=num_hidden, num_outputs=3, init_scale=init_scale)
     variables = model.init(jax.random.key(0), jnp.zeros((1, *x.shape[1:])))
     batches = lambda: data.eval_batches(data.ArraySource({"input": x, "label": labels}), global_batch_size=batch_size)
-    return model, variables, fit.fit(model, LeastSquares(target="label", ridge=ridge), variables, batches)
+    learner = LeastSquares(target="label", ridge=ridge, float64=float64)
+    return model, variables, fit.fit(model, learner, variables, batches)
 
 
 def test_readout_is_the_ridge_solution_on_numpy_features_and_the_hidden_layer_stays_fixed():
@@ -35,13 +36,14 @@ def test_readout_is_the_ridge_solution_on_numpy_features_and_the_hidden_layer_st
 
 def test_as_many_hidden_units_as_examples_fit_the_training_set_exactly():
     # Theorem 2.1: N distinct examples, N hidden units (with the readout's bias, N - 1 suffice): H~ is square
-    # and invertible with probability one, so the one-hot targets are met exactly. (Weights large enough that
-    # the units differ: the normal equations are summed in float32 and square H's condition number.)
+    # and invertible with probability one, so the one-hot targets are met exactly. The normal equations square
+    # H's condition number: summed in float32 they meet them to ~3e-2, in float64 to float32's precision.
     rng = np.random.default_rng(1)
     x, labels = rng.normal(size=(30, 5)).astype(np.float32), rng.integers(0, 3, 30)
     model, _, variables = _fit(x, labels, num_hidden=29, ridge=0.0, init_scale=3.0)
-    outputs = np.asarray(model.apply(variables, jnp.asarray(x)))
-    np.testing.assert_allclose(outputs, np.eye(3)[labels], atol=5e-2)   # float32 normal equations: ~3e-2
+    np.testing.assert_allclose(model.apply(variables, jnp.asarray(x)), np.eye(3)[labels], atol=5e-2)
+    model, _, variables = _fit(x, labels, num_hidden=29, ridge=0.0, init_scale=3.0, float64=True)
+    np.testing.assert_allclose(model.apply(variables, jnp.asarray(x)), np.eye(3)[labels], atol=1e-3)
     small, _, fewer = _fit(x, labels, num_hidden=5, ridge=0.0, init_scale=3.0)
     assert np.abs(np.asarray(small.apply(fewer, jnp.asarray(x))) - np.eye(3)[labels]).max() > 0.3
 

@@ -60,7 +60,7 @@ class EchoStateNetwork(nn.Module):
     def states(self, u, initial_state=None):
         """The reservoir's states x_1..x_T: (B, T, d) -> (B, T, N), from x_0 = 0 or `initial_state` (B, N)."""
         drives = self.input_weights(u.astype(jnp.float32))                                # (B, T, N)
-        x0 = jnp.zeros(drives[:, 0].shape) if initial_state is None else initial_state
+        x0 = jnp.zeros(drives[:, 0].shape, drives.dtype) if initial_state is None else initial_state
         _, xs = jax.lax.scan(lambda x, d: (self._step(x, d),) * 2, x0, jnp.swapaxes(drives, 0, 1))
         return jnp.swapaxes(xs, 0, 1)                                                      # (B, T, N)
 

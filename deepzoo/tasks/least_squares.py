@@ -7,8 +7,9 @@ readout that minimises ||H W + 1 b - Y||^2 + ridge ||W||^2 in closed form. With 
     statistics: H~^T H~ and H~^T Y, summed over the real rows of every batch (one pass)
     solve:      (H~^T H~ + ridge diag(1, ..., 1, 0)) [W; b] = H~^T Y      (the bias is not penalised)
 
-the normal equations (with ridge > 0, Tikhonov's regularisation, Hoerl & Kennard 1970). The solve runs on
-the host in float64; ridge = 0 takes the least-squares solution of smallest norm (the pseudo-inverse, as
+the normal equations (with ridge > 0, Tikhonov's regularisation, Hoerl & Kennard 1970). They square the
+condition number of H: a readout that must be precise (an echo state network predicting a chaotic series)
+sums them in float64 (float64=True). The solve runs on the host in float64; ridge = 0 takes the least-squares solution of smallest norm (the pseudo-inverse, as
 Broomhead & Lowe 1988 do).
 """
 import dataclasses
@@ -34,6 +35,7 @@ class LeastSquares:
     target: str = "target"         # batch key of the targets; "label": one-hot of integer classes
     input: str = "input"           # batch key of the model's input
     washout: int = 0               # sequences: the first positions (features' axis 1) left out, a reservoir's transient
+    float64: bool = False          # sum H~^T H~ in float64: the normal equations square H's condition number
 
     def __post_init__(self):
         if self.ridge < 0 or self.washout < 0:
@@ -50,12 +52,13 @@ class LeastSquares:
     def statistics(self, model, variables, batch):
         """{"hth": H~^T H~ (F+1, F+1), "hty": H~^T Y (F+1, outputs), "rows"}: sums over the batch's real rows."""
         outputs = self._readout(variables).shape[-1]
-        h = model.apply(variables, batch[self.input], method=self.features).astype(jnp.float32)   # (B, ..., F)
+        dtype = jnp.float64 if self.float64 else jnp.float32
+        h = model.apply(variables, batch[self.input], method=self.features).astype(dtype)         # (B, ..., F)
         y = batch[self.target]
         if self.target == "label":
             y = jax.nn.one_hot(y, outputs)
-        y = jnp.asarray(y, jnp.float32).reshape(*h.shape[:-1], outputs)                           # (B, ..., O)
-        mask = batch["mask"].reshape(-1, *([1] * (h.ndim - 2))) * jnp.ones(h.shape[:-1])           # (B, ...)
+        y = jnp.asarray(y, dtype).reshape(*h.shape[:-1], outputs)                                 # (B, ..., O)
+        mask = batch["mask"].reshape(-1, *([1] * (h.ndim - 2))) * jnp.ones(h.shape[:-1], dtype)    # (B, ...)
         if self.washout:
             if h.ndim < 3 or self.washout >= h.shape[1]:
                 raise ValueError(f"least squares: washout={self.washout} needs sequences of features longer than "

@@ -14,6 +14,7 @@ The statistics are sums, like the metrics' (sum, count) pairs, so they add up ex
 the devices of a mesh when the batch is sharded (jit sums the shards). An iterative learner (k-means) calls
 fit again, one solve per pass.
 """
+import contextlib
 from typing import Callable, Iterable
 
 import jax
@@ -21,7 +22,13 @@ import jax.numpy as jnp
 
 
 def fit(model, learner, variables, batches: Callable[[], Iterable[dict]], *, passes: int = 1):
-    """`variables` after `passes` rounds of: statistics summed over one pass of `batches()`, then solved."""
+    """`variables` after `passes` rounds of: statistics summed over one pass of `batches()`, then solved.
+    A learner with `float64 = True` sums in float64: 64-bit types are enabled for its fit only."""
+    with jax.enable_x64(True) if getattr(learner, "float64", False) else contextlib.nullcontext():
+        return _fit(model, learner, variables, batches, passes)
+
+
+def _fit(model, learner, variables, batches, passes):
     statistics = jax.jit(lambda v, b: learner.statistics(model, v, b))
     for _ in range(passes):
         totals = None
