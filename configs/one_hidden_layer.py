@@ -5,7 +5,8 @@ Zhu & Siew 2006 compare their ELM with sigmoid networks trained by backpropagati
     python -m deepzoo.main --config=configs/one_hidden_layer.py:mnist5k --workdir=runs/one_hidden_layer
 
 Variants: digits (1,437 training digits of 8x8), mnist5k (4,000 of 28x28); optionally ",smoke" (a few steps).
-Width 1,000 (the experiment sets each width it compares); Adam 1e-3 with a cosine decay, batch 128, 30 epochs.
+Width 1,000 (the experiment sets each width it compares); Adam 3e-3 with a cosine decay, batch 128, 100 epochs
+(30 epochs of Adam 1e-3 left it 2-6 points lower: 91.6% on MNIST-5k and 90.8% on the digits at width 500).
 """
 import ml_collections
 
@@ -24,10 +25,10 @@ def get_config(arg: str | None = None):
         depth=1, width=1000, num_outputs=10, activation="sigmoid", dropout_rate=0.0, batch_norm=False,
         dtype="float32"))))
     config.task = ml_collections.ConfigDict(dict(name="classification", kwargs=dict(label_smoothing=0.0)))
-    config.optimizer.update(name="adam", learning_rate=1e-3, schedule="cosine", **common.ADAM)
+    config.optimizer.update(name="adam", learning_rate=3e-3, schedule="cosine", **common.ADAM)
 
     config.batch_size = 128
-    config.num_train_steps = 30 * TRAIN_EXAMPLES[dataset] // config.batch_size
+    config.num_train_steps = 100 * TRAIN_EXAMPLES[dataset] // config.batch_size
     config.log_every_steps = 50
     config.eval_every_steps = 0                # at the end only: the comparison is the final accuracy
     config.checkpoint_every_steps = config.num_train_steps
