@@ -48,7 +48,7 @@ def get_config(arg: str | None = None):
     config.checkpoint_every_steps = 1000
     config.keep_checkpoints = 1
     config.reference = ("Salakhutdinov & Murray 2008, Table 2 (AIS, full MNIST, 60,000 training digits, binarised "
-                        "stochastically): test log-likelihood -164.50 nats for a 20-hidden RBM trained by CD-1, "
+                        "stochastically): test log-likelihood -164.50 nats for a 25-hidden RBM trained by CD-1, "
                         "-125.53 for 500 hidden units by CD-1, -105.50 by CD-3, -86.34 by CD-25")
     if "small" in options:
         common.shorten(config, config.num_train_steps // 4)
