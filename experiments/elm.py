@@ -61,7 +61,8 @@ def fit_elm(arrays, width: int, scale: float, ridge: float, seed: int = 0):
     variables = model.init(jax.random.key(seed), arrays["input"][:1])
     batches = lambda: data.eval_batches(data.ArraySource(arrays), global_batch_size=1000)
     start = time.perf_counter()
-    variables = jax.block_until_ready(fit.fit(model, LeastSquares(target="label", ridge=ridge, float64=True), variables, batches))
+    learner = LeastSquares(target="label", ridge=ridge, float64=True)
+    variables = jax.block_until_ready(fit.fit(model, learner, variables, batches))
     return model, variables, time.perf_counter() - start
 
 
@@ -140,7 +141,8 @@ def main(argv):
     report.write_rows(output_dir / "results.csv", [{k: f"{v:.6g}" if isinstance(v, float) else v for k, v in r.items()}
                                                    for r in rows])
     plot(rows, output_dir / "elm.png")
-    table = [{"dataset": r["dataset"], "hidden units": r["width"], "s, ridge (chosen)": f"{r['scale']:g}, {r['ridge']:g}",
+    table = [{"dataset": r["dataset"], "hidden units": r["width"],
+              "s, ridge (chosen)": f"{r['scale']:g}, {r['ridge']:g}",
               "ELM train": f"{r['elm_train']:.1%}", "ELM test": f"{r['elm_test']:.1%}",
               "ELM fit": f"{r['elm_seconds']:.2f} s", "backprop test": f"{r['bp_test']:.1%}",
               "backprop training": f"{r['bp_seconds']:.0f} s",

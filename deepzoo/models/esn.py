@@ -11,8 +11,9 @@ weights U(-1, 1), rescaled at initialisation so that its spectral radius (larges
 `spectral_radius`: below 1 the reservoir forgets its initial state (the echo state property; a = leak_rate).
 W_in U(-input_scale, input_scale), b U(-bias_scale, bias_scale). Only W_out is learned, by ridge least
 squares on the states (deepzoo/tasks/least_squares.py through the shared fit, deepzoo/train/fit.py), its
-`washout` first steps of every sequence left out (the transient from x_0). `generate` runs the trained network closed-loop: its
-output is its next input (d = num_outputs), the free-running prediction of the Mackey-Glass series.
+`washout` first steps of every sequence left out (the transient from x_0). `generate` runs the trained
+network closed-loop: its output is its next input (d = num_outputs), the free-running prediction of the
+Mackey-Glass series (experiments/esn.py).
 """
 import flax.linen as nn
 import jax
@@ -44,10 +45,12 @@ class EchoStateNetwork(nn.Module):
 
         def reservoir_init(key, shape, dtype=jnp.float32):
             k_mask, k_w = jax.random.split(key)
-            w = jax.random.uniform(k_w, shape, dtype, -1.0, 1.0) * jax.random.bernoulli(k_mask, self.connectivity, shape)
+            w = jax.random.uniform(k_w, shape, dtype, -1.0, 1.0)
+            w = w * jax.random.bernoulli(k_mask, self.connectivity, shape)
             return w * (self.spectral_radius / _spectral_radius(w))
 
-        uniform = lambda scale: lambda key, shape, dtype=jnp.float32: jax.random.uniform(key, shape, dtype, -scale, scale)
+        def uniform(scale):
+            return lambda key, shape, dtype=jnp.float32: jax.random.uniform(key, shape, dtype, -scale, scale)
         self.reservoir = self.param("reservoir", reservoir_init, (n, n))                     # W (N, N), fixed
         self.input_weights = nn.Dense(n, kernel_init=uniform(self.input_scale),
                                       bias_init=uniform(self.bias_scale))                   # W_in (d, N), b (N,)

@@ -9,8 +9,8 @@ readout that minimises ||H W + 1 b - Y||^2 + ridge ||W||^2 in closed form. With 
 
 the normal equations (with ridge > 0, Tikhonov's regularisation, Hoerl & Kennard 1970). They square the
 condition number of H: a readout that must be precise (an echo state network predicting a chaotic series)
-sums them in float64 (float64=True). The solve runs on the host in float64; ridge = 0 takes the least-squares solution of smallest norm (the pseudo-inverse, as
-Broomhead & Lowe 1988 do).
+sums them in float64 (float64=True). The solve runs on the host in float64; ridge = 0 takes the
+least-squares solution of smallest norm (the pseudo-inverse, as Broomhead & Lowe 1988 do).
 """
 import dataclasses
 
