@@ -17,12 +17,17 @@ def _runs_for_real(name):  # the MNIST-sized ones and the small sequence models;
             models.input_shape_of(name) in ((40,), (1,), (28, 28, 1)))
 
 
+PER_STEP = ("esn", "ntm_copy")   # float sequences in, an output at every step
+
+
 def _output_shape(name, model):
     """(batch, classes) for classifiers; (batch, length, vocabulary) for the sequence models; (batch,
     *output_shape) for models that say what they make (GAN generators)."""
     if hasattr(model, "output_shape"):
         return (2, *model.output_shape)
     inputs = models.example_inputs(name, 2)
+    if name in PER_STEP:
+        return (2, inputs[0].shape[1], model.num_outputs)
     if jnp.issubdtype(inputs[-1].dtype, jnp.integer):  # token ids last: the decoder's inputs
         return (2, inputs[-1].shape[1], model.vocab_size)
     return (2, getattr(model, "num_classes", None) or getattr(model, "num_actions", None)
