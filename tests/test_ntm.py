@@ -3,6 +3,7 @@ equations 2-9, and the model's weightings and gradients."""
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from deepzoo import models
 from deepzoo.models import ntm
@@ -63,6 +64,7 @@ def test_write_erases_then_adds_and_read_is_the_weighted_sum():
     np.testing.assert_allclose(ntm.read(replaced, jnp.asarray(np.eye(5)[[1]])), add, rtol=1e-6)
 
 
+@pytest.mark.slow   # ~8 s of compilation (the scan and its gradient); test_model_zoo runs the model too
 def test_model_weightings_are_distributions_and_every_parameter_gets_a_gradient():
     model = models.get("ntm_copy", memory_size=16, controller_size=12)
     x = jax.random.bernoulli(jax.random.key(1), 0.5, (2, 7, 9)).astype(jnp.float32)
