@@ -1,5 +1,5 @@
 """The neural Turing machine's addressing and memory access against NumPy transcriptions of Graves et al.'s
-equations 2-9, and the model's weightings and gradients."""
+equations 2-9, the model's weightings and gradients, its LSTM baseline and the copy experiment."""
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -79,3 +79,18 @@ def test_model_weightings_are_distributions_and_every_parameter_gets_a_gradient(
     np.testing.assert_allclose(w_read.sum(-1), 1.0, atol=1e-5)
     np.testing.assert_allclose(w_write.sum(-1), 1.0, atol=1e-5)
     assert all(bool(jnp.all(jnp.isfinite(g))) and float(jnp.abs(g).max()) > 0 for g in jax.tree.leaves(grads))
+
+
+def test_the_lstm_baseline_has_the_ntms_size():
+    count = lambda name: sum(a.size for a in jax.tree.leaves(jax.eval_shape(
+        lambda: models.get(name).init(jax.random.key(0), jnp.zeros((1, 5, 9))))))
+    lstm = 4 * (120 * (9 + 120) + 120) + 120 * 8 + 8      # gates on [x, h] with biases, then the readout
+    assert count("lstm_copy") == lstm and abs(count("ntm_copy") - lstm) / lstm < 0.02
+
+
+@pytest.mark.slow
+def test_ntm_experiment_writes_its_table_and_figures(run_experiment):
+    out = run_experiment("ntm.py", "--variant=smoke")
+    table = (out / "results.md").read_text()
+    assert "| ntm | 2,600 |" in table and "| lstm |" in table and "length 120" in table
+    assert (out / "copy.png").stat().st_size > 0 and (out / "heads.png").stat().st_size > 0
