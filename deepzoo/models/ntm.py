@@ -18,7 +18,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from deepzoo.layers.recurrent import LSTMCell, StackedRNN
+from deepzoo.layers.recurrent import LSTMCell
 
 SHIFTS = 3   # shift weights over -1, 0, +1
 
@@ -108,24 +108,8 @@ class NTM(nn.Module):
         return self.trace(x)[0]                                                          # (B, T, num_outputs)
 
 
-class SequenceLSTM(nn.Module):
-    """The baseline the paper sets the NTM against: LSTM layers read the same inputs, a Dense gives the outputs.
-    (B, T, num_inputs) -> (B, T, num_outputs)."""
-    num_outputs: int = 8
-    features: int = 120
-    num_layers: int = 1
-
-    @nn.compact
-    def __call__(self, x, *, train: bool = False):
-        _, h = StackedRNN("lstm", self.features, self.num_layers)(x.astype(jnp.float32))    # (B, T, features)
-        return nn.Dense(self.num_outputs)(h)
-
-
 MODELS = {
     # The copy task of section 4.1: 8-bit vectors and a delimiter channel in, 8 bits out; 100 controller units,
     # a 128 x 20 memory (their Table 1 for the LSTM controller).
     "ntm_copy": (NTM, (41, 9)),
-    # An LSTM of the NTM's size (63,368 parameters against 62,536): what the memory adds, at equal parameters.
-    # (The paper's own baseline was larger: 3 layers of 256 units, 1.35M parameters.)
-    "lstm_copy": (SequenceLSTM, (41, 9)),
 }
