@@ -1,0 +1,84 @@
+"""The liquid state machine: its integrate-and-fire dynamics against a NumPy loop of the same equations, the
+closed-form firing period under constant drive, the paper's wiring statistics, and the jittered spike data."""
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from deepzoo import models
+from deepzoo.data.spikes import jittered_spikes
+from deepzoo.models import lsm
+
+
+def _numpy_liquid(params, u):
+    """The module docstring's equations, step by step, in float32 as the model computes."""
+    w, w_in, inh = (np.asarray(params[k], np.float32) for k in ("recurrent", "input_weights", "inhibitory"))
+    n = len(inh)
+    v = np.tile(np.asarray(params["initial_potential"], np.float32), (u.shape[0], 1))
+    refractory = np.zeros_like(v, dtype=np.int32)
+    i_exc, i_inh, s, filtered = (np.zeros_like(v) for _ in range(4))
+    spikes = []
+    for t in range(u.shape[1]):
+        i_exc = i_exc * np.float32(math.exp(-1 / 3)) + (s * (1 - inh)) @ w + u[:, t] @ w_in
+        i_inh = i_inh * np.float32(math.exp(-1 / 6)) + (s * inh) @ w
+        v = v + (-v + np.float32(13.5) + i_exc + i_inh) / np.float32(30)
+        v = np.where(refractory > 0, np.float32(13.5), v)
+        s = (v >= 15).astype(np.float32)
+        v = np.where(s > 0, np.float32(13.5), v)
+        refractory = np.where(s > 0, np.where(inh > 0, 2, 3), np.maximum(refractory - 1, 0))
+        filtered = filtered * np.float32(math.exp(-1 / 30)) + s
+        spikes.append(s)
+    assert n == w.shape[0]
+    return np.stack(spikes, 1), filtered
+
+
+def test_liquid_spikes_and_readout_features_match_a_numpy_loop():
+    model = models.get("lsm", grid=(3, 2, 2), weight_scale=0.5)
+    u = jittered_spikes(3, 2, duration=60, rate=60.0, jitter=2.0)["input"]
+    variables = jax.jit(model.init)(jax.random.key(1, impl="rbg"), jnp.zeros((1, 60, 4)))
+    spikes, filtered = _numpy_liquid(variables["params"], u.astype(np.float32))
+    got, got_filtered = jax.jit(lambda v, u: model.apply(v, u, method="_run"))(variables, jnp.asarray(u))
+    assert spikes.sum() > 20                                   # the liquid is active, not silent
+    np.testing.assert_array_equal(got, spikes)
+    np.testing.assert_allclose(got_filtered, filtered, rtol=1e-5)
+
+
+def test_constant_drive_fires_with_the_closed_form_period():
+    """One neuron, no recurrence, a constant current I: from reset, V_t = V_inf + (13.5 - V_inf)(1 - 1/30)^t
+    (Euler steps of tau_m = 30 ms), so it fires when that reaches 15 mV, then rests for the refractory period."""
+    model = models.get("lsm", grid=(1, 1, 1), num_inputs=1)
+    variables = jax.jit(model.init)(jax.random.key(0, impl="rbg"), jnp.zeros((1, 5, 1)))
+    params = {**variables["params"], "recurrent": jnp.zeros((1, 1)), "inhibitory": jnp.zeros((1,)),
+              "initial_potential": jnp.full((1,), 13.5), "input_weights": jnp.full((1, 1), 2.0)}
+    spikes = np.asarray(jax.jit(lambda p, u: model.apply({"params": p}, u, method="spikes"))(
+        params, jnp.ones((1, 400, 1))))[0, :, 0]
+    current = 2.0 / (1 - math.exp(-1 / 3))                      # the input synapse's steady current, nA
+    v_inf = 13.5 + current
+    climb = math.ceil(math.log((v_inf - 15) / (v_inf - 13.5)) / math.log(1 - 1 / 30))
+    intervals = np.diff(np.flatnonzero(spikes))
+    assert len(intervals) > 10 and (intervals[5:] == climb + 3).all()   # 3 refractory steps, then the climb
+
+
+def test_wiring_follows_the_papers_statistics():
+    model = models.get("lsm", grid=(15, 6, 6))                  # 540 neurons: enough pairs to count
+    p = jax.jit(model.init)(jax.random.key(0, impl="rbg"), jnp.zeros((1, 2, 4)))["params"]
+    w, inh = np.asarray(p["recurrent"]), np.asarray(p["inhibitory"]).astype(bool)
+    assert inh.mean() == 0.2 and (w[inh] <= 0).all() and (w[~inh] >= 0).all()   # Dale's law by presynaptic type
+    positions = lsm.grid_positions((15, 6, 6))
+    d2 = ((positions[:, None] - positions[None]) ** 2).sum(-1)
+    pairs = (~inh[:, None]) & (~inh[None]) & (d2 == 1)          # E -> E neighbours
+    assert abs((w[pairs] != 0).mean() - 0.3 * math.exp(-1 / 4)) < 0.02
+    assert abs(w[pairs][w[pairs] != 0].mean() - 30.0) < 2.0    # Gamma weights of mean A_EE = 30 nA
+    assert (np.diag(w) == 0).all()
+
+
+def test_jittered_spikes_keep_each_class_template_and_are_deterministic():
+    a = jittered_spikes(40, 4, jitter=0.0, seed=1)
+    b = jittered_spikes(40, 4, jitter=3.0, seed=1)
+    for c in range(4):   # without jitter every example of a class is its template
+        same = a["input"][a["label"] == c]
+        assert (same == same[0]).all() and same[0].sum() > 0
+    assert not np.array_equal(a["input"], b["input"])
+    np.testing.assert_array_equal(b["input"], jittered_spikes(40, 4, jitter=3.0, seed=1)["input"])
+    assert (np.abs(b["input"].sum((1, 2)).astype(int) - a["input"].sum((1, 2))) <= 2).all()   # spikes moved, not made
