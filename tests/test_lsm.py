@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from deepzoo import models
-from deepzoo.data.spikes import jittered_spikes
+from deepzoo.data.spikes import spike_bits, templates
 from deepzoo.models import lsm
 
 
@@ -18,7 +18,7 @@ def _numpy_liquid(params, u):
     v = np.tile(np.asarray(params["initial_potential"], np.float32), (u.shape[0], 1))
     refractory = np.zeros_like(v, dtype=np.int32)
     i_exc, i_inh, s, filtered = (np.zeros_like(v) for _ in range(4))
-    spikes = []
+    spikes, traces = [], []
     for t in range(u.shape[1]):
         i_exc = i_exc * np.float32(math.exp(-1 / 3)) + (s * (1 - inh)) @ w + u[:, t] @ w_in
         i_inh = i_inh * np.float32(math.exp(-1 / 6)) + (s * inh) @ w
@@ -29,13 +29,14 @@ def _numpy_liquid(params, u):
         refractory = np.where(s > 0, np.where(inh > 0, 2, 3), np.maximum(refractory - 1, 0))
         filtered = filtered * np.float32(math.exp(-1 / 30)) + s
         spikes.append(s)
+        traces.append(filtered)
     assert n == w.shape[0]
-    return np.stack(spikes, 1), filtered
+    return np.stack(spikes, 1), np.stack(traces, 1)
 
 
 def test_liquid_spikes_and_readout_features_match_a_numpy_loop():
     model = models.get("lsm", grid=(3, 2, 2), weight_scale=0.5)
-    u = jittered_spikes(3, 2, duration=60, rate=60.0, jitter=2.0)["input"]
+    u = spike_bits(3, segments=3, segment_ms=20, rate=60.0, jitter=2.0)["input"]
     variables = jax.jit(model.init)(jax.random.key(1, impl="rbg"), jnp.zeros((1, 60, 4)))
     spikes, filtered = _numpy_liquid(variables["params"], u.astype(np.float32))
     got, got_filtered = jax.jit(lambda v, u: model.apply(v, u, method="_run"))(variables, jnp.asarray(u))
@@ -73,12 +74,16 @@ def test_wiring_follows_the_papers_statistics():
     assert (np.diag(w) == 0).all()
 
 
-def test_jittered_spikes_keep_each_class_template_and_are_deterministic():
-    a = jittered_spikes(40, 4, jitter=0.0, seed=1)
-    b = jittered_spikes(40, 4, jitter=3.0, seed=1)
-    for c in range(4):   # without jitter every example of a class is its template
-        same = a["input"][a["label"] == c]
-        assert (same == same[0]).all() and same[0].sum() > 0
-    assert not np.array_equal(a["input"], b["input"])
-    np.testing.assert_array_equal(b["input"], jittered_spikes(40, 4, jitter=3.0, seed=1)["input"])
-    assert (np.abs(b["input"].sum((1, 2)).astype(int) - a["input"].sum((1, 2))) <= 2).all()   # spikes moved, not made
+def test_spike_bits_send_each_bit_as_its_template_and_are_deterministic():
+    exact = spike_bits(20, segments=3, segment_ms=30, jitter=0.0, seed=1)
+    patterns = templates(2, 4, 30, 40.0, 0)
+    for i in range(20):
+        for k, bit in enumerate(exact["bits"][i]):   # without jitter, segment k is template b_k
+            expected = np.zeros((30, 4), np.uint8)
+            for c, times in enumerate(patterns[bit]):
+                expected[times, c] = 1
+            np.testing.assert_array_equal(exact["input"][i, 30 * k:30 * (k + 1)], expected)
+    jittered = spike_bits(20, segments=3, segment_ms=30, jitter=3.0, seed=1)
+    np.testing.assert_array_equal(jittered["bits"], exact["bits"])
+    assert not np.array_equal(jittered["input"], exact["input"])
+    np.testing.assert_array_equal(jittered["input"], spike_bits(20, segments=3, segment_ms=30, jitter=3.0, seed=1)["input"])

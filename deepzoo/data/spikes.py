@@ -1,37 +1,36 @@
-"""Generated spike trains: jittered spike-pattern templates, the temporal classification task of liquid state
-machines (Maass, Natschläger & Markram 2002, Neural Computation 14: 2531-2560).
+"""Generated spike trains: a stream of bits, each sent as one of two jittered spike-pattern templates, the
+temporal tasks of liquid state machines (Maass, Natschläger & Markram 2002; Legenstein & Maass 2007, who read
+the bits of the last segments, and their parity, from the liquid).
 
-Each class is a template: `channels` Poisson spike trains of `rate` Hz over `duration` ms, drawn once from
-`template_seed`. An example is its class's template with every spike moved by Gaussian jitter of `jitter` ms
-(rounded to the 1 ms bins, kept inside the window), so that telling the classes apart needs the timing of
-spikes, not their count alone (a class's examples have the same spikes, moved; two that land in one bin
-become one). Deterministic in the seeds.
+Two templates, drawn once from `template_seed`: each `channels` Poisson spike trains of `rate` Hz over
+`segment_ms` ms. An example is `segments` random bits, segment k carrying template b_k with every spike moved by
+Gaussian jitter of `jitter` ms (rounded to the 1 ms bins, kept inside the example), so that reading a bit takes
+the timing of its spikes. Deterministic in the seeds.
 """
 import numpy as np
 
 
-def templates(num_classes: int, channels: int = 4, duration: int = 200, rate: float = 20.0,
-              template_seed: int = 0) -> list[list[np.ndarray]]:
-    """The spike times (ms, int) of each class's channels: [class][channel] -> sorted array."""
+def templates(count: int, channels: int, duration: int, rate: float, template_seed: int) -> list[list[np.ndarray]]:
+    """The spike times (ms, int) of `count` templates: [template][channel] -> sorted array."""
     rng = np.random.default_rng(template_seed)
-    return [[np.flatnonzero(rng.random(duration) < rate / 1000.0) for _ in range(channels)]
-            for _ in range(num_classes)]
+    return [[np.flatnonzero(rng.random(duration) < rate / 1000.0) for _ in range(channels)] for _ in range(count)]
 
 
-def jittered_spikes(num_examples: int, num_classes: int = 4, *, jitter: float = 4.0, channels: int = 4,
-                    duration: int = 200, rate: float = 20.0, template_seed: int = 0,
-                    seed: int = 0) -> dict[str, np.ndarray]:
-    """{"input": uint8 (n, duration, channels) spikes in 1 ms bins, "label": int32 (n,)}, classes balanced in
-    turn (module docstring)."""
-    if jitter < 0 or num_classes < 1 or duration < 1:
-        raise ValueError(f"jittered spikes need jitter >= 0, num_classes >= 1 and duration >= 1; got "
-                         f"{jitter}, {num_classes}, {duration}.")
-    patterns = templates(num_classes, channels, duration, rate, template_seed)
+def spike_bits(num_examples: int, *, segments: int = 5, segment_ms: int = 40, channels: int = 4, rate: float = 40.0,
+               jitter: float = 4.0, template_seed: int = 0, seed: int = 0) -> dict[str, np.ndarray]:
+    """{"input": uint8 (n, segments * segment_ms, channels) spikes in 1 ms bins, "bits": uint8 (n, segments)}
+    (module docstring)."""
+    if jitter < 0 or segments < 1 or segment_ms < 1:
+        raise ValueError(f"spike bits need jitter >= 0, segments >= 1 and segment_ms >= 1; got {jitter}, {segments}, "
+                         f"{segment_ms}.")
+    patterns = templates(2, channels, segment_ms, rate, template_seed)
     rng = np.random.default_rng(seed)
-    labels = np.arange(num_examples, dtype=np.int32) % num_classes
+    bits = rng.integers(0, 2, size=(num_examples, segments), dtype=np.uint8)
+    duration = segments * segment_ms
     spikes = np.zeros((num_examples, duration, channels), np.uint8)
-    for i, label in enumerate(labels):
-        for c, times in enumerate(patterns[label]):
-            moved = np.clip(np.rint(times + rng.normal(0.0, jitter, len(times))), 0, duration - 1).astype(int)
-            spikes[i, moved, c] = 1
-    return {"input": spikes, "label": labels}
+    for i in range(num_examples):
+        for k, bit in enumerate(bits[i]):
+            for c, times in enumerate(patterns[bit]):
+                moved = np.rint(k * segment_ms + times + rng.normal(0.0, jitter, len(times)))
+                spikes[i, np.clip(moved, 0, duration - 1).astype(int), c] = 1
+    return {"input": spikes, "bits": bits}

@@ -8,7 +8,7 @@
         V <- V + (1 ms / tau_m) (-V + R (I_b + I_exc + I_inh))         leaky integration, tau_m = 30 ms, R = 1 MOhm
         s_t = V >= 15 mV; then V <- 13.5 mV, held there for the refractory period (3 ms exc, 2 ms inh)
         r <- r e^(-1/30 ms) + s_t                                       the readout's low-pass filtered spikes
-    u (B, T, channels) -> r_T (B, N) -> Dense -> (B, num_outputs)
+    u (B, T, channels) -> r (B, T, N) -> Dense -> (B, T, num_outputs): a readout at every step, as the paper's
 
 The paper's constants (its Appendix): lambda = 2; C = 0.3 (EE), 0.2 (EI), 0.4 (IE), 0.1 (II); mean weights
 A = 30 (EE), 60 (EI), -19 (IE), -19 (II) nA, each drawn from a Gamma distribution with SD half its mean;
@@ -46,8 +46,8 @@ def _gamma(key, mean, shape):
 
 
 class LiquidStateMachine(nn.Module):
-    """Input spike trains (B, T, num_inputs) -> (B, num_outputs) (module docstring). Methods: `spikes` (the
-    liquid's spike trains (B, T, N)), `features` (the filtered spikes at the last step, (B, N))."""
+    """Input spike trains (B, T, num_inputs) -> (B, T, num_outputs) (module docstring). Methods: `spikes` (the
+    liquid's spike trains (B, T, N)), `features` (its filtered spikes (B, T, N), the readout's input)."""
     num_outputs: int = 4
     num_inputs: int = 4
     grid: tuple = (15, 3, 3)
@@ -86,7 +86,7 @@ class LiquidStateMachine(nn.Module):
         self.readout = nn.Dense(self.num_outputs)
 
     def _run(self, u):
-        """(spikes (B, T, N), filtered spikes r_T (B, N)) for inputs u (B, T, num_inputs)."""
+        """(spikes (B, T, N), filtered spikes r (B, T, N)) for inputs u (B, T, num_inputs)."""
         batch, n = u.shape[0], self.recurrent.shape[0]
         inhibitory = jax.lax.stop_gradient(self.inhibitory)
         w, w_in = jax.lax.stop_gradient(self.recurrent), jax.lax.stop_gradient(self.input_weights)
@@ -103,24 +103,24 @@ class LiquidStateMachine(nn.Module):
             v = jnp.where(s > 0, RESET, v)
             refractory = jnp.where(s > 0, refractory_steps, jnp.maximum(refractory - 1, 0))
             filtered = filtered * decay(TAU_READOUT) + s
-            return (v, refractory, i_exc, i_inh, filtered, s), s
+            return (v, refractory, i_exc, i_inh, filtered, s), (s, filtered)
 
         zeros = jnp.zeros((batch, n), jnp.float32)
         v0 = jnp.broadcast_to(jax.lax.stop_gradient(self.initial_potential), (batch, n))
         carry = (v0, jnp.zeros((batch, n), jnp.int32), zeros, zeros, zeros, zeros)
-        (_, _, _, _, filtered, _), spikes = jax.lax.scan(step, carry, jnp.swapaxes(u.astype(jnp.float32), 0, 1))
-        return jnp.swapaxes(spikes, 0, 1), filtered
+        _, (spikes, filtered) = jax.lax.scan(step, carry, jnp.swapaxes(u.astype(jnp.float32), 0, 1))
+        return jnp.swapaxes(spikes, 0, 1), jnp.swapaxes(filtered, 0, 1)
 
     def spikes(self, u):
         """The liquid's spike trains: (B, T, num_inputs) -> (B, T, N) of 0/1."""
         return self._run(u)[0]
 
     def features(self, u):
-        """The readout's inputs, each neuron's spikes filtered with a 30 ms exponential at the last step: (B, N)."""
+        """The readout's inputs, each neuron's spikes filtered with a 30 ms exponential: (B, T, N)."""
         return self._run(u)[1]
 
     def __call__(self, u, *, train: bool = False):
-        return self.readout(self.features(u))                                               # (B, num_outputs)
+        return self.readout(self.features(u))                                               # (B, T, num_outputs)
 
 
 MODELS = {
