@@ -1,12 +1,13 @@
 """The liquid state machine: its integrate-and-fire dynamics against a NumPy loop of the same equations, the
-closed-form firing period under constant drive, the paper's wiring statistics, and the jittered spike data."""
+closed-form firing period under constant drive, the paper's wiring statistics, the spike-bit data and the experiment."""
 import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
-from deepzoo import models
+from deepzoo import data, models
 from deepzoo.data.spikes import spike_bits, templates
 from deepzoo.models import lsm
 
@@ -87,3 +88,20 @@ def test_spike_bits_send_each_bit_as_its_template_and_are_deterministic():
     np.testing.assert_array_equal(jittered["bits"], exact["bits"])
     assert not np.array_equal(jittered["input"], exact["input"])
     np.testing.assert_array_equal(jittered["input"], spike_bits(20, segments=3, segment_ms=30, jitter=3.0, seed=1)["input"])
+
+
+def test_spike_bits_named_splits_ask_their_questions_at_the_last_step():
+    source = data.load("spike_bits", "validation")
+    target, weights, bits = (source.arrays[k].astype(int) for k in ("target", "weights", "bits"))
+    assert len(source) == 500 and (weights[:, -1] == 1).all() and weights[:, :-1].sum() == 0
+    assert not target[:, :-1].any()
+    expected = [bits[:, -1], bits[:, -2], bits[:, -3], bits[:, -1] ^ bits[:, -2], bits[:, -1] ^ bits[:, -2] ^ bits[:, -3]]
+    np.testing.assert_array_equal(target[:, -1], np.stack(expected, 1))
+
+
+@pytest.mark.slow
+def test_lsm_experiment_writes_its_table_and_figure(run_experiment):
+    out = run_experiment("lsm.py", "--variant=smoke")
+    table = (out / "results.md").read_text()
+    assert all(f"| {name} |" in table for name in ("input", "lsm", "esn", "gru"))
+    assert (out / "lsm.png").stat().st_size > 0

@@ -11,8 +11,8 @@ A dataset's kind (KINDS, by name) says what its examples are:
                     of the split's texts joined by blank lines                 max_length=256)
     captioning      {"image": uint8 (28, 112, 1), "target": int32 (L,)}   load("mnist_captions", "train",
                     caption word ids + EOS, then PAD                           max_length=8)
-    generated       {"input", "target", "weights"}: uint8 bit sequences   load("copy", "length_50")
-                    generated in memory (algorithmic.py)
+    generated       {"input", "target", "weights"}: uint8 bit sequences   load("copy", "length_50"),
+                    generated in memory (algorithmic.py, spikes.py)      load("spike_bits", "train")
 Text sources carry `vocab` (size/encode/decode, ids as in deepzoo.data.text) and `vocab_size`; their
 reference strings (for BLEU) come from `texts(name, split, feature)`, in the sources' example order.
 """
@@ -25,7 +25,7 @@ import tensorflow_datasets as tfds
 from absl import logging
 from jax.experimental import multihost_utils
 
-from deepzoo.data import algorithmic, images, text
+from deepzoo.data import algorithmic, images, spikes, text
 from deepzoo.data.augment import augmented
 from deepzoo.data.label_noise import with_label_noise
 from deepzoo.data.builders import OFFLINE_BUILDERS
@@ -46,7 +46,9 @@ KINDS = {
     "python_docstrings": "language_model",
     "mnist_captions": "captioning",
     "copy": "generated",
+    "spike_bits": "generated",
 }
+_GENERATED = {"copy": algorithmic.load, "spike_bits": spikes.load}   # made in memory, deterministic
 
 
 def dataset_kind(name: str) -> str:
@@ -253,7 +255,7 @@ def load(name: str, split: str, *, data_dir: str | None = None, cache: bool = Tr
     """
     kind = dataset_kind(name)
     if kind == "generated":
-        return ArraySource(algorithmic.load(name, split))
+        return ArraySource(_GENERATED[name](name, split))
     if kind != "classification":
         if image_size:
             raise ValueError(f"image_size={image_size} applies to image classification datasets, not to "

@@ -34,3 +34,26 @@ def spike_bits(num_examples: int, *, segments: int = 5, segment_ms: int = 40, ch
                 moved = np.rint(k * segment_ms + times + rng.normal(0.0, jitter, len(times)))
                 spikes[i, np.clip(moved, 0, duration - 1).astype(int), c] = 1
     return {"input": spikes, "bits": bits}
+
+
+# What a readout at the last step is asked about the bits b_1..b_K: the present one, the two before it (memory),
+# and nonlinear functions of them (no linear readout of the input alone can compute a XOR).
+TASKS = {"b_K": lambda b: b[:, -1], "b_K-1": lambda b: b[:, -2], "b_K-2": lambda b: b[:, -3],
+         "b_K xor b_K-1": lambda b: b[:, -1] ^ b[:, -2], "parity of the last 3": lambda b: b[:, -1] ^ b[:, -2] ^ b[:, -3]}
+SPLITS = {"train": (2000, 1), "validation": (500, 2), "test": (1000, 3)}   # examples, seed
+
+
+def load(name: str, split: str) -> dict[str, np.ndarray]:
+    """The named dataset "spike_bits" (spike_bits' defaults) as the bit-sequence task reads it: "input" (n, T, 4),
+    "target" (n, T, len(TASKS)) the tasks' answers at the last step (zeros before), "weights" (n, T) 1 at the last
+    step only, and "bits" (n, 5)."""
+    if split not in SPLITS:
+        raise ValueError(f"spike_bits has splits {', '.join(SPLITS)}, not {split!r}.")
+    num_examples, seed = SPLITS[split]
+    arrays = spike_bits(num_examples, seed=seed)
+    steps = arrays["input"].shape[1]
+    target = np.zeros((num_examples, steps, len(TASKS)), np.uint8)
+    target[:, -1] = np.stack([task(arrays["bits"]) for task in TASKS.values()], 1)
+    weights = np.zeros((num_examples, steps), np.uint8)
+    weights[:, -1] = 1
+    return {**arrays, "target": target, "weights": weights}
