@@ -9,8 +9,8 @@ parameters) are trained by the library's one train step (configs/ntm_copy.py) on
 (deepzoo/data/algorithmic.py), then tested on 100 sequences of each length (10, 20, 30, 50, 120): cost in bits
 per sequence, wrong bits per sequence and the fraction of sequences copied without a wrong bit.
 
-    python experiments/ntm.py                     # both models, 6,000 steps of 32 sequences each
-    python experiments/ntm.py --variant=small     # 2,000 steps each
+    python experiments/ntm.py                     # both models, 20,000 steps of 32 sequences each
+    python experiments/ntm.py --variant=small     # 5,000 steps each
 
 Runs are resumable (ordinary workdirs under --workdir). Writes results.md/.csv, copy.png (the learning curves
 and the copies at each length, as Figures 3-4) and heads.png (the NTM's write and read weightings over one
@@ -162,7 +162,7 @@ def main(argv):
 
     lines = ["# Neural Turing machine vs LSTM: the copy task", "",
              "Trained on sequences of 1 to 20 random 8-bit vectors (configs/ntm_copy.py: Adam 1e-3, batches of 32, "
-             "gradients clipped to norm 10), tested on 100 sequences of each length. Cost: bits per sequence "
+             "gradients clipped to norm 50), tested on 100 sequences of each length. Cost: bits per sequence "
              "(cross-entropy of the copy); wrong bits per sequence after thresholding at 1/2; exact: the fraction "
              "of sequences copied without a wrong bit. Regenerate with `python experiments/ntm.py "
              "--update_results`.", "",
