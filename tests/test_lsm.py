@@ -37,7 +37,7 @@ def _numpy_liquid(params, u):
 
 def test_liquid_spikes_and_readout_features_match_a_numpy_loop():
     model = models.get("lsm", grid=(3, 2, 2), weight_scale=0.5)
-    u = spike_bits(3, segments=3, segment_ms=20, rate=60.0, jitter=2.0)["input"]
+    u = spike_bits(3, segments=3, segment_ms=20, spikes=2, jitter=2.0)["input"]
     variables = jax.jit(model.init)(jax.random.key(1, impl="rbg"), jnp.zeros((1, 60, 4)))
     spikes, filtered = _numpy_liquid(variables["params"], u.astype(np.float32))
     got, got_filtered = jax.jit(lambda v, u: model.apply(v, u, method="_run"))(variables, jnp.asarray(u))
@@ -77,7 +77,7 @@ def test_wiring_follows_the_papers_statistics():
 
 def test_spike_bits_send_each_bit_as_its_template_and_are_deterministic():
     exact = spike_bits(20, segments=3, segment_ms=30, jitter=0.0, seed=1)
-    patterns = templates(2, 4, 30, 40.0, 0)
+    patterns = templates(2, 4, 30, 2, 0)
     for i in range(20):
         for k, bit in enumerate(exact["bits"][i]):   # without jitter, segment k is template b_k
             expected = np.zeros((30, 4), np.uint8)

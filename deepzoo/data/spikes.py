@@ -2,38 +2,39 @@
 temporal tasks of liquid state machines (Maass, Natschläger & Markram 2002; Legenstein & Maass 2007, who read
 the bits of the last segments, and their parity, from the liquid).
 
-Two templates, drawn once from `template_seed`: each `channels` Poisson spike trains of `rate` Hz over
-`segment_ms` ms. An example is `segments` random bits, segment k carrying template b_k with every spike moved by
+Two templates, drawn once from `template_seed`: each `channels` spike trains over `segment_ms` ms with
+`spikes` spikes apiece at random times (so the two templates have as many spikes: only their timing tells them
+apart). An example is `segments` random bits, segment k carrying template b_k with every spike moved by
 Gaussian jitter of `jitter` ms (rounded to the 1 ms bins, kept inside the example), so that reading a bit takes
 the timing of its spikes. Deterministic in the seeds.
 """
 import numpy as np
 
 
-def templates(count: int, channels: int, duration: int, rate: float, template_seed: int) -> list[list[np.ndarray]]:
-    """The spike times (ms, int) of `count` templates: [template][channel] -> sorted array."""
+def templates(count: int, channels: int, duration: int, spikes: int, template_seed: int) -> list[list[np.ndarray]]:
+    """The spike times (ms, int) of `count` templates: [template][channel] -> sorted array of `spikes` times."""
     rng = np.random.default_rng(template_seed)
-    return [[np.flatnonzero(rng.random(duration) < rate / 1000.0) for _ in range(channels)] for _ in range(count)]
+    return [[np.sort(rng.choice(duration, spikes, replace=False)) for _ in range(channels)] for _ in range(count)]
 
 
-def spike_bits(num_examples: int, *, segments: int = 5, segment_ms: int = 40, channels: int = 4, rate: float = 40.0,
+def spike_bits(num_examples: int, *, segments: int = 5, segment_ms: int = 40, channels: int = 4, spikes: int = 2,
                jitter: float = 4.0, template_seed: int = 0, seed: int = 0) -> dict[str, np.ndarray]:
     """{"input": uint8 (n, segments * segment_ms, channels) spikes in 1 ms bins, "bits": uint8 (n, segments)}
     (module docstring)."""
     if jitter < 0 or segments < 1 or segment_ms < 1:
         raise ValueError(f"spike bits need jitter >= 0, segments >= 1 and segment_ms >= 1; got {jitter}, {segments}, "
                          f"{segment_ms}.")
-    patterns = templates(2, channels, segment_ms, rate, template_seed)
+    patterns = templates(2, channels, segment_ms, spikes, template_seed)
     rng = np.random.default_rng(seed)
     bits = rng.integers(0, 2, size=(num_examples, segments), dtype=np.uint8)
     duration = segments * segment_ms
-    spikes = np.zeros((num_examples, duration, channels), np.uint8)
+    trains = np.zeros((num_examples, duration, channels), np.uint8)
     for i in range(num_examples):
         for k, bit in enumerate(bits[i]):
             for c, times in enumerate(patterns[bit]):
                 moved = np.rint(k * segment_ms + times + rng.normal(0.0, jitter, len(times)))
-                spikes[i, np.clip(moved, 0, duration - 1).astype(int), c] = 1
-    return {"input": spikes, "bits": bits}
+                trains[i, np.clip(moved, 0, duration - 1).astype(int), c] = 1
+    return {"input": trains, "bits": bits}
 
 
 # What a readout at the last step is asked about the bits b_1..b_K: the present one, the two before it (memory),
