@@ -17,7 +17,7 @@ def _runs_for_real(name):  # the MNIST-sized ones and the small sequence models;
             models.input_shape_of(name) in ((40,), (1,), (28, 28, 1)))
 
 
-PER_STEP = ("esn", "lsm", "ntm_copy", "lstm_copy", "gru_spikes")   # float sequences in, an output at every step
+PER_STEP = ("esn", "lsm", "ntm_copy", "dnc_copy", "lstm_copy", "gru_spikes")   # float sequences in, an output at every step
 
 
 def _output_shape(name, model):
