@@ -14,6 +14,7 @@ and a solve to deepzoo/train/fit.py.
 from deepzoo.registry import lookup
 from deepzoo.tasks.bit_sequence import BitSequence
 from deepzoo.tasks.boltzmann import BoltzmannLearning, ContrastiveDivergence
+from deepzoo.tasks.capsule import CapsuleLoss
 from deepzoo.tasks.classification import Classification
 from deepzoo.tasks.contrastive import Contrastive
 from deepzoo.tasks.diffusion import Diffusion
@@ -29,7 +30,7 @@ from deepzoo.tasks.seq2seq import Seq2Seq
 from deepzoo.tasks.som import SelfOrganizingMapTask
 from deepzoo.tasks.vae import VariationalAutoencoder
 
-_TASKS = {"bit_sequence": BitSequence, "boltzmann": BoltzmannLearning, "classification": Classification, "contrastive": Contrastive,
+_TASKS = {"bit_sequence": BitSequence, "boltzmann": BoltzmannLearning, "capsule": CapsuleLoss, "classification": Classification, "contrastive": Contrastive,
           "contrastive_divergence": ContrastiveDivergence, "diffusion": Diffusion, "flow": Flow, "gan": GAN,
           "language_model": LanguageModel, "masked_lm": MaskedLM, "perceptron": PerceptronCriterion,
           "policy_gradient": PolicyGradientLoss, "q_learning": QLearning, "reconstruction": Reconstruction,
