@@ -148,7 +148,7 @@ def main(argv):
         batch_size = config.batch_size
         row = {"model": name, "params": complexity.count_params(variables["params"]),
                "steps": config.num_train_steps, "sequences": config.num_train_steps * config.batch_size,
-               "minutes": f"{results['seconds'] / 60:.1f}", "validation_cost": f"{results['validation_loss']:.3f}"}
+               "validation_cost": f"{results['validation_loss']:.3f}"}
         for length, s in scores.items():
             row.update({f"cost_{length}": f"{s['loss']:.2f}", f"bit_errors_{length}": f"{s['bit_errors']:.2f}",
                         f"exact_{length}": f"{s['sequence_accuracy']:.2f}"})
@@ -166,10 +166,10 @@ def main(argv):
              "(cross-entropy of the copy); wrong bits per sequence after thresholding at 1/2; exact: the fraction "
              "of sequences copied without a wrong bit. Regenerate with `python experiments/ntm.py "
              "--update_results`.", "",
-             "| model | parameters | sequences seen | minutes | validation cost (1-20) | "
+             "| model | parameters | sequences seen | validation cost (1-20) | "
              + " | ".join(f"length {n}: wrong bits / exact" for n in TEST_LENGTHS) + " |",
-             "|---|---|---|---|---|" + "---|" * len(TEST_LENGTHS)]
-    lines += [f"| {r['model']} | {int(r['params']):,} | {int(r['sequences']):,} | {r['minutes']} | "
+             "|---|---|---|---|" + "---|" * len(TEST_LENGTHS)]
+    lines += [f"| {r['model']} | {int(r['params']):,} | {int(r['sequences']):,} | "
               f"{r['validation_cost']} | " + " | ".join(f"{r[f'bit_errors_{n}']} / {r[f'exact_{n}']}"
                                                          for n in TEST_LENGTHS) + " |" for r in rows]
     lines += ["", "Published (Graves et al. 2014, Figures 3-4, no table): the NTM's copies stay nearly perfect up to "
