@@ -12,7 +12,7 @@ small fraction of the time. For each width L:
 Times are wall-clock on this machine, compilation included for both (the ELM's is one pass over the data
 and a solve; the network's, its training run).
 
-    python experiments/elm.py                     # both datasets, widths 50 to 2,000; ~10 min on 2 CPU cores
+    python experiments/elm.py                     # both datasets, widths 50 to 2,000; ~5 min on 2 CPU cores
     python experiments/elm.py --datasets=digits --widths=100,1000
 
 The backprop runs are resumable workdirs under --workdir. Writes results.md, results.csv and elm.png to
