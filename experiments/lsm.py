@@ -16,7 +16,7 @@ the input filtered as the readout filters spikes (tau = 30 ms) cannot.
   gru     `gru_spikes` (64 GRU units, about the liquid's cost per step) trained end to end (configs/spike_bits.py)
 Every readout's ridge is chosen on the validation split; the table is test accuracy per question.
 
-    python experiments/lsm.py           # ~5 min on 2 CPU cores
+    python experiments/lsm.py           # ~1.5 min on 2 CPU cores
 
 Writes results.md, results.csv and lsm.png (the liquid's raster for one input, accuracies per question) to
 --workdir (default runs/lsm; --update_results: experiments/lsm/).
@@ -187,11 +187,12 @@ def main(argv):
     past = list(TASKS)[1:]
     lines += ["", f"The input alone, filtered as the readout filters spikes, answers only the present bit "
               f"({by['input']['b_K']}; the others {min(by['input'][t] for t in past)}-"
-              f"{max(by['input'][t] for t in past)}, chance). The liquid holds the bits before it and their XOR "
-              f"({', '.join(by['lsm'][t] for t in past)}), the leaky ESN more so "
-              f"({', '.join(by['esn'][t] for t in past)}); only the GRU, trained end to end, computes the parity of "
-              f"three ({by['gru'][past[-1]]}). A fixed liquid of static synapses (the paper's were dynamic) is a "
-              f"weaker memory than a leaky rate reservoir tuned to the task's 40 ms segments."]
+              f"{max(by['input'][t] for t in past)}, chance). Read from the liquid, the two bits before it and "
+              f"their XOR become readable ({', '.join(by['lsm'][t] for t in past[:3])}); from the leaky ESN, "
+              f"{', '.join(by['esn'][t] for t in past[:3])}. The parity of three is beyond both reservoirs' linear "
+              f"readouts (liquid {by['lsm'][past[-1]]}, ESN {by['esn'][past[-1]]}) and within the GRU's, trained "
+              f"end to end ({by['gru'][past[-1]]}). A liquid of static synapses (the paper's were dynamic) is a "
+              f"weaker memory than a leaky rate reservoir whose time constant fits the task's 40 ms segments."]
     lines += ["", "Maass, Natschläger & Markram (2002) and Legenstein & Maass (2007) read such bits, their XOR and "
               "parity from columns of LIF neurons with dynamic synapses; they give no figure for this exact task.",
               "", "![liquid state machine](lsm.png)", ""]
