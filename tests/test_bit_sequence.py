@@ -1,10 +1,11 @@
-"""The generated copy task (layout, determinism, named splits) and the bit-sequence task's cost against NumPy."""
+"""The generated algorithmic tasks (copy, repeat copy, associative recall: layout, determinism, named splits) and
+the bit-sequence task's cost against NumPy."""
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from deepzoo import data, tasks
-from deepzoo.data.algorithmic import copy_sequences
+from deepzoo.data.algorithmic import REPEATS_MEAN, REPEATS_STD, associative_recall, copy_sequences, repeat_copy
 
 
 def test_copy_sequences_layout():
@@ -34,6 +35,34 @@ def test_copy_named_splits_through_the_data_interface():
     assert data.dataset_kind("copy") == "generated"
     with pytest.raises(ValueError, match="splits train, validation"):
         data.load("copy", "test")
+
+
+def test_repeat_copy_layout():
+    arrays = repeat_copy(30, (1, 4), (1, 3), seed=2)
+    x, y, w = arrays["input"], arrays["target"], arrays["weights"]
+    assert x.shape == (30, 4 * 4 + 2, 9) and y.shape == (30, 18, 9)
+    for i in range(30):
+        n = int(np.flatnonzero(x[i, :, 8])[0])                         # the count comes right after the vectors
+        r = int(round(x[i, n, 8] * REPEATS_STD + REPEATS_MEAN))
+        assert 1 <= n <= 4 and 1 <= r <= 3 and w[i].sum() == r * n + 1
+        np.testing.assert_array_equal(y[i, n + 1:n + 1 + r * n, :8], np.tile(x[i, :n, :8], (r, 1)))
+        assert y[i, n + 1 + r * n, 8] == 1 and y[i, :, 8].sum() == 1    # the end marker, once, after the copies
+
+
+def test_associative_recall_answers_with_the_item_after_the_query():
+    arrays = associative_recall(30, (2, 5), seed=3)
+    x, y, w = arrays["input"], arrays["target"], arrays["weights"]
+    assert x.shape == (30, 4 * 5 + 8, 8) and y.shape == (30, 28, 6)
+    for i in range(30):
+        starts = np.flatnonzero(x[i, :, 6])                             # item delimiters
+        items = [x[i, s + 1:s + 4, :6] for s in starts]
+        q = np.flatnonzero(x[i, :, 7])                                  # the two query delimiters
+        assert len(q) == 2 and q[1] - q[0] == 4 and 2 <= len(items) <= 5
+        query = x[i, q[0] + 1:q[1], :6]
+        k = next(k for k, item in enumerate(items[:-1]) if np.array_equal(item, query))
+        answer = np.flatnonzero(w[i])
+        np.testing.assert_array_equal(answer, np.arange(q[1] + 1, q[1] + 4))
+        np.testing.assert_array_equal(y[i, answer], items[k + 1])
 
 
 def test_bit_sequence_cost_against_numpy():

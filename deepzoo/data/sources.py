@@ -45,10 +45,9 @@ KINDS = {
     "wmt_t2t_translate": "translation",
     "python_docstrings": "language_model",
     "mnist_captions": "captioning",
-    "copy": "generated",
-    "spike_bits": "generated",
+    **{name: "generated" for name in (*algorithmic.DATASETS, "spike_bits")},
 }
-_GENERATED = {"copy": algorithmic.load, "spike_bits": spikes.load}   # made in memory, deterministic
+_GENERATED = {**{name: algorithmic.load for name in algorithmic.DATASETS}, "spike_bits": spikes.load}   # in memory
 
 
 def dataset_kind(name: str) -> str:
