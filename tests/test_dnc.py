@@ -1,5 +1,5 @@
 """The differentiable neural computer's memory management against worked examples and NumPy transcriptions of
-Graves et al. (2016)'s Methods: usage, allocation, the temporal link matrix and precedence, and the model."""
+Graves et al. (2016)'s Methods: usage, allocation, the temporal link matrix and precedence, the model and its experiment."""
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -65,3 +65,11 @@ def test_model_weightings_are_bounded_and_every_parameter_gets_a_gradient():
     assert float(write_w.sum(-1).max()) <= 1 + 1e-5 and float(read_w.sum(-1).max()) <= 1 + 1e-5
     assert float(u.min()) >= 0 and float(u.max()) <= 1 + 1e-6
     assert all(bool(jnp.all(jnp.isfinite(g))) and float(jnp.abs(g).max()) > 0 for g in jax.tree.leaves(grads))
+
+
+@pytest.mark.slow
+def test_dnc_experiment_writes_its_table_and_figure(run_experiment):
+    out = run_experiment("dnc.py", "--variant=smoke", "--tasks=associative_recall", "--models=dnc,lstm")
+    table = (out / "results.md").read_text()
+    assert "## associative recall" in table and "| dnc |" in table and "| lstm |" in table and "items_15" in table
+    assert (out / "dnc.png").stat().st_size > 0
