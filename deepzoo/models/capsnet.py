@@ -18,6 +18,7 @@ start at 0 for every input and are not parameters.
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 
 def squash(s, axis: int = -1, eps: float = 1e-7):
@@ -41,7 +42,8 @@ def route(u_hat, iterations: int = 3):
 
 
 class CapsNet(nn.Module):
-    """(B, 28, 28, 1) -> {"lengths" (B, classes), "capsules" (B, classes, 16), "reconstruction" (B, 28, 28, 1)}.
+    """(B, H, W, C) -> {"lengths" (B, classes), "capsules" (B, classes, 16), "reconstruction" (B, H, W, C)}; 28 x 28
+    gives the paper's 1,152 primary capsules (36 x 36, its MultiMNIST, 3,200).
     `labels` (B,) picks the capsule the decoder reconstructs; without them the longest one is used."""
     num_classes: int = 10
     routing_iterations: int = 3
@@ -64,7 +66,8 @@ class CapsNet(nn.Module):
             masked = (v * jax.nn.one_hot(chosen, self.num_classes)[..., None]).reshape(B, -1)   # (B, 160)
             r = nn.relu(nn.Dense(512, name="fc1")(masked))
             r = nn.relu(nn.Dense(1024, name="fc2")(r))
-            out["reconstruction"] = nn.sigmoid(nn.Dense(28 * 28, name="fc3")(r)).reshape(B, 28, 28, 1)
+            pixels = int(np.prod(x.shape[1:]))                                             # the input's size
+            out["reconstruction"] = nn.sigmoid(nn.Dense(pixels, name="fc3")(r)).reshape(x.shape)
         return out
 
 
