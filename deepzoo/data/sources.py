@@ -11,8 +11,10 @@ A dataset's kind (KINDS, by name) says what its examples are:
                     of the split's texts joined by blank lines                 max_length=256)
     captioning      {"image": uint8 (28, 112, 1), "target": int32 (L,)}   load("mnist_captions", "train",
                     caption word ids + EOS, then PAD                           max_length=8)
-    generated       {"input", "target", "weights"}: uint8 bit sequences   load("copy", "length_50"),
-                    generated in memory (algorithmic.py, spikes.py)      load("spike_bits", "train")
+    generated       made in memory, deterministic: bit sequences          load("copy", "length_50"),
+                    {"input", "target", "weights"} (algorithmic.py,       load("spike_bits", "train"),
+                    spikes.py); digit pairs {"input", "labels", "first",  load("multi_mnist5k", "test")
+                    "second"} (multidigits.py)
 Text sources carry `vocab` (size/encode/decode, ids as in deepzoo.data.text) and `vocab_size`; their
 reference strings (for BLEU) come from `texts(name, split, feature)`, in the sources' example order.
 """
@@ -25,7 +27,7 @@ import tensorflow_datasets as tfds
 from absl import logging
 from jax.experimental import multihost_utils
 
-from deepzoo.data import algorithmic, images, spikes, text
+from deepzoo.data import algorithmic, images, multidigits, spikes, text
 from deepzoo.data.augment import augmented
 from deepzoo.data.label_noise import with_label_noise
 from deepzoo.data.builders import OFFLINE_BUILDERS
@@ -45,9 +47,10 @@ KINDS = {
     "wmt_t2t_translate": "translation",
     "python_docstrings": "language_model",
     "mnist_captions": "captioning",
-    **{name: "generated" for name in (*algorithmic.DATASETS, "spike_bits")},
+    **{name: "generated" for name in (*algorithmic.DATASETS, "spike_bits", "multi_mnist5k")},
 }
-_GENERATED = {**{name: algorithmic.load for name in algorithmic.DATASETS}, "spike_bits": spikes.load}   # in memory
+_GENERATED = {**{name: algorithmic.load for name in algorithmic.DATASETS}, "spike_bits": spikes.load,
+              "multi_mnist5k": multidigits.load}   # made in memory, deterministic
 
 
 def dataset_kind(name: str) -> str:
