@@ -8,7 +8,7 @@ is the cross-entropy of the copy in bits per sequence (deepzoo/tasks/bit_sequenc
 Options: ",small" (a quarter of the steps), ",smoke" (a few steps, for tests).
 The paper trained with RMSProp (momentum 0.9, learning rate 1e-4) on one sequence at a time; here, as Collier &
 Beel (2018) made it train reliably, Adam 1e-3 on batches of 32 with gradients clipped to global norm 50
-(20,000 updates: 640,000 sequences, against their 31,250 updates).
+(4,000 updates: 128,000 sequences; the NTM copies lengths 1-20 without an error after about 2,000).
 """
 import ml_collections
 
@@ -38,14 +38,14 @@ def get_config(arg: str | None = None):
 
     config.batch_size = 32
     config.eval_batch_size = 500
-    config.num_train_steps = 20000
-    config.log_every_steps = 200
-    config.eval_every_steps = 1000
+    config.num_train_steps = 4000
+    config.log_every_steps = 100
+    config.eval_every_steps = 250
     config.checkpoint_every_steps = 1000
     config.reference = "Graves et al. 2014, Figure 3: the NTM's copy cost falls to ~0 bits per sequence; the LSTM's does not"
 
     if "small" in options:
-        common.shorten(config, 5000)
+        common.shorten(config, config.num_train_steps // 4)
     if "smoke" in options:
         config.num_train_steps, config.log_every_steps, config.eval_every_steps = 4, 2, 4
         config.checkpoint_every_steps = 4

@@ -9,8 +9,8 @@ parameters) are trained by the library's one train step (configs/ntm_copy.py) on
 (deepzoo/data/algorithmic.py), then tested on 100 sequences of each length (10, 20, 30, 50, 120): cost in bits
 per sequence, wrong bits per sequence and the fraction of sequences copied without a wrong bit.
 
-    python experiments/ntm.py                     # both models, 20,000 steps of 32 sequences each
-    python experiments/ntm.py --variant=small     # 5,000 steps each
+    python experiments/ntm.py                     # both models, 4,000 steps of 32 sequences each
+    python experiments/ntm.py --variant=small     # 1,000 steps each
 
 Runs are resumable (ordinary workdirs under --workdir). Writes results.md/.csv, copy.png (the learning curves
 and the copies at each length, as Figures 3-4) and heads.png (the NTM's write and read weightings over one
@@ -107,8 +107,8 @@ def plot_heads(model, variables, path: Path):
     x = data.load("copy", f"length_{HEADS_LENGTH}").read(np.arange(1))["input"]
     logits, w_read, w_write = (np.asarray(a)[0] for a in jax.jit(
         lambda v, x: model.apply(v, x, method="trace"))(variables, x))
-    used = np.flatnonzero((w_write.max(0) > 0.01) | (w_read.max(0) > 0.01))
-    rows = slice(max(used.min() - 3, 0), used.max() + 4) if used.size else slice(None)
+    used = np.flatnonzero((w_write.max(0) > 0.01) | (w_read.max(0) > 0.01))   # the locations the heads visit
+    rows = slice(max(used.min() - 3, 0), used.max() + 4) if used.size else slice(0, w_write.shape[-1])
     fig, axes = plt.subplots(2, 2, figsize=(10, 6.5), sharex=True, height_ratios=(1, 2.5))
     panels = ((x[0].T, "inputs (8 bits + delimiter)", "bit"), (1 / (1 + np.exp(-logits.T)), "outputs", "bit"),
               (w_write.T[rows], "write weightings", "memory location"),
