@@ -9,7 +9,8 @@ associative_recall), the model one of
 their inputs and outputs sized to the task. The cost is the cross-entropy of the answer in bits per sequence
 (deepzoo/tasks/bit_sequence.py). Options: ",small" (a quarter of the steps), ",smoke" (a few steps, for tests).
 The papers trained with RMSProp (momentum 0.9, learning rate 1e-4) on one sequence at a time; here, as Collier &
-Beel (2018) made the NTM train reliably, Adam 1e-3 on batches of 32 with gradients clipped to global norm 50.
+Beel (2018) made the NTM train reliably, Adam 1e-3 on batches of 32 with gradients clipped to global norm 50, and
+a cosine decay (at a constant rate the NTM, perfect at copying, later blew up; configs/ntm_copy.py).
 """
 import ml_collections
 
@@ -38,7 +39,7 @@ def get_config(arg: str | None = None):
     config.task.name = "bit_sequence"
     config.task.kwargs = ml_collections.ConfigDict()
 
-    config.optimizer.update(name="adam", learning_rate=1e-3, **common.ADAM)
+    config.optimizer.update(name="adam", learning_rate=1e-3, schedule="cosine", **common.ADAM)
     config.optimizer.grad_clip_norm = 50.0
 
     config.batch_size = 32

@@ -161,8 +161,8 @@ def main(argv):
     plot_copy(curves, copies, batch_size, output_dir / "copy.png")
 
     lines = ["# Neural Turing machine vs LSTM: the copy task", "",
-             "Trained on sequences of 1 to 20 random 8-bit vectors (configs/ntm_copy.py: Adam 1e-3, batches of 32, "
-             "gradients clipped to norm 50), tested on 100 sequences of each length. Cost: bits per sequence "
+             "Trained on sequences of 1 to 20 random 8-bit vectors (configs/ntm_copy.py: Adam 1e-3 with a cosine decay, "
+             "batches of 32, gradients clipped to norm 50), tested on 100 sequences of each length. Cost: bits per sequence "
              "(cross-entropy of the copy); wrong bits per sequence after thresholding at 1/2; exact: the fraction "
              "of sequences copied without a wrong bit. Regenerate with `python experiments/ntm.py "
              "--update_results`.", "",
