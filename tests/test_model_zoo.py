@@ -11,8 +11,10 @@ from deepzoo import models
 
 
 def _runs_for_real(name):  # the MNIST-sized ones and the small sequence models; the others are traced only
-    if name.startswith("unet_") or name == "capsnet":  # 12 s to compile the MNIST U-Net (the slow generative-samples
-        return False                                     # test trains it); test_capsnet.py applies the capsule net
+    # 12 s to compile the MNIST U-Net (the slow generative-samples test trains it), 14 s the 50-layer highway MLP
+    # (highway_mnist runs); test_capsnet.py applies the capsule network.
+    if name.startswith("unet_") or name in ("capsnet", "highway_mlp"):
+        return False
     return (name.endswith("_mnist") or name in ("char_rnn", "char_gru", "char_lstm") or
             models.input_shape_of(name) in ((40,), (1,), (28, 28, 1)))
 

@@ -267,8 +267,8 @@ def test_mnist_variant_is_small(name):
     assert sum(macs_by_layer(model, shape).values()) <= 10_000_000
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n == "alexnet_mnist" else n
-                                  for n in MNIST_VARIANTS])   # alexnet_mnist: ~18 s; test_model_zoo runs it too
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in ("alexnet_mnist", "nin_mnist") else n
+                                  for n in MNIST_VARIANTS])   # alexnet_mnist ~18 s, nin_mnist ~13 s; test_model_zoo runs them too
 def test_mnist_variant_runs_in_train_and_eval_mode(name):
     model, shape = build(name)
     x = jax.random.uniform(jax.random.key(1), (4, *shape))

@@ -389,6 +389,8 @@ def test_swin_rejects_feature_maps_that_are_not_whole_windows():
 # ---------------------------------------------------------------- MNIST variants, all three families
 
 MNIST = {"vit_mnist": vit, "convnext_mnist": convnext, "swin_mnist": swin}
+# swin_mnist compiles for 10-15 s per test; test_model_zoo runs it in both modes and in bfloat16 in the default suite
+SLOW_SWIN = [pytest.param(n, marks=pytest.mark.slow) if n == "swin_mnist" else n for n in MNIST]
 
 
 @functools.cache
@@ -399,7 +401,7 @@ def mnist_model_and_variables(name):
     return model, init(model, jnp.zeros((1, *shape)))
 
 
-@pytest.mark.parametrize("name", MNIST)
+@pytest.mark.parametrize("name", SLOW_SWIN)
 def test_mnist_variant_runs_in_train_mode(name):
     model, variables = mnist_model_and_variables(name)
     assert MNIST[name].MODELS[name][1] == (28, 28, 1)
@@ -426,7 +428,7 @@ def test_mnist_variant_is_small(name):
     assert 20_000 < params < 1_000_000 and 1e6 < macs <= 10e6, (params, macs)
 
 
-@pytest.mark.parametrize("name", MNIST)
+@pytest.mark.parametrize("name", SLOW_SWIN)
 def test_bfloat16_model_gives_logits_of_the_right_shape(name):
     model, variables = mnist_model_and_variables(name)
     model = model.clone(dtype=jnp.bfloat16)
