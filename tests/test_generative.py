@@ -191,6 +191,7 @@ def test_autoencoder_experiment_writes_pictures_and_table(run_experiment):
     assert "| vae | 815,824 |" in table and "| sparse |" in table and "bits per dimension" in table
 
 
+@pytest.mark.slow   # ~20 s: compiles both players' steps
 def test_the_gan_step_updates_the_discriminator_then_the_generator_against_the_latest_discriminator():
     # One step of the generic step with the GAN task, against Goodfellow et al.'s alternating updates
     # written out here: Adam on D's own loss, then Adam on G's non-saturating loss through the new D.

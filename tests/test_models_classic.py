@@ -217,6 +217,7 @@ def test_local_response_norm_is_krizhevskys_formula():
     np.testing.assert_allclose(vgg.local_response_norm(jnp.asarray(x)), expect, rtol=1e-5)
 
 
+@pytest.mark.slow   # ~11 s
 def test_vgg_lrn_1x1_and_batch_norm_run():
     # A-LRN's and C's layers on a tiny input: LRN, 1x1 convolutions, BatchNorm in train mode, and the
     # adaptive pool replicating a 1x1 map to 7x7 (torchvision does the same for small images).

@@ -101,6 +101,7 @@ def test_decoder_sees_no_future_and_encoder_no_padding():
     np.testing.assert_allclose(model.apply(variables, padded, PREVIOUS), base, atol=1e-5)
 
 
+@pytest.mark.slow   # ~14 s
 def test_beam_search_over_the_cache_finds_a_hypothesis_at_least_as_likely_as_greedy():
     model, variables = tiny()
     greedy = decoding.generate(model, variables, SOURCE, max_length=8, bos_id=2, eos_id=1)

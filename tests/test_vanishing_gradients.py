@@ -139,6 +139,7 @@ def test_bad_input_errors_name_the_problem():
         vg.train_sign_memory(max_norms=(0.0,))
 
 
+@pytest.mark.slow   # the experiment end to end, ~12 s
 def test_run_writes_the_figure_and_tables(tmp_path):
     result = vg.run(tmp_path, **dict(vg.QUICK, scales=(0.9, 1.0, 1.5), forget_biases=(0.0, 3.0), train_steps=5))
     rows = result["networks"]
