@@ -3,6 +3,7 @@ counts, the margin loss by hand, and the decoder reading the true class's capsul
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from deepzoo import models, tasks
 from deepzoo.analysis import complexity
@@ -65,3 +66,65 @@ def test_margin_loss_by_hand_and_the_decoder_reads_the_labelled_capsule():
     np.testing.assert_allclose(apply(variables, x, jnp.array([predicted] * 2))["reconstruction"][0], by_prediction[0],
                                rtol=1e-6)
     assert not np.allclose(apply(variables, x, jnp.array([other] * 2))["reconstruction"][0], by_prediction[0])
+
+
+def test_two_objects_margin_accuracy_and_separate_reconstructions():
+    task = tasks.get("capsule", label_key="labels", targets=("first", "second"))
+    lengths = jnp.array([[0.95, 0.3, 0.92, 0.05], [0.5, 0.2, 0.8, 0.6]])
+    labels = jnp.array([[0, 2], [2, 1]])
+    # example 0: both present above 0.9, absent 0.3 costs 0.5 (0.2)^2; example 1: present 0.8 and 0.2 cost
+    # 0.1^2 + 0.7^2, absent 0.5 and 0.6 cost 0.5 (0.4^2 + 0.5^2)
+    np.testing.assert_allclose(task.margin(lengths, labels), [0.5 * 0.04, 0.01 + 0.49 + 0.5 * 0.41], rtol=1e-5)
+
+    model = models.get("capsnet_multimnist", num_classes=4)
+    x = jax.random.uniform(jax.random.key(1), (2, 36, 36, 1))
+    variables = jax.jit(model.init)(jax.random.key(0, impl="rbg"), x)
+    out = jax.jit(lambda v, x, labels: model.apply(v, x, labels))(variables, x, labels)
+    assert out["reconstruction"].shape == (2, 2, 36, 36, 1)
+    single = jax.jit(lambda v, x, labels: model.apply(v, x, labels))(variables, x, labels[:, 1])
+    np.testing.assert_allclose(out["reconstruction"][:, 1], single["reconstruction"], rtol=1e-5, atol=1e-6)
+
+    # each object's picture against its own target; correct only when the two longest capsules are the two labels
+    first, second = np.zeros((2, 36, 36, 1)), np.ones((2, 36, 36, 1))
+    batch = {"input": x, "labels": labels, "first": first, "second": second}
+    _, parts = task._per_example({"lengths": lengths, "reconstruction": out["reconstruction"]}, batch)
+    pictures = np.asarray(out["reconstruction"])
+    expected = ((pictures[:, 0] - first) ** 2).sum((1, 2, 3)) + ((pictures[:, 1] - second) ** 2).sum((1, 2, 3))
+    np.testing.assert_allclose(parts["reconstruction"], expected, rtol=1e-5)
+    np.testing.assert_array_equal(parts["accuracy"], [True, False])     # example 1's two longest are 2 and 3
+
+
+def test_baseline_cnn_is_the_papers_layers_pooled():
+    variables = jax.eval_shape(lambda: models.get("capsnet_baseline_cnn").init(jax.random.key(0), jnp.zeros((1, 28, 28, 1))))
+    convs = (25 * 1 * 256 + 256) + (25 * 256 * 256 + 256) + (25 * 256 * 128 + 128)
+    dense = (7 * 7 * 128 * 328 + 328) + (328 * 192 + 192) + (192 * 10 + 10)
+    assert complexity.count_params(variables["params"]) == convs + dense == 4_587_282
+
+
+def test_strided_conv_by_blocks_equals_a_stride_2_convolution():
+    for size in (20, 21):
+        x = jax.random.normal(jax.random.key(0), (2, size, size + 3, 5))
+        conv = capsnet.StridedConv(7, 9)
+        variables = conv.init(jax.random.key(1), x)
+        kernel, bias = variables["params"]["kernel"], variables["params"]["bias"]
+        expected = jax.lax.conv_general_dilated(x, kernel, (2, 2), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        np.testing.assert_allclose(conv.apply(variables, x), expected + bias, rtol=1e-5, atol=1e-5)
+
+
+def test_the_task_names_missing_keys_and_objects_without_a_target():
+    from deepzoo import data
+    source = data.ArraySource({"input": np.zeros((4, 36, 36, 1), np.float32), "labels": np.zeros((4, 2), np.int32),
+                               "first": np.zeros((4, 36, 36, 1), np.float32)}, 10)
+    with pytest.raises(ValueError, match=r"reads \['second'\].*task.kwargs.label_key and targets"):
+        tasks.get("capsule", label_key="labels", targets=("first", "second")).validate(
+            {"lengths": (4, 10)}, source, "capsnet_multimnist")
+    with pytest.raises(ValueError, match="2 labelled objects per image but 1 reconstruction targets"):
+        tasks.get("capsule", label_key="labels").validate({"lengths": (4, 10)}, source, "capsnet_multimnist")
+
+
+@pytest.mark.slow
+def test_capsules_experiment_writes_its_table_and_figure(run_experiment):
+    out = run_experiment("capsules.py", "--variant=smoke")
+    table = (out / "results.md").read_text()
+    assert "CapsNet, 3 routing iterations" in table and "baseline CNN" in table and "overlapping pairs" in table
+    assert (out / "capsules.png").stat().st_size > 10_000

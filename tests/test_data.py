@@ -132,3 +132,17 @@ def test_crop_flip_is_a_pure_function_of_seed_and_position_and_evaluation_reads_
         assert any(np.array_equal(out, w) or np.array_equal(out, w[:, ::-1]) for w in windows)
     with pytest.raises(ValueError, match="unknown config.dataset.augmentation='flip'; known: '' \\(none\\), crop_flip"):
         augment.augmented(source, "flip")
+
+
+def test_shift_moves_each_image_by_at_most_two_pixels_and_never_flips():
+    from deepzoo.data import augment
+    images = np.random.default_rng(0).random((64, 8, 8, 1)).astype(np.float32) + 1   # no zero pixel of its own
+    source = augment.augmented(data.ArraySource({"input": images, "label": np.zeros(64, int)}, 1), "shift")
+    out = source.read(np.arange(64), seeds=[(0, i) for i in range(64)])["input"]
+    padded = np.pad(images, ((0, 0), (2, 2), (2, 2), (0, 0)))
+    offsets = set()
+    for i in range(64):
+        found = [(t, l) for t in range(5) for l in range(5) if np.array_equal(out[i], padded[i, t:t + 8, l:l + 8])]
+        assert len(found) == 1            # a shifted window, not a mirror image
+        offsets.add(found[0])
+    assert len(offsets) > 10              # the shifts vary

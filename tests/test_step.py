@@ -50,8 +50,8 @@ def assert_trees_close(a, b, rtol=1e-5, atol=1e-6):
 
 @pytest.mark.parametrize("model_kwargs,accum", [
     ((), 1),
-    ((("batch_norm", True), ("dropout_rate", 0.2)), 1),
-    ((), 2),
+    pytest.param((("batch_norm", True), ("dropout_rate", 0.2)), 1, marks=pytest.mark.slow),   # ~13 s each; the
+    pytest.param((), 2, marks=pytest.mark.slow),                                              # last case has both
     ((("batch_norm", True), ("dropout_rate", 0.2)), 4),
 ], ids=["plain", "batchnorm+dropout", "accumulation", "batchnorm+dropout+accumulation"])
 def test_one_device_equals_eight_devices(model_kwargs, accum):

@@ -36,7 +36,7 @@ def overlapping_pairs(images: np.ndarray, labels: np.ndarray, num_pairs: int, *,
 
 
 def load(name: str, split: str) -> dict[str, np.ndarray]:
-    """"multi_mnist5k": pairs of the mnist5k split's digits (SPLITS)."""
+    """"multi_mnist5k": pairs of the mnist5k split's digits (SPLITS), pixels in [0, 1] as mnist5k's."""
     from deepzoo.data import sources   # sources imports this module
 
     if split not in SPLITS:
@@ -44,4 +44,5 @@ def load(name: str, split: str) -> dict[str, np.ndarray]:
     digits = sources.load("mnist5k", split)
     images = np.round(digits.arrays["input"] * 255).astype(np.uint8)
     num_pairs, seed = SPLITS[split]
-    return overlapping_pairs(images, digits.arrays["label"], num_pairs, seed=seed)
+    pairs = overlapping_pairs(images, digits.arrays["label"], num_pairs, seed=seed)
+    return {k: v.astype(np.float32) / 255 if v.dtype == np.uint8 else v for k, v in pairs.items()}
