@@ -19,7 +19,7 @@ from configs import common
 from deepzoo.config import parse_arg
 
 VARIANTS = ("mnist5k,capsnet", "mnist5k,capsnet_routing1", "mnist5k,cnn", "multi_mnist5k,capsnet")
-EPOCHS = {"mnist5k": 15, "multi_mnist5k": 1}                      # of 4,000 digits / 20,000 pairs
+EPOCHS = {"mnist5k": 5, "multi_mnist5k": 1}                       # of 4,000 digits / 20,000 pairs
 TRAIN_EXAMPLES = {"mnist5k": 4000, "multi_mnist5k": 20_000}
 
 

@@ -14,7 +14,8 @@ A dataset's kind (KINDS, by name) says what its examples are:
     generated       made in memory, deterministic: bit sequences          load("copy", "length_50"),
                     {"input", "target", "weights"} (algorithmic.py,       load("spike_bits", "train"),
                     spikes.py); digit pairs {"input", "labels", "first",  load("multi_mnist5k", "test")
-                    "second"} (multidigits.py)
+                    "second"} (multidigits.py); groups of shapes  load("shapes", "train")
+                    {"input", "factors", "factor"} (shapes.py)
 Text sources carry `vocab` (size/encode/decode, ids as in deepzoo.data.text) and `vocab_size`; their
 reference strings (for BLEU) come from `texts(name, split, feature)`, in the sources' example order.
 """
@@ -27,7 +28,7 @@ import tensorflow_datasets as tfds
 from absl import logging
 from jax.experimental import multihost_utils
 
-from deepzoo.data import algorithmic, images, multidigits, spikes, text
+from deepzoo.data import algorithmic, images, multidigits, shapes, spikes, text
 from deepzoo.data.augment import augmented
 from deepzoo.data.label_noise import with_label_noise
 from deepzoo.data.builders import OFFLINE_BUILDERS
@@ -47,10 +48,10 @@ KINDS = {
     "wmt_t2t_translate": "translation",
     "python_docstrings": "language_model",
     "mnist_captions": "captioning",
-    **{name: "generated" for name in (*algorithmic.DATASETS, "spike_bits", "multi_mnist5k")},
+    **{name: "generated" for name in (*algorithmic.DATASETS, "spike_bits", "multi_mnist5k", "shapes")},
 }
 _GENERATED = {**{name: algorithmic.load for name in algorithmic.DATASETS}, "spike_bits": spikes.load,
-              "multi_mnist5k": multidigits.load}   # made in memory, deterministic
+              "multi_mnist5k": multidigits.load, "shapes": shapes.load}   # made in memory, deterministic
 
 
 def dataset_kind(name: str) -> str:

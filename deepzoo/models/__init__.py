@@ -20,7 +20,7 @@ from deepzoo.models import (alexnet, autoencoder, bert, captioning, char_rnn, cn
 from deepzoo.models import perceptron, rbf, som  # the zoo chart: perceptron, Kohonen map, RBF network
 from deepzoo.models import boltzmann  # the zoo chart: Boltzmann machine, RBM, deep belief net
 from deepzoo.models import hopfield, ngram  # the zoo chart: Hopfield networks, character n-grams
-from deepzoo.models import capsnet, dnc, elm, esn, lsm, ntm  # the zoo chart, part 2: ELM, ESN, LSM, NTM, DNC, capsules
+from deepzoo.models import capsnet, dcign, dnc, elm, esn, lsm, ntm  # the zoo chart, part 2: ELM ... capsules, DC-IGN
 from deepzoo.models import sequence_rnn  # their recurrent baselines
 from deepzoo.registry import lookup
 
@@ -29,7 +29,7 @@ _FAMILIES = (mlp, cnn5, lenet, alexnet, vgg, nin, googlenet, inception_v3, resne
 _FAMILIES += (perceptron, som, rbf)
 _FAMILIES += (boltzmann,)
 _FAMILIES += (hopfield, ngram)
-_FAMILIES += (elm, esn, lsm, ntm, dnc, capsnet, sequence_rnn)
+_FAMILIES += (elm, esn, lsm, ntm, dnc, capsnet, dcign, sequence_rnn)
 
 
 def _collect(families):

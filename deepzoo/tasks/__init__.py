@@ -19,6 +19,7 @@ from deepzoo.tasks.classification import Classification
 from deepzoo.tasks.contrastive import Contrastive
 from deepzoo.tasks.diffusion import Diffusion
 from deepzoo.tasks.flow import Flow
+from deepzoo.tasks.inverse_graphics import InverseGraphicsTraining
 from deepzoo.tasks.gan import GAN
 from deepzoo.tasks.language_model import LanguageModel
 from deepzoo.tasks.masked_lm import MaskedLM
@@ -32,6 +33,7 @@ from deepzoo.tasks.vae import VariationalAutoencoder
 
 _TASKS = {"bit_sequence": BitSequence, "boltzmann": BoltzmannLearning, "capsule": CapsuleLoss, "classification": Classification, "contrastive": Contrastive,
           "contrastive_divergence": ContrastiveDivergence, "diffusion": Diffusion, "flow": Flow, "gan": GAN,
+          "inverse_graphics": InverseGraphicsTraining,
           "language_model": LanguageModel, "masked_lm": MaskedLM, "perceptron": PerceptronCriterion,
           "policy_gradient": PolicyGradientLoss, "q_learning": QLearning, "reconstruction": Reconstruction,
           "regression": Regression, "seq2seq": Seq2Seq, "som": SelfOrganizingMapTask, "vae": VariationalAutoencoder}
