@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import matplotlib
 import numpy as np
-from absl import app, flags, logging
+from absl import flags, logging
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
