@@ -36,7 +36,7 @@ def get_config(arg: str | None = None):
     config.optimizer.update(name="adam", learning_rate=1e-3, schedule="cosine", **common.ADAM)
     config.batch_size = 16                       # groups of 8 images: 128 images a step
     config.eval_batch_size = 200
-    config.num_train_steps = 6000                # 16 passes over the 6,000 training groups
+    config.num_train_steps = 3000                # 8 passes over the 6,000 training groups
     config.log_every_steps = 100
     config.eval_every_steps = 1000
     config.checkpoint_every_steps = 1000
