@@ -9,7 +9,7 @@ the shape; for DC-IGN the latents it gave the factor, for the VAE the best of it
 the factor with a score over 0.5 (one, if the code is disentangled). inverse_graphics.png: the score of every
 latent with every factor, and the traversals (a test image's code, one latent moved from -2.5 to 2.5).
 
-    python experiments/inverse_graphics.py                         # about N minutes on 2 CPU cores
+    python experiments/inverse_graphics.py                         # about 35 minutes on 2 CPU cores
     python experiments/inverse_graphics.py --variant=small
 
 Runs are resumable (ordinary workdirs under --workdir, one per model).
