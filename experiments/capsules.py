@@ -30,6 +30,7 @@ from deepzoo import cli, data, models, report  # noqa: E402
 from deepzoo import config as config_lib  # noqa: E402
 from deepzoo.analysis import complexity  # noqa: E402
 from deepzoo.models.capsnet import Decoder  # noqa: E402
+from deepzoo.plots import images  # noqa: E402
 from deepzoo.train import trainer  # noqa: E402
 from deepzoo.train.checkpoint import load_variables, quiet_orbax_logs  # noqa: E402
 
@@ -79,17 +80,8 @@ def tweak_figure(axes, model, variables, image: np.ndarray):
     masked = tweaked * (np.arange(v.shape[0]) == k)[:, None]                   # only the predicted class's capsule
     pixels = Decoder(image.size).apply({"params": variables["params"]["decoder"]},
                                        jnp.asarray(masked.reshape(DIMENSIONS, len(TWEAK), -1)))
-    pixels = np.asarray(pixels).reshape(DIMENSIONS, len(TWEAK), *image.shape[:2])
-    for d in range(DIMENSIONS):
-        for j in range(len(TWEAK)):
-            ax = axes[d, j]
-            ax.imshow(pixels[d, j], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if d == 0:
-                ax.set_title(f"{TWEAK[j]:+.2f}", fontsize=7)
-            if j == 0:
-                ax.set_ylabel(f"dim {d + 1}", fontsize=7)
+    images.grid(axes, np.asarray(pixels).reshape(DIMENSIONS, len(TWEAK), *image.shape[:2]),
+                row_labels=[f"dim {d + 1}" for d in range(DIMENSIONS)], column_labels=[f"{t:+.2f}" for t in TWEAK])
 
 
 def main(argv):

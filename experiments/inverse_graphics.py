@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # this checkout's
 from deepzoo import cli, data, models, report  # noqa: E402
 from deepzoo import config as config_lib  # noqa: E402
 from deepzoo.data.shapes import FACTORS, SHAPES  # noqa: E402
+from deepzoo.plots.images import grid as image_grid  # noqa: E402
 from deepzoo.train import trainer  # noqa: E402
 from deepzoo.train.checkpoint import load_variables, quiet_orbax_logs  # noqa: E402
 
@@ -112,16 +113,10 @@ def main(argv):
                xlabel="latent", title=f"{RUNS[name]}: score of each latent with each factor")
         fig.colorbar(im, ax=ax, fraction=0.05)
         sub = grid[i, 1].subgridspec(len(FACTORS), len(TRAVERSAL), wspace=0.05, hspace=0.05)
-        for r, factor in enumerate(FACTORS):
-            for c, value in enumerate(TRAVERSAL):
-                cell = fig.add_subplot(sub[r, c])
-                cell.imshow(pictures[name][0][r, c], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-                cell.set_xticks([])
-                cell.set_yticks([])
-                if c == 0:
-                    cell.set_ylabel(f"{factor}\nz{pictures[name][1][r]}", fontsize=8)
-                if r == 0:
-                    cell.set_title(f"{value:+.1f}", fontsize=7)
+        cells = np.array([[fig.add_subplot(sub[r, c]) for c in range(len(TRAVERSAL))] for r in range(len(FACTORS))])
+        traversed, chosen = pictures[name]
+        image_grid(cells, traversed, row_labels=[f"{f}\nz{j}" for f, j in zip(FACTORS, chosen)],
+                   column_labels=[f"{t:+.1f}" for t in TRAVERSAL])
     fig.suptitle("DC-IGN vs a VAE of the same network: does one latent follow one factor? (right: the latent chosen "
                  "for each factor moved over -2.5..2.5)", fontsize=11)
     fig.savefig(output_dir / "inverse_graphics.png", dpi=100, bbox_inches="tight")
