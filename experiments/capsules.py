@@ -135,7 +135,7 @@ def main(argv):
                                       "without decoder": f"{int(r['without_decoder']):,}", "steps": r["steps"],
                                       "test error %": r["test_error"], "reconstruction": r["reconstruction"],
                                       "paper error %": r["paper_error"]} for r in rows]),
-             "", "![capsules](capsules.png)", ""]
+             ""] + (["![capsules](capsules.png)", ""] if (output_dir / "capsules.png").exists() else [])
     (output_dir / "results.md").write_text("\n".join(lines))
     print((output_dir / "results.md").read_text())
 
