@@ -19,7 +19,7 @@ import numpy as np
 
 from deepzoo.tasks import metrics as metrics_lib
 from deepzoo.tasks.apply import apply_model
-from deepzoo.tasks.reconstruction import check_unit_range, first_images
+from deepzoo.tasks.reconstruction import check_unit_range
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,7 +45,7 @@ class CapsuleLoss:
             raise ValueError(f"model {model_name} has {output_shape['lengths'][-1]} class capsules but the dataset "
                              f"has {source.num_classes} classes: set --config.model.kwargs.num_classes="
                              f"{source.num_classes}.")
-        example = source.read(np.arange(1))
+        example = source.read(np.arange(min(len(source), 256)))
         missing = [key for key in (self.label_key, *self.targets) if key not in example]
         if missing:
             raise ValueError(f"the capsule task reads {missing} but the dataset gives {sorted(example)}: set "
@@ -55,8 +55,7 @@ class CapsuleLoss:
             raise ValueError(f"{objects} labelled objects per image but {len(self.targets)} reconstruction targets "
                              f"{list(self.targets)}: name one target image per object (task.kwargs.targets).")
         for key in self.targets:
-            check_unit_range(first_images(source) if key == "input" else source.read(np.arange(64))[key],
-                             f"the capsule decoder's target '{key}'")
+            check_unit_range(example[key], f"the capsule decoder's target '{key}'")
 
     def margin(self, lengths, labels):
         """Equation 4, summed over the classes: (B,). labels (B,) or (B, K): the classes present."""
