@@ -10,7 +10,7 @@ Variants:
   multi_mnist5k,capsnet    capsnet_multimnist on the 36 x 36 pairs: both digits present in the margin loss, each
                            reconstructed from its own capsule and compared with that digit alone
 As the paper: Adam (learning rate 1e-3, here with a cosine decay), batches of 128, MNIST images shifted by up to
-2 pixels; but 5 passes over the 4,000 digits and one over the 20,000 pairs (the capsule network takes 5.7 s a step
+2 pixels; but 10 passes over the 4,000 digits and one over the 20,000 pairs (the capsule network takes 5.7 s a step
 on 2 CPU cores), where the paper trained to convergence. Options: ",small" (a third of the steps), ",smoke" (a few steps, for tests).
 experiments/capsules.py runs them all.
 """
@@ -20,7 +20,7 @@ from configs import common
 from deepzoo.config import parse_arg
 
 VARIANTS = ("mnist5k,capsnet", "mnist5k,capsnet_routing1", "mnist5k,cnn", "multi_mnist5k,capsnet")
-EPOCHS = {"mnist5k": 5, "multi_mnist5k": 1}                       # of 4,000 digits / 20,000 pairs
+EPOCHS = {"mnist5k": 10, "multi_mnist5k": 1}                       # of 4,000 digits / 20,000 pairs
 TRAIN_EXAMPLES = {"mnist5k": 4000, "multi_mnist5k": 20_000}
 
 

@@ -8,7 +8,7 @@ error beside the paper's (trained on 60,000 digits / 60M pairs, so ours are high
 pairs' separate reconstructions as the paper's Figure 5 (first digit red, second green, over the input in grey)
 and (b) the reconstructions as one dimension of a digit capsule is moved in [-0.25, 0.25] (its Figure 4).
 
-    python experiments/capsules.py                           # about 80 minutes on 2 CPU cores (35 the pairs)
+    python experiments/capsules.py                           # about 2 hours on 2 CPU cores (35 minutes the pairs)
     python experiments/capsules.py --runs=capsnet,cnn --variant=small
 
 Runs are resumable (ordinary workdirs under --workdir, one per run); a run of some of them merges its rows.
