@@ -5,7 +5,7 @@ The paper's finding: the NTM learns the copy much faster than the LSTM and, havi
 (write each vector at the next location, then read them back in order), copies sequences six times longer
 than any it was trained on almost perfectly; the LSTM degrades quickly past length 20. Here the registry's
 `ntm_copy` (LSTM controller of 100 units, 128 x 20 memory) and `lstm_copy` (an LSTM of the same number of
-parameters) are trained by the library's one train step (configs/ntm_copy.py) on the generated task
+parameters) are trained by the library's one train step (configs/memory_tasks.py) on the generated task
 (deepzoo/data/algorithmic.py), then tested on 100 sequences of each length (10, 20, 30, 50, 120): cost in bits
 per sequence, wrong bits per sequence and the fraction of sequences copied without a wrong bit.
 
@@ -138,7 +138,7 @@ def main(argv):
     report.check_mergeable(output_dir, ["results.csv"], set(FLAGS.models) != set(MODELS))
     rows, curves, copies, batch_size = [], {}, {}, 0
     for name in FLAGS.models:
-        config = config_lib.load(f"configs/ntm_copy.py:{name}" + (f",{FLAGS.variant}" if FLAGS.variant else ""))
+        config = config_lib.load(f"configs/memory_tasks.py:copy,{name}" + (f",{FLAGS.variant}" if FLAGS.variant else ""))
         results = trainer.train_and_evaluate(config, workdir / name)
         model = models.get(config.model.name, **config.model.kwargs)
         variables = load_variables(workdir / name)
@@ -161,7 +161,7 @@ def main(argv):
     plot_copy(curves, copies, batch_size, output_dir / "copy.png")
 
     lines = ["# Neural Turing machine vs LSTM: the copy task", "",
-             "Trained on sequences of 1 to 20 random 8-bit vectors (configs/ntm_copy.py: Adam 1e-3 with a cosine decay, "
+             "Trained on sequences of 1 to 20 random 8-bit vectors (configs/memory_tasks.py: Adam 1e-3 with a cosine decay, "
              "batches of 32, gradients clipped to norm 50), tested on 100 sequences of each length. Cost: bits per sequence "
              "(cross-entropy of the copy); wrong bits per sequence after thresholding at 1/2; exact: the fraction "
              "of sequences copied without a wrong bit. Regenerate with `python experiments/ntm.py "
