@@ -29,6 +29,9 @@ def _output_shape(name, model):
     if hasattr(model, "output_shape"):
         return (2, *model.output_shape)
     inputs = models.example_inputs(name, 2)
+    if hasattr(model, "scale"):      # super-resolution: the input enlarged
+        _, h, w, c = inputs[0].shape
+        return (2, h * model.scale, w * model.scale, c)
     if name in PER_STEP:
         return (2, inputs[0].shape[1], model.num_outputs)
     if jnp.issubdtype(inputs[-1].dtype, jnp.integer):  # token ids last: the decoder's inputs
@@ -66,6 +69,7 @@ def test_every_model_initialises_and_applies_in_train_and_eval_mode(name):
         elif isinstance(out, dict):  # autoencoders, VAE, flow, GAN: the input rebuilt (its code z, a sample), and more
             rebuilt = out.get("reconstruction", out.get("samples", out.get("logits", out.get("z"))))
             objects = getattr(model, "num_objects", 1)     # capsule networks rebuild each object alone
+            objects *= getattr(model, "scale", 1) ** 2     # super-resolution enlarges it
             assert rebuilt.shape[0] == 2 and rebuilt.size == xs[0].size * objects and rebuilt.dtype == jnp.float32, (
                 name, train)
             out = rebuilt

@@ -15,7 +15,8 @@ A dataset's kind (KINDS, by name) says what its examples are:
                     {"input", "target", "weights"} (algorithmic.py,       load("spike_bits", "train"),
                     spikes.py); digit pairs {"input", "labels", "first",  load("multi_mnist5k", "test")
                     "second"} (multidigits.py); groups of shapes  load("shapes", "train")
-                    {"input", "factors", "factor"} (shapes.py)
+                    {"input", "factors", "factor"} (shapes.py);   load("photos_x4", "test")
+                    photographs' crops {"input", "target"} (photos.py)
 Text sources carry `vocab` (size/encode/decode, ids as in deepzoo.data.text) and `vocab_size`; their
 reference strings (for BLEU) come from `texts(name, split, feature)`, in the sources' example order.
 """
@@ -28,7 +29,7 @@ import tensorflow_datasets as tfds
 from absl import logging
 from jax.experimental import multihost_utils
 
-from deepzoo.data import algorithmic, images, multidigits, shapes, spikes, text
+from deepzoo.data import algorithmic, images, multidigits, photos, shapes, spikes, text
 from deepzoo.data.augment import augmented
 from deepzoo.data.label_noise import with_label_noise
 from deepzoo.data.builders import OFFLINE_BUILDERS
@@ -48,10 +49,10 @@ KINDS = {
     "wmt_t2t_translate": "translation",
     "python_docstrings": "language_model",
     "mnist_captions": "captioning",
-    **{name: "generated" for name in (*algorithmic.DATASETS, "spike_bits", "multi_mnist5k", "shapes")},
+    **{name: "generated" for name in (*algorithmic.DATASETS, "spike_bits", "multi_mnist5k", "shapes", "photos_x4")},
 }
 _GENERATED = {**{name: algorithmic.load for name in algorithmic.DATASETS}, "spike_bits": spikes.load,
-              "multi_mnist5k": multidigits.load, "shapes": shapes.load}   # made in memory, deterministic
+              "multi_mnist5k": multidigits.load, "shapes": shapes.load, "photos_x4": photos.load}   # made in memory
 
 
 def dataset_kind(name: str) -> str:

@@ -29,6 +29,7 @@ from deepzoo.tasks.regression import Regression
 from deepzoo.tasks.rl import PolicyGradientLoss, QLearning
 from deepzoo.tasks.seq2seq import Seq2Seq
 from deepzoo.tasks.som import SelfOrganizingMapTask
+from deepzoo.tasks.super_resolution import SuperResolution
 from deepzoo.tasks.vae import VariationalAutoencoder
 
 _TASKS = {"bit_sequence": BitSequence, "boltzmann": BoltzmannLearning, "capsule": CapsuleLoss, "classification": Classification, "contrastive": Contrastive,
@@ -36,7 +37,8 @@ _TASKS = {"bit_sequence": BitSequence, "boltzmann": BoltzmannLearning, "capsule"
           "inverse_graphics": InverseGraphicsTraining,
           "language_model": LanguageModel, "masked_lm": MaskedLM, "perceptron": PerceptronCriterion,
           "policy_gradient": PolicyGradientLoss, "q_learning": QLearning, "reconstruction": Reconstruction,
-          "regression": Regression, "seq2seq": Seq2Seq, "som": SelfOrganizingMapTask, "vae": VariationalAutoencoder}
+          "regression": Regression, "seq2seq": Seq2Seq, "som": SelfOrganizingMapTask,
+          "super_resolution": SuperResolution, "vae": VariationalAutoencoder}
 
 
 def names() -> list[str]:
