@@ -67,8 +67,10 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """SRGAN's discriminator (module docstring): images (B, image_size, image_size, 3) -> logits (B, 1), float32."""
+    """SRGAN's discriminator (module docstring): images (B, image_size, image_size, 3) -> logits (B, num_outputs),
+    float32."""
     image_size: int = 96
+    num_outputs: int = 1
     dtype: Any = jnp.float32
 
     @nn.compact
@@ -83,7 +85,7 @@ class Discriminator(nn.Module):
             x = nn.Conv(features, (3, 3), strides=stride, dtype=self.dtype, name=f"conv{i + 1}")(x)
             x = leaky(nn.BatchNorm(use_running_average=not train, momentum=0.9, dtype=self.dtype, name=f"norm{i + 1}")(x))
         x = leaky(nn.Dense(1024, dtype=self.dtype, name="dense")(x.reshape(x.shape[0], -1)))
-        return nn.Dense(1, dtype=self.dtype, name="logit")(x).astype(jnp.float32)
+        return nn.Dense(self.num_outputs, dtype=self.dtype, name="logit")(x).astype(jnp.float32)
 
 
 class SRGAN(nn.Module):
