@@ -132,3 +132,11 @@ def test_task_losses_are_the_papers_equations():
     np.testing.assert_allclose(discriminator_loss, (softplus(-d_real) + softplus(d_fake)).mean(), rtol=1e-5)
     with pytest.raises(ValueError, match="player"):
         srresnet.loss(model, params, state, batch, {"dropout": jax.random.key(1)}, player="discriminator")
+
+
+@pytest.mark.slow
+def test_super_resolution_experiment_writes_its_table_and_figure(run_experiment):
+    out = run_experiment("super_resolution.py", "--variant=smoke")
+    table = (out / "results.md").read_text()
+    assert "| bicubic | 29.08 | 0.8329 |" in table and "| SRResNet |" in table and "| SRGAN |" in table
+    assert (out / "super_resolution.png").stat().st_size > 0
