@@ -65,10 +65,19 @@ def _agent(config, workdir):
           f"{results['best_return_min_seed']:.1f}); metrics, checkpoints and learning_curves.png in {workdir}")
 
 
+def _search(config, workdir):
+    from deepzoo.rl.search import search  # noqa: PLC0415
+    results = search(config, workdir, allow_changes=_ALLOW_CHANGES.value)
+    print(f"{results['children']} children trained; the best reached {results['best_reward']:.2%} "
+          f"({results['best_architectures'][0]}), the top {len(results['best_architectures'])} "
+          f"{results['top5_reward']:.2%} on average; metrics and checkpoints in {workdir}")
+
+
 # config.program: the kind of run, each a program of the one run loop (deepzoo/train/loop.py).
 PROGRAMS = {"supervised": _supervised,   # one model, one dataset, one task (train/trainer.py)
             "sweep": _sweep,             # a grid of trials, vmapped where they can share one program (train/sweep.py)
-            "agent": _agent}             # RL agents, seeds vmapped, acting in jitted environments (rl/agents.py)
+            "agent": _agent,             # RL agents, seeds vmapped, acting in jitted environments (rl/agents.py)
+            "search": _search}           # architecture search: a controller rewarded by its children (rl/search.py)
 
 
 def run(argv):

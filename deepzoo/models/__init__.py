@@ -21,7 +21,7 @@ from deepzoo.models import perceptron, rbf, som  # the zoo chart: perceptron, Ko
 from deepzoo.models import boltzmann  # the zoo chart: Boltzmann machine, RBM, deep belief net
 from deepzoo.models import hopfield, ngram  # the zoo chart: Hopfield networks, character n-grams
 from deepzoo.models import capsnet, dcign, dnc, elm, esn, lsm, ntm  # the zoo chart, part 2: ELM ... capsules, DC-IGN
-from deepzoo.models import srgan  # super-resolution
+from deepzoo.models import nas, srgan  # architecture search, super-resolution
 from deepzoo.models import sequence_rnn  # their recurrent baselines
 from deepzoo.registry import lookup
 
@@ -31,7 +31,7 @@ _FAMILIES += (perceptron, som, rbf)
 _FAMILIES += (boltzmann,)
 _FAMILIES += (hopfield, ngram)
 _FAMILIES += (elm, esn, lsm, ntm, dnc, capsnet, dcign, sequence_rnn)
-_FAMILIES += (srgan,)
+_FAMILIES += (nas, srgan)
 
 
 def _collect(families):

@@ -28,6 +28,7 @@ from deepzoo.tasks.reconstruction import Reconstruction
 from deepzoo.tasks.regression import Regression
 from deepzoo.tasks.rl import PolicyGradientLoss, QLearning
 from deepzoo.tasks.seq2seq import Seq2Seq
+from deepzoo.tasks.sequence_reinforce import SequenceReinforce
 from deepzoo.tasks.som import SelfOrganizingMapTask
 from deepzoo.tasks.super_resolution import SuperResolution
 from deepzoo.tasks.vae import VariationalAutoencoder
@@ -37,7 +38,7 @@ _TASKS = {"bit_sequence": BitSequence, "boltzmann": BoltzmannLearning, "capsule"
           "inverse_graphics": InverseGraphicsTraining,
           "language_model": LanguageModel, "masked_lm": MaskedLM, "perceptron": PerceptronCriterion,
           "policy_gradient": PolicyGradientLoss, "q_learning": QLearning, "reconstruction": Reconstruction,
-          "regression": Regression, "seq2seq": Seq2Seq, "som": SelfOrganizingMapTask,
+          "regression": Regression, "seq2seq": Seq2Seq, "sequence_reinforce": SequenceReinforce, "som": SelfOrganizingMapTask,
           "super_resolution": SuperResolution, "vae": VariationalAutoencoder}
 
 
