@@ -26,7 +26,7 @@ def test_tokens_decode_and_describe():
     h, w, f, skips = (np.asarray(a) for a in nas.decode(TOKENS, 4))
     assert h.tolist() == [5, 1, 3, 5] and w.tolist() == [3, 3, 5, 1] and f.tolist() == [16, 32, 8, 4]
     assert np.argwhere(skips).tolist() == [[2, 0], [3, 1]]
-    assert nas.describe(TOKENS, 4) == "5x3 16 | 1x3 32 | 3x5 8 +1 | 5x1 4 +2"
+    assert nas.describe(TOKENS, 4) == "5x3 16; 1x3 32; 3x5 8 +1; 5x1 4 +2"
 
 
 def test_a_masked_child_computes_its_own_network():
@@ -110,3 +110,11 @@ def test_a_stopped_search_resumes_to_the_uninterrupted_result(tmp_path, monkeypa
     lines = lambda d: [json.loads(r) for r in (tmp_path / d / "metrics.jsonl").read_text().splitlines()]
     strip = lambda records: [{k: v for k, v in r.items() if k != "seconds" and not k.endswith("_per_sec")} for r in records]
     assert strip(lines("parts")) == strip(lines("whole"))
+
+
+@pytest.mark.slow
+def test_nas_experiment_writes_its_table_and_figure(run_experiment):
+    out = run_experiment("nas.py", "--variant=smoke", "--seeds=0")
+    table = (out / "results.md").read_text()
+    assert "| NAS (REINFORCE controller) | 1 |" in table and "| random search | 1 |" in table
+    assert "| nas | 0 | 16 |" in table and (out / "nas.png").stat().st_size > 0

@@ -51,9 +51,9 @@ def decode(tokens, layers: int):
 
 
 def describe(tokens, layers: int) -> str:
-    """A child's layers in words, e.g. "3x5 16 | 1x1 8 | 5x5 32 +1 | 3x3 4"."""
+    """A child's layers in words, e.g. "3x5 16; 1x1 8; 5x5 32 +1; 3x3 4"."""
     h, w, f, s = (np.asarray(a) for a in decode(np.asarray(tokens), layers))
-    return " | ".join(f"{h[i]}x{w[i]} {f[i]}" + "".join(f" +{j + 1}" for j in range(layers) if s[i, j])
+    return "; ".join(f"{h[i]}x{w[i]} {f[i]}" + "".join(f" +{j + 1}" for j in range(layers) if s[i, j])
                       for i in range(layers))
 
 
@@ -109,16 +109,21 @@ class Controller(nn.Module):
 
 
 class ChildCNN(nn.Module):
-    """A child network (module docstring): images (B, H, W, C) -> logits (B, num_classes). `tokens` (T,) at
-    init set its architecture; afterwards it is read from the "architecture" collection."""
+    """A child network (module docstring): images (B, H, W, C) -> logits (B, num_classes). Its architecture is
+    `tokens` (T,) given at init (traced: the search's children), else the field `architecture` (a tuple: a child
+    retrained alone); afterwards it is read from the "architecture" collection."""
     layers: int = 4
     num_classes: int = 10
+    architecture: tuple = ()
 
     @nn.compact
     def __call__(self, x, tokens=None, *, train: bool = False):
         T = len(choices(self.layers))
-        stored = self.variable("architecture", "tokens",
-                               lambda: jnp.zeros((T,), jnp.int32) if tokens is None else jnp.asarray(tokens, jnp.int32))
+        if tokens is None:
+            tokens = self.architecture or (0,) * T
+        if jnp.shape(tokens) != (T,):
+            raise ValueError(f"a child of {self.layers} layers has {T} architecture tokens; got {jnp.shape(tokens)}.")
+        stored = self.variable("architecture", "tokens", lambda: jnp.asarray(tokens, jnp.int32))
         heights, widths, counts, skips = decode(stored.value, self.layers)
         k, most = max(KERNELS), max(FILTERS)
         grid = jnp.arange(k) - k // 2
