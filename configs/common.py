@@ -16,7 +16,7 @@ ADAM = dict(b1=0.9, b2=0.999, eps=1e-8)   # Adam's defaults (Kingma & Ba 2015), 
 
 def supervised() -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
-    config.program = "supervised"  # the kind of run: supervised | sweep | agent (deepzoo/main.py)
+    config.program = "supervised"  # the kind of run: supervised | sweep | agent | search (deepzoo/main.py)
     config.seed = 0                # everything random derives from it: initialisation, data order, dropout
 
     config.dataset = ml_collections.ConfigDict()
