@@ -55,7 +55,7 @@ def test_parse_arg_errors_list_the_known_variants_and_options():
 def test_every_config_says_which_kind_of_run_it_is(path):
     config = config_lib.load(path)
     kind = {"double_descent.py": "sweep", "double_descent_pods.py": "sweep", "classic_control.py": "agent",
-            "atari_dqn.py": "agent"}.get(os.path.basename(path), "supervised")
+            "atari_dqn.py": "agent", "nas.py": "search"}.get(os.path.basename(path), "supervised")
     assert config.program == kind
     if kind == "supervised":  # it extends configs/common.py's defaults: it has every field they have
         defaults = _common().supervised()
