@@ -58,10 +58,7 @@ class ArchitectureSearch:
         self.layers = self.controller.layers
         self.task = tasks.get("sequence_reinforce", entropy_weight=s.entropy_weight)
         self.tx, _ = optim.create(config.optimizer, self.num_steps)
-        self.child = models.get(s.child.name, layers=self.layers, **s.child.kwargs)
-        if self.child.layers != self.layers:
-            raise ValueError(f"the child has {self.child.layers} layers but the controller writes {self.layers}: "
-                             f"set config.model.kwargs.layers only.")
+        self.child = models.get(s.child.name, **{**s.child.kwargs, "layers": self.layers})   # the controller's
         self.child_task = tasks.get("classification")
         self.child_tx, _ = optim.create(s.child.optimizer, s.child_steps)
         self.train, self.validation = search_split(config.dataset.name, s.validation_fraction)
