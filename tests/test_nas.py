@@ -54,16 +54,25 @@ def test_a_masked_child_computes_its_own_network():
     assert 0.7 < used.std() / np.sqrt(2 / 15) < 1.3
 
 
-def test_the_controller_is_causal_masks_missing_choices_and_samples_what_it_scores():
+def _small_controller():
     controller = models.get("nas_controller", layers=3, hidden=8)          # small: 10 positions, quick to compile
+    params = jax.jit(controller.init)(jax.random.key(0), TOKENS[None, :10])["params"]
+    return controller, params, jax.jit(lambda tokens: controller.apply({"params": params}, tokens))
+
+
+def test_the_controller_is_causal_and_masks_missing_choices():
+    controller, params, apply = _small_controller()
     tokens = TOKENS[:10]
-    params = jax.jit(controller.init)(jax.random.key(0), tokens[None])["params"]
-    apply = jax.jit(lambda tokens: controller.apply({"params": params}, tokens))
     logits, changed = apply(tokens[None]), apply(tokens.at[6:].set(0)[None])
     np.testing.assert_array_equal(logits[:, :7], changed[:, :7])       # position t sees tokens < t only
     sizes = np.asarray(nas.choices(3))
     assert bool(jnp.all((logits[0] <= nas.NO_CHOICE) == (np.arange(4)[None] >= sizes[:, None])))
 
+
+@pytest.mark.slow
+def test_the_controller_samples_what_it_scores_and_random_search_uniformly():
+    controller, params, apply = _small_controller()
+    sizes = np.asarray(nas.choices(3))
     drawn, logp = sample(controller, params, jax.random.key(1), 16)
     assert bool(jnp.all(drawn < sizes)) and drawn.shape == (16, 10)
     want, _ = tasks.sequence_reinforce.log_probs_and_entropy(apply(drawn), drawn)
