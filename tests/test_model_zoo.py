@@ -29,6 +29,8 @@ def _output_shape(name, model):
     if hasattr(model, "output_shape"):
         return (2, *model.output_shape)
     inputs = models.example_inputs(name, 2)
+    if name.endswith("_reward"):      # reward models: one scalar per sequence
+        return (2,)
     if hasattr(model, "scale"):      # super-resolution: the input enlarged
         _, h, w, c = inputs[0].shape
         return (2, h * model.scale, w * model.scale, c)

@@ -16,7 +16,8 @@ A dataset's kind (KINDS, by name) says what its examples are:
                     spikes.py); digit pairs {"input", "labels", "first",  load("multi_mnist5k", "test")
                     "second"} (multidigits.py); groups of shapes  load("shapes", "train")
                     {"input", "factors", "factor"} (shapes.py);   load("photos_x4", "test")
-                    photographs' crops {"input", "target"} (photos.py)
+                    photographs' crops {"input", "target"} (photos.py);  load("sort_preferences", "train")
+                    sorting prompts, answers and preference pairs (sorting.py)
 Text sources carry `vocab` (size/encode/decode, ids as in deepzoo.data.text) and `vocab_size`; their
 reference strings (for BLEU) come from `texts(name, split, feature)`, in the sources' example order.
 """
@@ -29,7 +30,7 @@ import tensorflow_datasets as tfds
 from absl import logging
 from jax.experimental import multihost_utils
 
-from deepzoo.data import algorithmic, images, multidigits, photos, shapes, spikes, text
+from deepzoo.data import algorithmic, images, multidigits, photos, shapes, sorting, spikes, text
 from deepzoo.data.augment import augmented
 from deepzoo.data.label_noise import with_label_noise
 from deepzoo.data.builders import OFFLINE_BUILDERS
@@ -49,10 +50,12 @@ KINDS = {
     "wmt_t2t_translate": "translation",
     "python_docstrings": "language_model",
     "mnist_captions": "captioning",
-    **{name: "generated" for name in (*algorithmic.DATASETS, "spike_bits", "multi_mnist5k", "shapes", "photos_x4")},
+    **{name: "generated" for name in (*algorithmic.DATASETS, "spike_bits", "multi_mnist5k", "shapes", "photos_x4",
+                                      *sorting.SPLITS)},
 }
 _GENERATED = {**{name: algorithmic.load for name in algorithmic.DATASETS}, "spike_bits": spikes.load,
-              "multi_mnist5k": multidigits.load, "shapes": shapes.load, "photos_x4": photos.load}   # made in memory
+              "multi_mnist5k": multidigits.load, "shapes": shapes.load, "photos_x4": photos.load,
+              **{name: sorting.load for name in sorting.SPLITS}}   # made in memory, deterministic
 
 
 def dataset_kind(name: str) -> str:

@@ -63,14 +63,19 @@ class GPT(nn.Module):
         self.ln_f = nn.LayerNorm(epsilon=1e-5, **kw)
         self.dropout = nn.Dropout(self.dropout_rate)
 
-    def _run(self, tokens, offset, mask, train: bool, caches=None):
+    def _hidden(self, tokens, offset, mask, train: bool, caches=None):
+        """-> (the final LayerNorm's output (B, T, d), the caches)."""
         x = self.wte(tokens) + self.wpe(offset + jnp.arange(tokens.shape[1]))
         x = self.dropout(x, deterministic=not train)
         new_caches = []
         for block, cache in zip(self.decoder, caches or [None] * self.num_layers):
             x, cache = block(x, self_mask=mask, train=train, cache=cache)
             new_caches.append(cache)
-        return self.wte.attend(self.ln_f(x)).astype(jnp.float32), new_caches
+        return self.ln_f(x), new_caches
+
+    def _run(self, tokens, offset, mask, train: bool, caches=None):
+        x, caches = self._hidden(tokens, offset, mask, train, caches)
+        return self.wte.attend(x).astype(jnp.float32), caches
 
     def __call__(self, tokens, *, train: bool = False):
         """tokens (B, T) -> logits (B, T, vocab): position t predicts token t + 1."""
@@ -97,6 +102,25 @@ class GPT(nn.Module):
         return logits[:, 0], {"cache": caches}
 
 
+class GPTReward(GPT):
+    """A reward model (Ouyang et al. 2022, step 2; Stiennon et al. 2020): GPT's blocks, and a linear head on the
+    final LayerNorm's output at each sequence's last token: tokens (B, T), right-padded with pad_id -> one
+    scalar reward per sequence (B,), float32."""
+    pad_id: int = 0
+
+    def setup(self):
+        super().setup()
+        self.reward_head = nn.Dense(1, kernel_init=nn.initializers.normal(0.02), dtype=self.dtype,
+                                    param_dtype=self.param_dtype)
+
+    def __call__(self, tokens, *, train: bool = False):
+        check_tokens(tokens, "GPT reward model", self.vocab_size)
+        check_length(tokens.shape[1], self.max_length, "GPT reward model")
+        x, _ = self._hidden(tokens, 0, causal_mask(tokens.shape[1]), train)                # (B, T, d)
+        last = jnp.maximum(jnp.sum(tokens != self.pad_id, axis=1) - 1, 0)                 # (B,)
+        return self.reward_head(x[jnp.arange(x.shape[0]), last])[:, 0].astype(jnp.float32)
+
+
 GPT2 = GPT   # the defaults are GPT-2 small
 GPT2Medium = functools.partial(GPT, num_layers=24, d_model=1024, num_heads=16)
 GPT2Large = functools.partial(GPT, num_layers=36, d_model=1280, num_heads=20)
@@ -105,6 +129,11 @@ GPT2XL = functools.partial(GPT, num_layers=48, d_model=1600, num_heads=25)
 # deepzoo.data.text.ByteVocab, 4 blocks of width 192 (1.8M parameters, about the GRU's and LSTM's FLOPs).
 GPTSmall = functools.partial(GPT, vocab_size=260, max_length=256, num_layers=4, d_model=192, num_heads=6)
 
+# RLHF in miniature (deepzoo/data/sorting.py): 15 token ids, 27 positions; 2 blocks of width 64 (0.1M parameters).
+GPTSort = functools.partial(GPT, vocab_size=15, max_length=27, num_layers=2, d_model=64, num_heads=4, dropout_rate=0.0)
+GPTSortReward = functools.partial(GPTReward, vocab_size=15, max_length=27, num_layers=2, d_model=64, num_heads=4,
+                                  dropout_rate=0.0)
+
 _CONTEXT = jax.ShapeDtypeStruct((1024,), jnp.int32)
 MODELS = {
     "gpt2": (GPT2, (_CONTEXT,)),
@@ -112,4 +141,6 @@ MODELS = {
     "gpt2_large": (GPT2Large, (_CONTEXT,)),
     "gpt2_xl": (GPT2XL, (_CONTEXT,)),
     "gpt_small": (GPTSmall, (jax.ShapeDtypeStruct((256,), jnp.int32),)),
+    "gpt_sort": (GPTSort, (jax.ShapeDtypeStruct((26,), jnp.int32),)),
+    "gpt_sort_reward": (GPTSortReward, (jax.ShapeDtypeStruct((27,), jnp.int32),)),
 }

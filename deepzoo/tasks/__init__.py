@@ -24,6 +24,7 @@ from deepzoo.tasks.gan import GAN
 from deepzoo.tasks.language_model import LanguageModel
 from deepzoo.tasks.masked_lm import MaskedLM
 from deepzoo.tasks.perceptron import PerceptronCriterion
+from deepzoo.tasks.preference import Preference
 from deepzoo.tasks.reconstruction import Reconstruction
 from deepzoo.tasks.regression import Regression
 from deepzoo.tasks.rl import PolicyGradientLoss, QLearning
@@ -36,7 +37,7 @@ from deepzoo.tasks.vae import VariationalAutoencoder
 _TASKS = {"bit_sequence": BitSequence, "boltzmann": BoltzmannLearning, "capsule": CapsuleLoss, "classification": Classification, "contrastive": Contrastive,
           "contrastive_divergence": ContrastiveDivergence, "diffusion": Diffusion, "flow": Flow, "gan": GAN,
           "inverse_graphics": InverseGraphicsTraining,
-          "language_model": LanguageModel, "masked_lm": MaskedLM, "perceptron": PerceptronCriterion,
+          "language_model": LanguageModel, "masked_lm": MaskedLM, "perceptron": PerceptronCriterion, "preference": Preference,
           "policy_gradient": PolicyGradientLoss, "q_learning": QLearning, "reconstruction": Reconstruction,
           "regression": Regression, "seq2seq": Seq2Seq, "sequence_reinforce": SequenceReinforce, "som": SelfOrganizingMapTask,
           "super_resolution": SuperResolution, "vae": VariationalAutoencoder}
