@@ -267,7 +267,7 @@ def said(result) -> list[str]:
 
 
 @pytest.mark.parametrize("flags,message", [
-    (["--config.model.name=resnt"], r"^error: unknown model 'resnt'. Did you mean 'resnet50'"),
+    (["--config.model.name=resnet5"], r"^error: unknown model 'resnet5'. Did you mean 'resnet50'"),
     (["--config.optimizer.learnig_rate=0.1"], r"^error: --config.optimizer.learnig_rate: the config has no field "
                                                r"'learnig_rate'. Did you mean 'learning_rate'\?"),
     (["--config.dataset.name=mnist_1d"], r"^error: unknown dataset 'mnist_1d'.*offline datasets \(digits"),
