@@ -32,7 +32,7 @@ def test_tokens_decode_and_describe():
 def test_a_masked_child_computes_its_own_network():
     child = models.get("nas_child_digits")
     x = jax.random.uniform(jax.random.key(0), (3, 8, 8, 1))
-    variables = child.init(jax.random.key(1), x, TOKENS)
+    variables = jax.jit(child.init)(jax.random.key(1), x, TOKENS)
     p = jax.tree.map(np.asarray, variables["params"])
     # The same network written out at its own sizes: centred kh x kw kernels, f filters, skip sums.
     conv = lambda a, k: np.asarray(jax.lax.conv_general_dilated(a, k, (1, 1), "SAME",
@@ -48,7 +48,7 @@ def test_a_masked_child_computes_its_own_network():
         a = np.maximum(conv(a, k) + p[f"conv{i}_bias"][:f], 0)
         outputs.append(np.pad(a, ((0, 0), (0, 0), (0, 0), (0, 32 - f))) if i < 3 else a)
     want = outputs[3].mean((1, 2)) @ p["classifier_kernel"][:4] + p["classifier_bias"]
-    np.testing.assert_allclose(child.apply(variables, x), want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(jax.jit(child.apply)(variables, x), want, rtol=1e-5, atol=1e-5)
     # Each layer's own weights start He-normal for its own fan-in (5 x 3 x 1 for the first).
     used = p["conv0_kernel"][:, 1:4, :, :16]
     assert 0.7 < used.std() / np.sqrt(2 / 15) < 1.3
@@ -84,7 +84,8 @@ def test_the_controller_samples_what_it_scores_and_random_search_uniformly():
 def test_reinforce_loss_against_numpy():
     controller = models.get("nas_controller", layers=3, hidden=8)
     params = jax.jit(controller.init)(jax.random.key(0), TOKENS[None, :10])["params"]
-    tokens, _ = sample(controller, params, jax.random.key(2), 5)
+    sizes = np.asarray(nas.choices(3))
+    tokens = jnp.asarray((np.random.default_rng(0).uniform(size=(5, 10)) * sizes).astype(np.int32))
     advantages = jnp.asarray([0.3, -0.1, 0.0, 0.2, -0.4])
     task = tasks.get("sequence_reinforce", entropy_weight=0.01)
     loss, (_, metrics) = jax.jit(lambda p: task.loss(controller, p, {}, {"tokens": tokens, "advantages": advantages},
