@@ -4,12 +4,14 @@ random search with as many child trainings, on scikit-learn's 8x8 digits:
 
 Variants: "nas" (the controller: 2 LSTM layers of 35 units, as the paper's; Adam) and "random" (uniform samples,
 no controller update); "child" retrains one architecture found (--config.model.kwargs.architecture: its tokens) on
-the whole training split for 600 steps and tests it on the test split. Each controller step samples 8 children of 4 convolutional layers (filter heights and widths
-1/3/5, 4/8/16/32 filters, skip connections; deepzoo/models/nas.py), trains them together for 150 steps of 32 digits
-on three quarters of the training split and rewards each with its accuracy on the last quarter (deepzoo/rl/search.py).
-The paper's controller trained 12,800 children of up to 15 layers on CIFAR-10 for 50 epochs each on 800 GPUs; this is
-its method at 2 CPU cores' scale. Options: ",small" (a quarter of the controller steps), ",smoke" (a few steps, for
-tests). experiments/nas.py runs both for three seeds and retrains the best architectures found.
+the whole training split for 600 steps and tests it on the test split. Each of the 50 iterations samples 8 children
+of 4 convolutional layers (filter heights and widths 1/3/5, 4/8/16/32 filters, skip connections;
+deepzoo/models/nas.py), trains each for 100 steps of 32 digits on three quarters of the training split (one after
+another on CPUs; --config.search.vmapped=8 trains them at once on a GPU) and rewards it with its accuracy on the
+last quarter (deepzoo/rl/search.py). The paper's controller trained 12,800 children of up to 15 layers on CIFAR-10
+for 50 epochs each on 800 GPUs; this is its method at 2 CPU cores' scale. Options: ",small" (a quarter of the
+iterations), ",smoke" (a few steps, for tests). experiments/nas.py runs both for three seeds and retrains the best
+architectures found.
 """
 import ml_collections
 
