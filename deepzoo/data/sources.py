@@ -56,6 +56,7 @@ KINDS = {
 _GENERATED = {**{name: algorithmic.load for name in algorithmic.DATASETS}, "spike_bits": spikes.load,
               "multi_mnist5k": multidigits.load, "shapes": shapes.load, "photos_x4": photos.load,
               **{name: sorting.load for name in sorting.SPLITS}}   # made in memory, deterministic
+_GENERATED_ATTRIBUTES = {name: {"vocab_size": sorting.VOCAB} for name in sorting.SPLITS}   # token sequences
 
 
 def dataset_kind(name: str) -> str:
@@ -262,7 +263,7 @@ def load(name: str, split: str, *, data_dir: str | None = None, cache: bool = Tr
     """
     kind = dataset_kind(name)
     if kind == "generated":
-        return ArraySource(_GENERATED[name](name, split))
+        return ArraySource(_GENERATED[name](name, split), **_GENERATED_ATTRIBUTES.get(name, {}))
     if kind != "classification":
         if image_size:
             raise ValueError(f"image_size={image_size} applies to image classification datasets, not to "

@@ -10,6 +10,7 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from deepzoo.tasks import metrics as metrics_lib
 from deepzoo.tasks.apply import apply_model
@@ -22,6 +23,16 @@ class Preference:
     def inputs(self, batch) -> tuple:
         """The model's positional inputs: (chosen and rejected stacked on the batch axis,)."""
         return (jnp.concatenate([batch["chosen"], batch["rejected"]]),)
+
+    def validate(self, output_shape, source, model_name):
+        """Fails early, with the fix, unless the data holds pairs and the model gives one reward per sequence."""
+        example = source.read(np.arange(1))
+        if not {"chosen", "rejected"} <= set(example):
+            raise ValueError(f"the preference task needs pairs {{'chosen', 'rejected'}}; the data has {sorted(example)}: "
+                             f"use a dataset such as sort_preferences.")
+        if len(output_shape) != 1:
+            raise ValueError(f"model {model_name} gives outputs of shape {tuple(output_shape)}, not one reward per "
+                             f"sequence: use a reward model such as gpt_sort_reward.")
 
     def _scores(self, model, params, model_state, batch, train, rngs=None):
         rewards, model_state = apply_model(model, params, model_state, self.inputs(batch), train=train, rngs=rngs)
