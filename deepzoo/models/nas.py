@@ -22,6 +22,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from deepzoo.layers.recurrent import LSTMCell, RNN
+
 KERNELS = (1, 3, 5)          # filter heights and widths to choose from
 NO_CHOICE = -1e9             # the logit of a choice a position does not have (finite: its gradient stays finite)
 FILTERS = (4, 8, 16, 32)     # numbers of filters to choose from
@@ -66,7 +68,6 @@ class Controller(nn.Module):
 
     @nn.compact
     def __call__(self, tokens, *, train: bool = False):
-        from deepzoo.layers.recurrent import LSTMCell, RNN
         sizes = choices(self.layers)
         T, most = len(sizes), max(sizes)
         offsets = jnp.asarray(np.cumsum((1, *sizes[:-1])))   # a token's embedding row: 0 is "start"
