@@ -20,7 +20,7 @@ import numpy as np
 from deepzoo.tasks import image_quality
 from deepzoo.tasks import metrics as metrics_lib
 from deepzoo.tasks.apply import apply_model
-from deepzoo.tasks.gan import to_tanh_range
+from deepzoo.tasks.gan import GAN, to_tanh_range
 
 
 def to_image(high):
@@ -54,12 +54,6 @@ class SuperResolution:
             raise ValueError(f"model {model_name} makes images of shape {made} from the inputs but the targets have "
                              f"shape {wanted}: its scale must be the data's ({self.scale}).")
 
-    @staticmethod
-    def _discriminate(model, params, model_state, images, rngs):
-        logits, model_state = apply_model(model, params, model_state, (images,), train=True, rngs=rngs,
-                                          method="discriminate")
-        return logits[:, 0], model_state
-
     def loss(self, model, params, model_state, batch, rngs, player: str = "generator"):
         """(mean loss of `player`, (new model state, metrics)): the generator's mse (and g_adv), the
         discriminator's d_loss, d_real and d_fake (mean D on real and on super-resolved images)."""
@@ -69,8 +63,9 @@ class SuperResolution:
         fake, model_state = apply_model(model, params, model_state, (batch["input"],), train=True, rngs=rngs,
                                         method="generate")
         if player == "discriminator":
-            real_logits, model_state = self._discriminate(model, params, model_state, high, rngs)
-            fake_logits, model_state = self._discriminate(model, params, model_state, jax.lax.stop_gradient(fake), rngs)
+            real_logits, model_state = GAN._discriminate(model, params, model_state, high, True, rngs)
+            fake_logits, model_state = GAN._discriminate(model, params, model_state, jax.lax.stop_gradient(fake), True,
+                                                         rngs)
             per_example = jax.nn.softplus(-real_logits) + jax.nn.softplus(fake_logits)
             metrics = {"d_loss": metrics_lib.pair(per_example, 1.0),
                        "d_real": metrics_lib.pair(jax.nn.sigmoid(real_logits), 1.0),
@@ -79,7 +74,7 @@ class SuperResolution:
         mse = jnp.mean(jnp.square(fake - high), axis=(1, 2, 3))
         per_example, metrics = mse, {"mse": metrics_lib.pair(mse, 1.0)}
         if self.adversarial_weight:
-            fake_logits, model_state = self._discriminate(model, params, model_state, fake, rngs)
+            fake_logits, model_state = GAN._discriminate(model, params, model_state, fake, True, rngs)
             adversarial = jax.nn.softplus(-fake_logits)
             per_example = mse + self.adversarial_weight * adversarial
             metrics["g_adv"] = metrics_lib.pair(adversarial, 1.0)
