@@ -73,11 +73,20 @@ def _search(config, workdir):
           f"{results['top5_reward']:.2%} on average; metrics and checkpoints in {workdir}")
 
 
+def _rlhf(config, workdir):
+    from deepzoo.rl.rlhf import train_rlhf  # noqa: PLC0415
+    results = train_rlhf(config, workdir, allow_changes=_ALLOW_CHANGES.value)
+    print(f"answers to the test prompts: reward model {results['proxy_reward']:.3f}, true score "
+          f"{results['true_score']:.3f} ({results['exact']:.1%} sorted), KL to the SFT policy {results['kl']:.2f} "
+          f"nats; metrics and checkpoints in {workdir}")
+
+
 # config.program: the kind of run, each a program of the one run loop (deepzoo/train/loop.py).
 PROGRAMS = {"supervised": _supervised,   # one model, one dataset, one task (train/trainer.py)
             "sweep": _sweep,             # a grid of trials, vmapped where they can share one program (train/sweep.py)
             "agent": _agent,             # RL agents, seeds vmapped, acting in jitted environments (rl/agents.py)
-            "search": _search}           # architecture search: a controller rewarded by its children (rl/search.py)
+            "search": _search,           # architecture search: a controller rewarded by its children (rl/search.py)
+            "rlhf": _rlhf}               # PPO of a language model against a reward model (rl/rlhf.py)
 
 
 def run(argv):

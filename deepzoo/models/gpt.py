@@ -117,8 +117,27 @@ class GPTReward(GPT):
         check_tokens(tokens, "GPT reward model", self.vocab_size)
         check_length(tokens.shape[1], self.max_length, "GPT reward model")
         x, _ = self._hidden(tokens, 0, causal_mask(tokens.shape[1]), train)                # (B, T, d)
-        last = jnp.maximum(jnp.sum(tokens != self.pad_id, axis=1) - 1, 0)                 # (B,)
+        # the last token that is not padding (a sampled answer may hold padding before it)
+        last = jnp.max(jnp.where(tokens != self.pad_id, jnp.arange(tokens.shape[1]), 0), axis=1)   # (B,)
         return self.reward_head(x[jnp.arange(x.shape[0]), last])[:, 0].astype(jnp.float32)
+
+
+class GPTPolicy(GPT):
+    """A policy with a value head for PPO on tokens (Ouyang et al. 2022, step 3; Ziegler et al. 2019): GPT, whose
+    parameters start from the supervised model's, and a linear head on the final LayerNorm's output at every
+    position: tokens (B, T) -> (next-token logits (B, T, vocab), values (B, T)), float32; the value at t is the
+    expected return of the sequence so far, before token t + 1 is drawn."""
+
+    def setup(self):
+        super().setup()
+        self.value_head = nn.Dense(1, kernel_init=nn.initializers.zeros, dtype=self.dtype,
+                                   param_dtype=self.param_dtype)
+
+    def __call__(self, tokens, *, train: bool = False):
+        check_tokens(tokens, "GPT policy", self.vocab_size)
+        check_length(tokens.shape[1], self.max_length, "GPT policy")
+        x, _ = self._hidden(tokens, 0, causal_mask(tokens.shape[1]), train)                # (B, T, d)
+        return self.wte.attend(x).astype(jnp.float32), self.value_head(x)[..., 0].astype(jnp.float32)
 
 
 GPT2 = GPT   # the defaults are GPT-2 small
@@ -131,6 +150,8 @@ GPTSmall = functools.partial(GPT, vocab_size=260, max_length=256, num_layers=4, 
 
 # RLHF in miniature (deepzoo/data/sorting.py): 15 token ids, 27 positions; 2 blocks of width 64 (0.1M parameters).
 GPTSort = functools.partial(GPT, vocab_size=15, max_length=27, num_layers=2, d_model=64, num_heads=4, dropout_rate=0.0)
+GPTSortPolicy = functools.partial(GPTPolicy, vocab_size=15, max_length=27, num_layers=2, d_model=64, num_heads=4,
+                                  dropout_rate=0.0)
 GPTSortReward = functools.partial(GPTReward, vocab_size=15, max_length=27, num_layers=2, d_model=64, num_heads=4,
                                   dropout_rate=0.0)
 
@@ -142,5 +163,6 @@ MODELS = {
     "gpt2_xl": (GPT2XL, (_CONTEXT,)),
     "gpt_small": (GPTSmall, (jax.ShapeDtypeStruct((256,), jnp.int32),)),
     "gpt_sort": (GPTSort, (jax.ShapeDtypeStruct((26,), jnp.int32),)),
+    "gpt_sort_policy": (GPTSortPolicy, (jax.ShapeDtypeStruct((26,), jnp.int32),)),
     "gpt_sort_reward": (GPTSortReward, (jax.ShapeDtypeStruct((27,), jnp.int32),)),
 }

@@ -26,6 +26,22 @@ from deepzoo.train.state import TrainState
 from deepzoo.train.step import make_train_step
 
 
+def gae(rewards, values, dones, last_value, gamma: float, lam: float):
+    """Generalised advantage estimation (Schulman et al. 2016) over time-major (T, N) rewards, values V(s_t) and
+    dones (1 where the episode ends at t: nothing is bootstrapped past it), from last_value (N,) = V(s_T)
+    -> (advantages A, returns A + V), each (T, N)."""
+    def backward(carry, t):
+        advantage, next_value = carry
+        reward, value, done = t
+        not_done = 1.0 - done
+        delta = reward + gamma * next_value * not_done - value
+        advantage = delta + gamma * lam * not_done * advantage
+        return (advantage, value), advantage
+
+    _, adv = jax.lax.scan(backward, (jnp.zeros_like(last_value), last_value), (rewards, values, dones), reverse=True)
+    return adv, adv + values
+
+
 @flax.struct.dataclass
 class PolicyState:
     """The policy-gradient agent's whole state as one pytree (learner, environments, running
@@ -117,16 +133,7 @@ class PolicyGradient:
         last_value (num_envs,) -> (advantages A, returns A + V), each (num_steps, num_envs); REINFORCE uses
         lambda = 1."""
         lam = 1.0 if self.algorithm == "reinforce" else self.gae_lambda
-
-        def backward(carry, t):
-            advantage, next_value = carry
-            not_done = 1.0 - t["done"]
-            delta = t["reward"] + self.gamma * next_value * not_done - t["value"]
-            advantage = delta + self.gamma * lam * not_done * advantage
-            return (advantage, t["value"]), advantage
-
-        _, adv = jax.lax.scan(backward, (jnp.zeros_like(last_value), last_value), trajectory, reverse=True)
-        return adv, adv + trajectory["value"]
+        return gae(trajectory["reward"], trajectory["value"], trajectory["done"], last_value, self.gamma, lam)
 
     def step(self, state: PolicyState, _=None):
         """One iteration: a rollout, then the updates -> (state, info)."""

@@ -27,7 +27,7 @@ from deepzoo.tasks.perceptron import PerceptronCriterion
 from deepzoo.tasks.preference import Preference
 from deepzoo.tasks.reconstruction import Reconstruction
 from deepzoo.tasks.regression import Regression
-from deepzoo.tasks.rl import PolicyGradientLoss, QLearning
+from deepzoo.tasks.rl import PolicyGradientLoss, QLearning, TokenPPO
 from deepzoo.tasks.seq2seq import Seq2Seq
 from deepzoo.tasks.sequence_reinforce import SequenceReinforce
 from deepzoo.tasks.som import SelfOrganizingMapTask
@@ -40,7 +40,7 @@ _TASKS = {"bit_sequence": BitSequence, "boltzmann": BoltzmannLearning, "capsule"
           "language_model": LanguageModel, "masked_lm": MaskedLM, "perceptron": PerceptronCriterion, "preference": Preference,
           "policy_gradient": PolicyGradientLoss, "q_learning": QLearning, "reconstruction": Reconstruction,
           "regression": Regression, "seq2seq": Seq2Seq, "sequence_reinforce": SequenceReinforce, "som": SelfOrganizingMapTask,
-          "super_resolution": SuperResolution, "vae": VariationalAutoencoder}
+          "super_resolution": SuperResolution, "token_ppo": TokenPPO, "vae": VariationalAutoencoder}
 
 
 def names() -> list[str]:

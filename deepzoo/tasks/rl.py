@@ -11,6 +11,11 @@ train step (train/step.py): the replay sample or the rollout's minibatch is the 
         PPO        ratio = pi(a|s) / pi_old(a|s), advantages A normalised over the minibatch,
                    loss = -mean(min(ratio A, clip(ratio, 1 - eps, 1 + eps) A)) + vf_coef (V - R)^2 / 2 - ent_coef H
         REINFORCE  loss = -mean(log pi(a|s) (R - V_old(s))) + vf_coef (V - R)^2 / 2 - ent_coef H
+    TokenPPO            PPO on the tokens a language model generated (Ziegler et al. 2019; Ouyang et al. 2022,
+                        step 3); batch: sequences (tokens), which of their tokens the policy drew (action_mask),
+                        and per drawn token log_prob, advantage and return (rl/rlhf.py)
+        the same clipped objective and value loss per drawn token, advantages normalised over the minibatch's
+        drawn tokens, means over them
 The networks have no mutable state (model_state is {} and comes back unchanged) and draw no dropout.
 """
 import dataclasses
@@ -24,6 +29,13 @@ from deepzoo.tasks import metrics as metrics_lib
 
 def _apply(model, params, model_state, obs):
     return model.apply({"params": params, **model_state}, obs)
+
+
+def clipped_surrogate(log_prob, old_log_prob, advantage, clip: float):
+    """PPO's clipped objective, negated to a loss, per action: -min(ratio A, clip(ratio, 1 - clip, 1 + clip) A)
+    with ratio = pi(a|s) / pi_old(a|s)."""
+    ratio = jnp.exp(log_prob - old_log_prob)
+    return -jnp.minimum(ratio * advantage, jnp.clip(ratio, 1 - clip, 1 + clip) * advantage)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,8 +118,7 @@ class PolicyGradientLoss:
         else:
             adv = batch["advantage"]
             adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-            ratio = jnp.exp(log_prob - batch["log_prob"])
-            policy_loss = -jnp.minimum(ratio * adv, jnp.clip(ratio, 1 - self.clip, 1 + self.clip) * adv)
+            policy_loss = clipped_surrogate(log_prob, batch["log_prob"], adv, self.clip)
         total = jnp.mean(policy_loss) + self.vf_coef * jnp.mean(value_loss) - self.ent_coef * jnp.mean(entropy)
         metrics = {"policy_loss": metrics_lib.pair(policy_loss, 1.0), "value_loss": metrics_lib.pair(value_loss, 1.0),
                    "entropy": metrics_lib.pair(entropy, 1.0)}
@@ -115,4 +126,43 @@ class PolicyGradientLoss:
 
     def evaluate(self, model, params, model_state, batch):
         """The metrics of `loss` on `batch`, unweighted (no mask)."""
+        return self.loss(model, params, model_state, batch, None)[1][1]
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenPPO:
+    """PPO on generated tokens (module docstring). The model maps tokens (B, T) to (next-token logits (B, T, V),
+    values (B, T)); batch {"tokens": (B, T + 1), "action_mask", "log_prob", "advantage", "return": (B, T)}, where
+    position t is the state before token t + 1 and its action that token."""
+    clip: float = 0.2
+    vf_coef: float = 0.1
+    ent_coef: float = 0.0
+
+    def inputs(self, batch) -> tuple:
+        """The model's positional inputs: (batch["tokens"][:, :-1],)."""
+        return (batch["tokens"][:, :-1],)
+
+    def loss(self, model, params, model_state, batch, rngs):
+        """(clipped policy loss + vf_coef * value loss - ent_coef * entropy, (model_state, metrics)) over the drawn
+        tokens; metrics policy_loss, value_loss, entropy, approx_kl (to the acting policy) and clip_fraction."""
+        logits, value = _apply(model, params, model_state, *self.inputs(batch))
+        log_probs = jax.nn.log_softmax(logits)
+        log_prob = jnp.take_along_axis(log_probs, batch["tokens"][:, 1:, None], axis=-1)[..., 0]
+        entropy = -jnp.sum(jnp.exp(log_probs) * log_probs, axis=-1)
+        mask = batch["action_mask"].astype(jnp.float32)
+        mean = lambda x: jnp.sum(x * mask) / jnp.maximum(jnp.sum(mask), 1.0)
+        adv = batch["advantage"]
+        adv = (adv - mean(adv)) / (jnp.sqrt(mean((adv - mean(adv)) ** 2)) + 1e-8)
+        policy_loss = clipped_surrogate(log_prob, batch["log_prob"], adv, self.clip)
+        value_loss = 0.5 * (value - batch["return"]) ** 2
+        total = mean(policy_loss) + self.vf_coef * mean(value_loss) - self.ent_coef * mean(entropy)
+        clipped = jnp.abs(jnp.exp(log_prob - batch["log_prob"]) - 1) > self.clip
+        metrics = {"policy_loss": metrics_lib.pair(policy_loss, mask), "value_loss": metrics_lib.pair(value_loss, mask),
+                   "entropy": metrics_lib.pair(entropy, mask),
+                   "approx_kl": metrics_lib.pair(batch["log_prob"] - log_prob, mask),
+                   "clip_fraction": metrics_lib.pair(clipped, mask)}
+        return total, (model_state, metrics)
+
+    def evaluate(self, model, params, model_state, batch):
+        """The metrics of `loss` on `batch`."""
         return self.loss(model, params, model_state, batch, None)[1][1]
