@@ -214,3 +214,29 @@ def score_policy(program: RLHF, params, prompts, key=None, *, chunk: int = 500) 
 def train_rlhf(config, workdir, *, allow_changes: bool = False) -> dict:
     """Runs PPO against the reward model in `workdir` (resuming from its checkpoint); returns the summary."""
     return loop.run(RLHF(config), workdir, allow_changes=allow_changes)
+
+
+def best_of_n(program: RLHF, params, prompts, ns, key=None, *, chunk: int = 500) -> list[dict]:
+    """Best-of-n sampling (Nakano et al. 2021; Gao et al. 2022): the policy with `params` draws max(ns) answers per
+    prompt, and for each n in `ns` the first n's best by the reward model is kept -> one dict per n: mean
+    proxy_reward and true_score of the kept answers, exact, and kl = log n - (n - 1) / n, the analytic KL of
+    best-of-n to the sampling policy."""
+    key = jax.random.fold_in(program.key, _EVALUATION) if key is None else key
+    most = max(ns)
+    repeated = jnp.repeat(prompts, most, axis=0)
+    rewards, scores = [], []
+    for start in range(0, len(repeated), chunk):
+        part = repeated[start:start + chunk]
+        out = program._sample_and_score(params, part, jax.random.fold_in(key, start))
+        rewards.append(np.asarray(out["reward"]))
+        scores.append(true_scores(part, out["tokens"]))
+    rewards = np.concatenate(rewards).reshape(len(prompts), most)
+    scores = np.concatenate(scores).reshape(len(prompts), most)
+    results = []
+    for n in ns:
+        pick = np.argmax(rewards[:, :n], axis=1)
+        kept = np.take_along_axis(scores[:, :n], pick[:, None], 1)[:, 0]
+        results.append({"n": n, "proxy_reward": float(np.take_along_axis(rewards[:, :n], pick[:, None], 1).mean()),
+                        "true_score": float(kept.mean()), "exact": float(np.mean(kept == 1.0)),
+                        "kl": float(np.log(n) - (n - 1) / n)})
+    return results
