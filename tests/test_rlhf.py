@@ -68,3 +68,78 @@ def test_bradley_terry_loss_against_numpy():
     margin = np.asarray(apply(variables, batch["chosen"]), np.float64) - np.asarray(apply(variables, batch["rejected"]))
     np.testing.assert_allclose(loss, np.mean(np.log1p(np.exp(-margin))), rtol=1e-5)
     assert metrics["accuracy"][0] == np.sum(margin > 0)
+
+
+def test_answers_are_drawn_after_each_prompt_until_eos_or_the_end():
+    from deepzoo.rl.rlhf import sample_answers
+    seven = sorting.DIGIT0 + 7
+    prompts = jnp.asarray(np.stack([sorting.encode([3, 1, 2]), sorting.encode([9, 8, 7, 6, 5, 4, 3, 2])]))
+
+    def seven_then_eos(tokens):   # a sure next token: EOS after a 7, else 7
+        wanted = jnp.where(tokens == seven, sorting.EOS, seven)
+        return 30.0 * jax.nn.one_hot(wanted, sorting.VOCAB)
+
+    tokens, drawn = jax.jit(lambda p: sample_answers(seven_then_eos, p, jax.random.key(0), length=26))(prompts)
+    tokens, drawn = np.asarray(tokens), np.asarray(drawn)
+    assert tokens.shape == drawn.shape == (2, 27)
+    np.testing.assert_array_equal(tokens[0, :8], [sorting.BOS, 7, 5, 6, sorting.SEP, seven, sorting.EOS, 0])
+    np.testing.assert_array_equal(np.flatnonzero(drawn[0]), [5, 6])
+    np.testing.assert_array_equal(tokens[1, 10:12], [seven, sorting.EOS])      # the prompt untouched before it
+    np.testing.assert_array_equal(tokens[1, :10], np.asarray(prompts[1]))
+    np.testing.assert_array_equal(np.flatnonzero(drawn[1]), [10, 11])
+    always_seven = lambda tokens: 30.0 * jax.nn.one_hot(jnp.full(tokens.shape, seven), sorting.VOCAB)
+    tokens, drawn = sample_answers(always_seven, prompts, jax.random.key(0), length=26)
+    assert bool(np.all(np.asarray(tokens)[:, 10:] == seven))                    # no EOS: drawn to the last position
+    np.testing.assert_array_equal(np.asarray(drawn).sum(1), [27 - 5, 27 - 10])
+
+
+def test_token_ppo_loss_is_the_clipped_objective_over_the_drawn_tokens_written_out():
+    model, task = models.get("gpt_sort_policy"), tasks.get("token_ppo", clip=0.2, vf_coef=0.1, ent_coef=0.01)
+    tokens = jnp.asarray(data.load("sort_demonstrations", "validation").arrays["tokens"][:3])
+    params = jax.jit(model.init)(jax.random.key(0), tokens[:, :-1])["params"]
+    params["value_head"]["kernel"] = 0.1 * jnp.ones_like(params["value_head"]["kernel"])     # values not all zero
+    logits, value = map(lambda x: np.asarray(x, np.float64), jax.jit(model.apply)({"params": params}, tokens[:, :-1]))
+    rng = np.random.default_rng(0)
+    mask = (rng.random((3, 26)) < 0.5).astype(np.float32)
+    log_pi = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    taken = np.take_along_axis(log_pi, np.asarray(tokens)[:, 1:, None], -1)[..., 0]
+    old = taken + rng.normal(0, 0.3, (3, 26))                                  # ratios inside and outside the clip
+    adv, ret = rng.normal(size=(3, 26)), rng.normal(size=(3, 26))
+    batch = {"tokens": tokens, "action_mask": jnp.asarray(mask), "log_prob": jnp.asarray(old, jnp.float32),
+             "advantage": jnp.asarray(adv, jnp.float32), "return": jnp.asarray(ret, jnp.float32)}
+    total, (_, metrics) = jax.jit(lambda p: task.loss(model, p, {}, batch, None))(params)
+    on = mask > 0
+    norm = (adv - adv[on].mean()) / (adv[on].std() + 1e-8)
+    ratio = np.exp(taken - old)
+    policy = -np.minimum(ratio * norm, np.clip(ratio, 0.8, 1.2) * norm)[on].mean()
+    entropy = -(np.exp(log_pi) * log_pi).sum(-1)[on].mean()
+    expected = policy + 0.1 * 0.5 * ((value - ret) ** 2)[on].mean() - 0.01 * entropy
+    np.testing.assert_allclose(total, expected, rtol=2e-4)
+    np.testing.assert_allclose(metrics["clip_fraction"][0], np.sum(np.abs(ratio - 1)[on] > 0.2), atol=0.5)
+
+
+def test_best_of_n_keeps_the_reward_models_favourite_and_its_analytic_kl():
+    from deepzoo.rl import rlhf
+
+    class Fake:   # a "program" whose answers and rewards are made up: scores computed by the hidden rule
+        key = jax.random.key(0)
+
+        def _sample_and_score(self, params, prompts, key):
+            k = np.arange(len(prompts))
+            answers = [sorting.encode([3, 1, 2], [1, 2, 3] if i % 3 == 1 else [2, 1, 3]) for i in k]
+            return {"tokens": np.stack(answers), "reward": (k % 3 == 1) * 1.0 + 0.01 * k}
+
+    prompts = jnp.asarray(np.stack([sorting.encode([3, 1, 2])] * 4))
+    one, three = rlhf.best_of_n(Fake(), None, prompts, [1, 3])
+    assert one["true_score"] == pytest.approx(1 / 3) and one["kl"] == 0.0      # the first draw: [2, 1, 3]
+    assert three["true_score"] == 1.0 and three["exact"] == 1.0
+    assert three["kl"] == pytest.approx(np.log(3) - 2 / 3)
+
+
+@pytest.mark.slow
+def test_the_rlhf_experiment_writes_its_table_and_figure(run_experiment):
+    out = run_experiment("rlhf.py", "--variant=smoke", "--kl_coefs=0.05", "--best_of=1,2")
+    table = (out / "results.md").read_text()
+    assert "| SFT | 0.00 |" in table and "| best-of-2 (SFT's samples) | 0.19 |" in table   # log 2 - 1/2
+    assert "| PPO, KL coefficient 0.05 |" in table
+    assert (out / "rlhf.png").stat().st_size > 10_000
