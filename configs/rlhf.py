@@ -11,7 +11,7 @@ Variants:
           iteration; PPO (4 epochs of 4 minibatches, clip 0.2) against the reward model with a per-token KL penalty
           to the SFT policy (--config.rlhf.kl_coef, default 0.05), starting from the runs in
           --config.rlhf.sft_workdir and --config.rlhf.reward_workdir; scored on the 1,000 test prompts
-Adam 1e-3 with a cosine decay and batches of 64 for sft and reward; Adam 3e-5 for ppo. Options: ",small" (a quarter
+Adam 1e-3 with a cosine decay and batches of 64 for sft and reward; Adam 1e-4 for ppo (300 iterations). Options: ",small" (a quarter
 of the steps), ",smoke" (a few steps).
 """
 import ml_collections
@@ -19,7 +19,7 @@ import ml_collections
 from configs import common
 from deepzoo.config import parse_arg
 
-STEPS = {"sft": 3000, "reward": 2000, "ppo": 400}
+STEPS = {"sft": 3000, "reward": 2000, "ppo": 300}
 
 
 def get_config(arg: str | None = None):
@@ -58,5 +58,5 @@ def _ppo(config):
         kl_coef=0.05,              # nats of KL to the SFT policy traded per unit of reward
         prompts_per_step=64, epochs=4, minibatches=4,
         gamma=1.0, gae_lambda=0.95, temperature=1.0))
-    config.optimizer.update(learning_rate=3e-5, schedule="constant", warmup_steps=0)
-    config.log_every_steps, config.eval_every_steps, config.checkpoint_every_steps = 10, 50, 50
+    config.optimizer.update(learning_rate=1e-4, schedule="constant", warmup_steps=0)
+    config.log_every_steps, config.eval_every_steps, config.checkpoint_every_steps = 10, 25, 50

@@ -32,7 +32,7 @@ from deepzoo.train.checkpoint import quiet_orbax_logs  # noqa: E402
 from deepzoo.train.writers import read_metrics  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_list("kl_coefs", ["0.2", "0.05", "0.01", "0"], "PPO's KL coefficients, one run each.")
+flags.DEFINE_list("kl_coefs", ["0.5", "0.2", "0.05", "0"], "PPO's KL coefficients, one run each.")
 flags.DEFINE_list("best_of", ["1", "2", "4", "8", "16"], "The n of best-of-n sampling from the SFT policy.")
 flags.DEFINE_string("workdir", "runs/rlhf", "Run directories: sft, reward, ppo_kl<coefficient>.")
 flags.DEFINE_string("variant", "", "Config option appended to each run: 'small', or 'smoke' for tests.")

@@ -61,8 +61,8 @@ def test_every_model_initialises_and_applies_in_train_and_eval_mode(name):
     for train in (False, True):
         run = jax.jit(apply, static_argnums=2)
         out, new_state = run(variables, xs, train) if real else jax.eval_shape(run, variables, xs, train)
-        if isinstance(out, tuple):  # actor-critic: (action logits, values)
-            assert out[0].shape == _output_shape(name, model) and out[1].shape == (2,), (name, train)
+        if isinstance(out, tuple):  # actor-critic: (action logits, values); a language policy: a value per position
+            assert out[0].shape == _output_shape(name, model) and out[1].shape == out[0].shape[:-1], (name, train)
             out = out[0]
         elif isinstance(out, dict) and "projection" in out:  # SimCLR: the representation and its projection
             assert out["projection"].shape == (2, model.projection_dim), (name, train)

@@ -18,6 +18,11 @@ Usage:
     carries, outputs = StackedRNN("gru", 256, num_layers=2, bidirectional=True, dropout_rate=0.3).apply(
         variables, x, mask, train=True, rngs={"dropout": key})
 
+A cell's `stage` argument lets a scan take the input projection out of the loop: "input" maps x (..., D) to
+x Wx + b for every time step at once (one large matmul; the carry is unused), "recur" takes one step from that
+projection, "step" (the default) does both for one x_t. scan_cell does the first before its scan and the second
+in it, so a sequence costs one (B T, D) x (D, G H) matmul plus T recurrent ones, as cuDNN arranges it.
+
 Padding: `mask` (batch, time), True at real steps, sequences padded at the end. At a padded step the carry
 is kept and the output is zero, so the final carry is each sequence's carry after its last real step, and
 a reverse scan starts each sequence at its last real token.
@@ -74,15 +79,23 @@ class SimpleRNNCell(nn.Module):
     param_dtype: Any = jnp.float32
 
     @nn.compact
-    def __call__(self, carry, x):
+    def __call__(self, carry, x, *, stage: str = "step"):
         """One step: (h (B, features), x_t (B, D)) -> (h' in h's dtype, y_t = h' (B, features)
-        in the compute dtype)."""
-        h = carry
-        Wx = self.param("Wx", self.kernel_init, (x.shape[-1], self.features), self.param_dtype)
+        in the compute dtype). stage: module docstring."""
+        if stage != "recur":   # "recur" is given x Wx + b
+            Wx = self.param("Wx", self.kernel_init, (x.shape[-1], self.features), self.param_dtype)
         Wh = self.param("Wh", self.recurrent_kernel_init, (self.features, self.features), self.param_dtype)
         b = self.param("b", self.bias_init, (self.features,), self.param_dtype)
-        x_, h_, Wx, Wh, b = nn.dtypes.promote_dtype(x, h, Wx, Wh, b, dtype=self.dtype)
-        new_h = self.activation(x_ @ Wx + h_ @ Wh + b)
+        if stage == "recur":
+            xw = x
+        else:
+            x_, Wx_, b_ = nn.dtypes.promote_dtype(x, Wx, b, dtype=self.dtype)
+            xw = x_ @ Wx_ + b_
+            if stage == "input":
+                return xw
+        h = carry
+        h_, Wh, xw = nn.dtypes.promote_dtype(h, Wh, xw, dtype=self.dtype)
+        new_h = self.activation(xw + h_ @ Wh)
         return new_h.astype(h.dtype), new_h.astype(self.dtype)
 
     def zero_carry(self, batch_size: int, dtype=None):
@@ -113,16 +126,24 @@ class LSTMCell(nn.Module):
     param_dtype: Any = jnp.float32
 
     @nn.compact
-    def __call__(self, carry, x):
+    def __call__(self, carry, x, *, stage: str = "step"):
         """One step: ((c, h), each (B, features), x_t (B, D)) -> ((c', h') in the carry's dtype,
-        y_t = h' (B, features) in the compute dtype)."""
-        c, h = carry
+        y_t = h' (B, features) in the compute dtype). stage: module docstring."""
         H = self.features
-        Wx = self.param("Wx", _per_gate(self.kernel_init, 4), (x.shape[-1], 4 * H), self.param_dtype)
+        if stage != "recur":
+            Wx = self.param("Wx", _per_gate(self.kernel_init, 4), (x.shape[-1], 4 * H), self.param_dtype)
         Wh = self.param("Wh", _per_gate(self.recurrent_kernel_init, 4), (H, 4 * H), self.param_dtype)
         b = self.param("b", self.bias_init, (4 * H,), self.param_dtype)
-        x_, h_, Wx, Wh, b = nn.dtypes.promote_dtype(x, h, Wx, Wh, b, dtype=self.dtype)
-        a_i, a_f, a_o, a_g = jnp.split(x_ @ Wx + h_ @ Wh + b, 4, axis=-1)
+        if stage == "recur":
+            xw = x
+        else:
+            x_, Wx_, b_ = nn.dtypes.promote_dtype(x, Wx, b, dtype=self.dtype)
+            xw = x_ @ Wx_ + b_
+            if stage == "input":
+                return xw
+        c, h = carry
+        h_, Wh, xw = nn.dtypes.promote_dtype(h, Wh, xw, dtype=self.dtype)
+        a_i, a_f, a_o, a_g = jnp.split(xw + h_ @ Wh, 4, axis=-1)
         a_f = a_f + self.forget_bias
         if self.peephole:
             w_ci, w_cf, w_co = (self.param(name, self.peephole_init, (H,), self.param_dtype)
@@ -156,17 +177,25 @@ class GRUCell(nn.Module):
     param_dtype: Any = jnp.float32
 
     @nn.compact
-    def __call__(self, carry, x):
+    def __call__(self, carry, x, *, stage: str = "step"):
         """One step: (h (B, features), x_t (B, D)) -> (h' in h's dtype, y_t = h' (B, features)
-        in the compute dtype)."""
-        h = carry
+        in the compute dtype). stage: module docstring."""
         H = self.features
-        Wx = self.param("Wx", _per_gate(self.kernel_init, 3), (x.shape[-1], 3 * H), self.param_dtype)
+        if stage != "recur":
+            Wx = self.param("Wx", _per_gate(self.kernel_init, 3), (x.shape[-1], 3 * H), self.param_dtype)
         Wh = self.param("Wh", _per_gate(self.recurrent_kernel_init, 3), (H, 3 * H), self.param_dtype)
         bx = self.param("bx", self.bias_init, (3 * H,), self.param_dtype)
         bh = self.param("bh", self.bias_init, (3 * H,), self.param_dtype)
-        x_, h_, Wx, Wh, bx, bh = nn.dtypes.promote_dtype(x, h, Wx, Wh, bx, bh, dtype=self.dtype)
-        x_r, x_z, x_n = jnp.split(x_ @ Wx + bx, 3, axis=-1)
+        if stage == "recur":
+            xw = x
+        else:
+            x_, Wx_, bx_ = nn.dtypes.promote_dtype(x, Wx, bx, dtype=self.dtype)
+            xw = x_ @ Wx_ + bx_
+            if stage == "input":
+                return xw
+        h = carry
+        h_, Wh, bh, xw = nn.dtypes.promote_dtype(h, Wh, bh, xw, dtype=self.dtype)
+        x_r, x_z, x_n = jnp.split(xw, 3, axis=-1)
         h_r, h_z, h_n = jnp.split(h_ @ Wh + bh, 3, axis=-1)
         r, z = nn.sigmoid(x_r + h_r), nn.sigmoid(x_z + h_z)
         n = jnp.tanh(x_n + r * h_n)
@@ -218,7 +247,7 @@ def scan_cell(cell: nn.Module, x, mask=None, initial_carry=None, reverse: bool =
 
     def step(cell, carry, inputs):
         x_t, m_t = inputs
-        new_carry, y = cell(carry, x_t)
+        new_carry, y = cell(carry, x_t, stage="recur")
         if m_t is not None:   # padded step: keep the carry, output zeros
             keep = lambda new, old: jnp.where(m_t[:, None], new, old)
             new_carry = jax.tree.map(keep, new_carry, carry)
@@ -228,7 +257,7 @@ def scan_cell(cell: nn.Module, x, mask=None, initial_carry=None, reverse: bool =
     # One traced step, shared parameters: the same compiled scan serves every sequence length.
     scan = nn.scan(step, variable_broadcast="params", split_rngs={"params": False},
                    in_axes=1, out_axes=1, reverse=reverse)
-    return scan(cell, initial_carry, (x, mask))
+    return scan(cell, initial_carry, (cell(None, x, stage="input"), mask))
 
 
 class RNN(nn.Module):
