@@ -9,7 +9,7 @@ and best-of-n sampling from the SFT policy (reranked by the reward model) as the
 Every policy answers the 1,000 test prompts; the table gives the reward model's score (the proxy), the hidden rule's
 (the truth) and the KL to the SFT policy; rlhf.png plots both scores against the KL, along PPO's training and along n.
 
-    python experiments/rlhf.py                    # about 40 minutes on 2 CPU cores
+    python experiments/rlhf.py                    # about 20 minutes on 2 CPU cores
     python experiments/rlhf.py --variant=small
 
 Runs are resumable (ordinary workdirs under --workdir: sft, reward, ppo_kl<coefficient>).
@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 from absl import app, flags, logging
 
 matplotlib.use("Agg")
@@ -104,7 +105,11 @@ def plot(best, curves, path):
         for j, (coef, records) in enumerate(curves.items()):
             ax.plot([0.0] + [r["kl"] for r in records], [best[0][key]] + [r[key] for r in records], "-o", ms=3,
                     color=f"C{j}", label=f"PPO, KL coefficient {coef:g}")
-        ax.set(xlabel="KL to the SFT policy (nats per answer)", ylabel=key.replace("_", " "), title=title)
+        ax.set_xscale("function", functions=(np.sqrt, np.square))     # as Gao et al.: scores are ~linear in sqrt(KL)
+        ax.set_xlim(left=0)
+        ax.set_xticks([0, 0.5, 1, 2, 5, 10, 20])
+        ax.set(xlabel="KL to the SFT policy (nats per answer, square-root scale)", ylabel=key.replace("_", " "),
+               title=title)
         ax.grid(alpha=0.3)
     axes[1].legend(fontsize=8)
     fig.suptitle("Optimising a learned reward: the proxy rises, the truth need not")
