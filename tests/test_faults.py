@@ -51,7 +51,7 @@ def copy_of(straight, tmp_path, *, drop_steps=()) -> Path:
 
 
 def timeless(record: dict) -> dict:
-    return {k: v for k, v in record.items() if k not in ("seconds", "mfu") and not k.endswith("_per_sec")}
+    return {k: v for k, v in record.items() if k not in ("seconds", "mfu", "hfu") and not k.endswith("_per_sec")}
 
 
 def assert_same_run(workdir, straight):

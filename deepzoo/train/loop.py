@@ -27,7 +27,8 @@ train steps of every vmapped trial; a chunk of iterations of every agent). A pro
     evaluate(state, step) -> (state, [record])    a record is {"split": ..., ["member": ...,] name: value}
     summary(state, records) -> dict         results.json (besides step and seconds) from the latest records
     plot(records, path)                     draws learning_curves.png from metrics.jsonl's records
-    flops_per_step                          for the MFU in the progress line (0: not shown)
+    flops_per_step                          model FLOPs of a step, for the MFU in the progress line (0: not shown)
+    hardware_flops_per_step (optional)      XLA's count of a step, for the HFU beside it in metrics.jsonl
     steps_per_unit (optional, 1)            train steps in one step of the loop: metrics.jsonl counts train steps
 A program whose run was started on a workdir with a checkpoint resumes from it: the same command gives
 the same result as an uninterrupted run.
@@ -327,7 +328,9 @@ def _log(program, history, step, run, progress, checkpoints, carried=None, recor
         return total
     records = program.train_records(total, step)
     rate = progress(step, _means(records + [r for r in run.latest.values() if r["split"] != "train"]))
-    extra = {f"{program.unit}s_per_sec": rate, **({"mfu": progress.mfu(rate)} if progress.mfu(rate) else {})}
+    extra = {f"{program.unit}s_per_sec": rate}
+    if progress.mfu(rate):
+        extra.update(mfu=progress.mfu(rate), hfu=getattr(program, "hardware_flops_per_step", 0.0) * rate / progress.peak_flops)
     run.write(step, [{**r, **extra} for r in records])
 
 
@@ -352,7 +355,9 @@ def run(program, workdir, *, allow_changes: bool = False) -> dict:
         run_files.remember(records)
     else:
         program.begin(start)
-    peak = flops.matmul_peak() if program.flops_per_step else 0.0
+    # the models' compute dtype (a model field) sets the accelerator's peak
+    dtype = (program.config.get("model") or {}).get("kwargs", {}).get("dtype", "float32")
+    peak = flops.peak_flops(dtype) if program.flops_per_step else 0.0
     progress = Progress(start, num_steps, program.flops_per_step, peak, unit=program.unit)
     try:
         with StopSignal() as stop:

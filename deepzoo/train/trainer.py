@@ -133,12 +133,15 @@ class Supervised:
         if config.ema_decay > 0:
             self.eval_steps["ema_"] = jax.jit(make_eval_step(self.model, self.task, use_ema=True),
                                               out_shardings=replicated)
-        self.flops_per_step = 0.0
-        if config.get("log_mfu", False):  # model FLOPs utilisation in the progress line and the metrics
+        self.flops_per_step = self.hardware_flops_per_step = 0.0
+        if config.get("log_mfu", False):  # model and hardware FLOPs utilisation in the progress line and metrics
             local_rows = np.arange(config.batch_size // jax.process_count())
             batch = sharding.global_batch(self.train_source.read(local_rows), self.mesh)
-            self.flops_per_step = flops.step_flops(self.train_step, self.shapes, batch)
-            logging.info("A train step does %.3g FLOPs.", self.flops_per_step)
+            variables = {"params": self.shapes.params, **self.shapes.model_state}
+            self.flops_per_step = flops.model_flops(self.model, variables, self.task.inputs(batch))
+            self.hardware_flops_per_step = flops.step_flops(self.train_step, self.shapes, batch)
+            logging.info("A train step does %.3g model FLOPs (3 forwards), %.3g in XLA's count.", self.flops_per_step,
+                         self.hardware_flops_per_step)
 
     def abstract_state(self):
         """The state's ShapeDtypeStructs, replicated on the mesh: the checkpoint's restore target."""
