@@ -68,6 +68,12 @@ def _zeros(batch_size: int, features: int, compute_dtype, dtype):
     return jnp.zeros((batch_size, features), dtype)
 
 
+def _project(x, Wx, b, dtype):
+    """The input projection x Wx + b in the compute dtype."""
+    x, Wx, b = nn.dtypes.promote_dtype(x, Wx, b, dtype=dtype)
+    return x @ Wx + b
+
+
 class SimpleRNNCell(nn.Module):
     """The vanilla (Elman 1990) RNN step: h' = activation(x Wx + h Wh + b); y = h'."""
     features: int
@@ -86,13 +92,9 @@ class SimpleRNNCell(nn.Module):
             Wx = self.param("Wx", self.kernel_init, (x.shape[-1], self.features), self.param_dtype)
         Wh = self.param("Wh", self.recurrent_kernel_init, (self.features, self.features), self.param_dtype)
         b = self.param("b", self.bias_init, (self.features,), self.param_dtype)
-        if stage == "recur":
-            xw = x
-        else:
-            x_, Wx_, b_ = nn.dtypes.promote_dtype(x, Wx, b, dtype=self.dtype)
-            xw = x_ @ Wx_ + b_
-            if stage == "input":
-                return xw
+        xw = x if stage == "recur" else _project(x, Wx, b, self.dtype)
+        if stage == "input":
+            return xw
         h = carry
         h_, Wh, xw = nn.dtypes.promote_dtype(h, Wh, xw, dtype=self.dtype)
         new_h = self.activation(xw + h_ @ Wh)
@@ -134,13 +136,9 @@ class LSTMCell(nn.Module):
             Wx = self.param("Wx", _per_gate(self.kernel_init, 4), (x.shape[-1], 4 * H), self.param_dtype)
         Wh = self.param("Wh", _per_gate(self.recurrent_kernel_init, 4), (H, 4 * H), self.param_dtype)
         b = self.param("b", self.bias_init, (4 * H,), self.param_dtype)
-        if stage == "recur":
-            xw = x
-        else:
-            x_, Wx_, b_ = nn.dtypes.promote_dtype(x, Wx, b, dtype=self.dtype)
-            xw = x_ @ Wx_ + b_
-            if stage == "input":
-                return xw
+        xw = x if stage == "recur" else _project(x, Wx, b, self.dtype)
+        if stage == "input":
+            return xw
         c, h = carry
         h_, Wh, xw = nn.dtypes.promote_dtype(h, Wh, xw, dtype=self.dtype)
         a_i, a_f, a_o, a_g = jnp.split(xw + h_ @ Wh, 4, axis=-1)
@@ -186,13 +184,9 @@ class GRUCell(nn.Module):
         Wh = self.param("Wh", _per_gate(self.recurrent_kernel_init, 3), (H, 3 * H), self.param_dtype)
         bx = self.param("bx", self.bias_init, (3 * H,), self.param_dtype)
         bh = self.param("bh", self.bias_init, (3 * H,), self.param_dtype)
-        if stage == "recur":
-            xw = x
-        else:
-            x_, Wx_, bx_ = nn.dtypes.promote_dtype(x, Wx, bx, dtype=self.dtype)
-            xw = x_ @ Wx_ + bx_
-            if stage == "input":
-                return xw
+        xw = x if stage == "recur" else _project(x, Wx, bx, self.dtype)
+        if stage == "input":
+            return xw
         h = carry
         h_, Wh, bh, xw = nn.dtypes.promote_dtype(h, Wh, bh, xw, dtype=self.dtype)
         x_r, x_z, x_n = jnp.split(xw, 3, axis=-1)

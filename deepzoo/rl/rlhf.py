@@ -25,6 +25,7 @@ from deepzoo import data, models, tasks
 from deepzoo.data import sorting
 from deepzoo.rl.ppo import gae
 from deepzoo.tasks import metrics as metrics_lib
+from deepzoo.tasks.rl import token_log_probs
 from deepzoo.train import files, loop, optim
 from deepzoo.train.checkpoint import load_variables
 from deepzoo.train.state import create_train_state
@@ -32,11 +33,6 @@ from deepzoo.train.step import make_train_step
 
 # Random streams folded into key(config.seed).
 _PROMPTS, _SAMPLE, _SHUFFLE, _EVALUATION = 0, 1, 2, 3
-
-
-def token_log_probs(logits, tokens):
-    """log p of each next token: logits (B, T, V) of tokens[:, :-1], tokens (B, T + 1) -> (B, T)."""
-    return jnp.take_along_axis(jax.nn.log_softmax(logits), tokens[:, 1:, None], axis=-1)[..., 0]
 
 
 def sample_answers(logits_fn, prompts, key, *, length: int, temperature: float = 1.0):

@@ -31,6 +31,11 @@ def _apply(model, params, model_state, obs):
     return model.apply({"params": params, **model_state}, obs)
 
 
+def token_log_probs(logits, tokens):
+    """log p of each next token: logits (B, T, V) of tokens[:, :-1], tokens (B, T + 1) -> (B, T)."""
+    return jnp.take_along_axis(jax.nn.log_softmax(logits), tokens[:, 1:, None], axis=-1)[..., 0]
+
+
 def clipped_surrogate(log_prob, old_log_prob, advantage, clip: float):
     """PPO's clipped objective, negated to a loss, per action: -min(ratio A, clip(ratio, 1 - clip, 1 + clip) A)
     with ratio = pi(a|s) / pi_old(a|s)."""
@@ -147,7 +152,7 @@ class TokenPPO:
         tokens; metrics policy_loss, value_loss, entropy, approx_kl (to the acting policy) and clip_fraction."""
         logits, value = _apply(model, params, model_state, *self.inputs(batch))
         log_probs = jax.nn.log_softmax(logits)
-        log_prob = jnp.take_along_axis(log_probs, batch["tokens"][:, 1:, None], axis=-1)[..., 0]
+        log_prob = token_log_probs(logits, batch["tokens"])
         entropy = -jnp.sum(jnp.exp(log_probs) * log_probs, axis=-1)
         mask = batch["action_mask"].astype(jnp.float32)
         mean = lambda x: jnp.sum(x * mask) / jnp.maximum(jnp.sum(mask), 1.0)
