@@ -14,7 +14,7 @@ def main(*flags):
 def test_an_unknown_program_lists_the_known_ones(tmp_path):
     result = main("--config=configs/mnist1d_mlp.py:smoke", f"--workdir={tmp_path}", "--config.program=sweeep")
     assert result.returncode != 0 and "Traceback" not in result.stderr
-    assert "config.program: unknown program 'sweeep'. Did you mean 'sweep'? Known programs: agent, search, " \
+    assert "config.program: unknown program 'sweeep'. Did you mean 'sweep'? Known programs: agent, rlhf, search, " \
            "supervised, sweep." in result.stderr
     assert not any(tmp_path.iterdir())   # nothing was written
 
