@@ -245,6 +245,7 @@ def torch_runner(torch, name, dtype):
 
 
 def timed(run, steps):
+    time.sleep(1.0)   # the other framework's idle threads stop spinning (OpenMP waits actively ~200 ms)
     start = time.perf_counter()
     run(steps)
     return (time.perf_counter() - start) / steps
