@@ -127,7 +127,7 @@ def test_best_of_n_keeps_the_reward_models_favourite_and_its_analytic_kl():
         def _sample_and_score(self, params, prompts, key):
             k = np.arange(len(prompts))
             answers = [sorting.encode([3, 1, 2], [1, 2, 3] if i % 3 == 1 else [2, 1, 3]) for i in k]
-            return {"tokens": np.stack(answers), "reward": (k % 3 == 1) * 1.0 + 0.01 * k}
+            return {"tokens": np.stack(answers), "reward": (k % 3 == 1) * 1.0 + 0.01 * k, "kl": np.zeros(len(k))}
 
     prompts = jnp.asarray(np.stack([sorting.encode([3, 1, 2])] * 4))
     one, three = rlhf.best_of_n(Fake(), None, prompts, [1, 3])

@@ -191,9 +191,9 @@ class RLHF:
         curves.learning_curves(records, path)
 
 
-def score_policy(program: RLHF, params, prompts, key=None, *, chunk: int = 500) -> dict:
-    """The policy with `params` answering `prompts` once each (the evaluation key by default): mean proxy_reward,
-    true_score, exact (fraction with true score 1) and kl (nats per answer)."""
+def _answers(program: RLHF, params, prompts, key, chunk: int):
+    """The policy's answer to each of `prompts`, drawn `chunk` at a time (key fold_in(key, offset)) -> (the reward
+    model's scores, KLs to the SFT policy, true scores), each (len(prompts),), on the host."""
     key = jax.random.fold_in(program.key, _EVALUATION) if key is None else key
     rewards, kls, scores = [], [], []
     for start in range(0, len(prompts), chunk):
@@ -202,9 +202,15 @@ def score_policy(program: RLHF, params, prompts, key=None, *, chunk: int = 500) 
         rewards.append(np.asarray(out["reward"]))
         kls.append(np.asarray(out["kl"]))
         scores.append(true_scores(part, out["tokens"]))
-    scores = np.concatenate(scores)
-    return {"proxy_reward": float(np.concatenate(rewards).mean()), "true_score": float(scores.mean()),
-            "exact": float(np.mean(scores == 1.0)), "kl": float(np.concatenate(kls).mean())}
+    return np.concatenate(rewards), np.concatenate(kls), np.concatenate(scores)
+
+
+def score_policy(program: RLHF, params, prompts, key=None, *, chunk: int = 500) -> dict:
+    """The policy with `params` answering `prompts` once each (the evaluation key by default): mean proxy_reward,
+    true_score, exact (fraction with true score 1) and kl (nats per answer)."""
+    rewards, kls, scores = _answers(program, params, prompts, key, chunk)
+    return {"proxy_reward": float(rewards.mean()), "true_score": float(scores.mean()),
+            "exact": float(np.mean(scores == 1.0)), "kl": float(kls.mean())}
 
 
 def train_rlhf(config, workdir, *, allow_changes: bool = False) -> dict:
@@ -217,17 +223,9 @@ def best_of_n(program: RLHF, params, prompts, ns, key=None, *, chunk: int = 500)
     prompt, and for each n in `ns` the first n's best by the reward model is kept -> one dict per n: mean
     proxy_reward and true_score of the kept answers, exact, and kl = log n - (n - 1) / n, the analytic KL of
     best-of-n to the sampling policy."""
-    key = jax.random.fold_in(program.key, _EVALUATION) if key is None else key
     most = max(ns)
-    repeated = jnp.repeat(prompts, most, axis=0)
-    rewards, scores = [], []
-    for start in range(0, len(repeated), chunk):
-        part = repeated[start:start + chunk]
-        out = program._sample_and_score(params, part, jax.random.fold_in(key, start))
-        rewards.append(np.asarray(out["reward"]))
-        scores.append(true_scores(part, out["tokens"]))
-    rewards = np.concatenate(rewards).reshape(len(prompts), most)
-    scores = np.concatenate(scores).reshape(len(prompts), most)
+    rewards, _, scores = _answers(program, params, jnp.repeat(prompts, most, axis=0), key, chunk)
+    rewards, scores = rewards.reshape(len(prompts), most), scores.reshape(len(prompts), most)
     results = []
     for n in ns:
         pick = np.argmax(rewards[:, :n], axis=1)
