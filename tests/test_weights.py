@@ -1,0 +1,113 @@
+"""Importing PyTorch and Hugging Face checkpoints (deepzoo/weights): equal outputs to the reference implementations,
+full-size layouts equal to the references' state dicts, a lossless round trip, and errors that name the key.
+
+The fixtures (tests/fixtures/weights, made by its make_<family>.py scripts where torch is installed) hold small
+random-weight references' state dicts and their outputs; torch is not needed here."""
+import json
+import pathlib
+
+import jax
+import numpy as np
+import pytest
+
+from deepzoo import weights
+from deepzoo.weights import files
+
+FIXTURES = pathlib.Path(__file__).parent / "fixtures" / "weights"
+FIXTURE_NAMES = sorted(p.stem for p in FIXTURES.glob("*.npz"))
+LAYOUTS = {name: layout for path in sorted(FIXTURES.glob("*_layouts.json"))
+           for name, layout in json.loads(path.read_text()).items()}
+
+
+def _fixture(name):
+    data = np.load(FIXTURES / f"{name}.npz")
+    meta = json.loads(str(data["meta"]))
+    inputs = [data[f"input{i}"] for i in range(len(data.files) - 2)]
+    return meta, inputs, data["output"]
+
+
+def _load(meta, path):
+    shape = tuple(meta["input_shape"]) if meta["input_shape"] else None
+    return weights.load(meta["model"], path, input_shape=shape, **meta["model_kwargs"])
+
+
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
+def test_imported_model_computes_what_the_reference_does(name):
+    meta, inputs, expected = _fixture(name)
+    model, variables = _load(meta, FIXTURES / f"{name}.safetensors")
+    out = jax.jit(lambda v, *x: model.apply(v, *x, **meta["apply_kwargs"]))(variables, *inputs)
+    out = out[meta["output_key"]] if meta["output_key"] is not None else out
+    assert np.abs(np.asarray(out) - expected).max() <= 1e-4
+
+
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
+def test_export_gives_back_the_reference_state_dict(name, tmp_path):
+    meta, _, _ = _fixture(name)
+    source = files.read(FIXTURES / f"{name}.safetensors")
+    _, variables = _load(meta, FIXTURES / f"{name}.safetensors")
+    shape = tuple(meta["input_shape"]) if meta["input_shape"] else None
+    path = weights.save(meta["model"], variables, tmp_path / "out.safetensors", input_shape=shape,
+                        **meta["model_kwargs"])
+    exported = files.read(path)
+    assert sorted(exported) == sorted(source)
+    for key, value in source.items():
+        np.testing.assert_array_equal(exported[key], value, err_msg=key)
+
+
+@pytest.mark.parametrize("name", sorted(LAYOUTS))
+def test_full_size_layout_equals_the_reference(name):
+    expected = {k: tuple(v) for k, v in LAYOUTS[name].items()}
+    got = weights.layout(name)
+    assert sorted(set(expected) ^ set(got)) == []
+    assert {k: s for k, s in got.items() if s != expected[k]} == {}
+
+
+def test_every_converter_has_a_full_size_layout_and_a_fixture_family():
+    assert sorted(LAYOUTS) == weights.names()
+
+
+def _resnet_fixture():
+    meta, _, _ = _fixture("resnet_basic")
+    return meta, files.read(FIXTURES / "resnet_basic.safetensors")
+
+
+def test_a_missing_or_unexpected_key_is_named_with_the_variable_it_fills():
+    meta, state = _resnet_fixture()
+    del state["layer2.0.conv1.weight"]
+    state["layer2.0.extra.weight"] = np.zeros(3, np.float32)
+    with pytest.raises(weights.WeightsError) as e:
+        weights.to_flax(meta["model"], state, input_shape=(32, 32, 3), **meta["model_kwargs"])
+    assert "missing key 'layer2.0.conv1.weight' (it fills params/stage2_block1/conv1/kernel)" in str(e.value)
+    assert "unexpected key 'layer2.0.extra.weight'" in str(e.value)
+
+
+def test_a_wrong_shape_names_the_key_and_both_shapes():
+    meta, state = _resnet_fixture()
+    state["fc.weight"] = np.zeros((10, 7), np.float32)
+    with pytest.raises(weights.WeightsError, match=r"fc.weight \(10, 7\) gives params/fc/kernel \(7, 10\), but "
+                                                   r"the model's is \(64, 10\)"):
+        weights.to_flax(meta["model"], state, input_shape=(32, 32, 3), **meta["model_kwargs"])
+
+
+def test_half_precision_checkpoints_load_as_the_model_dtype(tmp_path):
+    meta, state = _resnet_fixture()
+    files.write({k: v.astype(np.float16) if v.dtype == np.float32 else v for k, v in state.items()},
+                tmp_path / "half.safetensors")
+    _, variables = _load(meta, tmp_path / "half.safetensors")
+    kernel = variables["params"]["fc"]["kernel"]
+    assert kernel.dtype == np.float32
+    np.testing.assert_array_equal(kernel, state["fc.weight"].astype(np.float16).astype(np.float32).T)
+
+
+def test_file_errors_say_what_to_do(tmp_path, monkeypatch):
+    with pytest.raises(weights.WeightsError, match="no such file"):
+        files.read(tmp_path / "absent.safetensors")
+    (tmp_path / "model.pth").write_bytes(b"")
+    monkeypatch.setitem(__import__("sys").modules, "torch", None)  # as where torch is not installed
+    with pytest.raises(weights.WeightsError, match=r"needs torch \(pip install torch"):
+        files.read(tmp_path / "model.pth")
+    (tmp_path / "out.safetensors").write_bytes(b"x")
+    with pytest.raises(weights.WeightsError, match="exists"):
+        files.write({}, tmp_path / "out.safetensors")
+    with pytest.raises(KeyError, match="unknown converter for model 'resnet5'"):
+        weights.layout("resnet5")
