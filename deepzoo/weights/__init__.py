@@ -14,13 +14,18 @@ import numpy as np
 from deepzoo import models
 from deepzoo.analysis import complexity
 from deepzoo.registry import lookup
-from deepzoo.weights import files, resnet
+from deepzoo.weights import alexnet, bert, convnext, gpt2, resnet, swin, vgg, vit
+from deepzoo.weights import files
 from deepzoo.weights import rules as _rules
 from deepzoo.weights.rules import Converter, WeightsError
 
-__all__ = ["Converter", "WeightsError", "layout", "load", "names", "save", "to_flax", "to_torch"]
+__all__ = ["Converter", "WeightsError", "layout", "load", "names", "save", "sources", "to_flax", "to_torch"]
 
-_CONVERTERS = {name: converter for family in (resnet,) for name, converter in family.CONVERTERS.items()}
+_FAMILIES = (resnet, vgg, alexnet, convnext, swin, vit, gpt2, bert)
+_CONVERTERS: dict[str, list[Converter]] = {}   # name -> its sources' converters, the first the default for export
+for _family in _FAMILIES:
+    for _name, _converter in _family.CONVERTERS.items():
+        _CONVERTERS.setdefault(_name, []).append(_converter)
 
 
 def names() -> list[str]:
@@ -28,47 +33,67 @@ def names() -> list[str]:
     return sorted(_CONVERTERS)
 
 
+def sources(name: str) -> list[str]:
+    """The layouts that `name` imports from, e.g. ["torchvision.models.vit_b_16", "timm ..."]; the first is the
+    default of save and layout."""
+    return [c.source for c in lookup("converter for model", name, _CONVERTERS)]
+
+
+def _converters(name: str, source) -> list[Converter]:
+    converters = lookup("converter for model", name, _CONVERTERS)
+    if source is None:
+        return converters
+    return [lookup(f"source of {name}", source, {c.source: c for c in converters})]
+
+
 def _model(name: str, input_shape, model_kwargs):
-    """The converter, the model and its abstract variables (shapes only) on `input_shape` (default: its paper's)."""
-    converter = lookup("converter for model", name, _CONVERTERS)
+    """The model and its abstract variables (shapes only) on `input_shape` (default: its paper's)."""
     model = models.get(name, **model_kwargs)
     inputs = complexity.example_inputs(input_shape or models.input_shape_of(name), 1)
     abstract = jax.eval_shape(model.init, jax.random.key(0), *inputs)
-    abstract = {c: v for c, v in abstract.items() if c != "intermediates"}  # sown values are not weights
-    return converter, model, abstract, converter.rules(model, abstract)
+    return model, {c: v for c, v in abstract.items() if c != "intermediates"}  # sown values are not weights
 
 
-def to_flax(name: str, state_dict: dict, *, input_shape=None, **model_kwargs):
+def to_flax(name: str, state_dict: dict, *, source=None, input_shape=None, **model_kwargs):
     """(model, variables): the registered model `name` (built with `model_kwargs`) and `state_dict` (PyTorch names
-    -> arrays) as its variables. `input_shape` (without batch) matters only where parameter shapes follow it."""
-    converter, model, abstract, rules = _model(name, input_shape, model_kwargs)
+    -> arrays) as its variables. `source` picks the layout (see `sources`; default: the one whose keys the state
+    dict has most of). `input_shape` (without batch) matters only where parameter shapes follow it."""
+    converters = _converters(name, source)
+    model, abstract = _model(name, input_shape, model_kwargs)
+    candidates = [(c, c.rules(model, abstract)) for c in converters]
+    converter, rules = max(candidates, key=lambda c: sum(k in state_dict for r in c[1] for k in r.sources))
     variables = _rules.to_flax(rules, state_dict, abstract, converter.ignore,
                                what=f"this {converter.source} state dict, for deepzoo's {name}")
     return model, variables
 
 
-def to_torch(name: str, variables, *, input_shape=None, **model_kwargs) -> dict[str, np.ndarray]:
-    """The state dict, in the source's names and layouts, of `variables` of the registered model `name`."""
-    _, _, _, rules = _model(name, input_shape, model_kwargs)
-    return _rules.to_torch(rules, jax.device_get(variables))
+def to_torch(name: str, variables, *, source=None, input_shape=None, **model_kwargs) -> dict[str, np.ndarray]:
+    """The state dict, in the source's names and layouts (default: the first of `sources`), of `variables` of the
+    registered model `name`."""
+    converter = _converters(name, source)[0]
+    model, abstract = _model(name, input_shape, model_kwargs)
+    return _rules.to_torch(converter.rules(model, abstract), jax.device_get(variables))
 
 
-def load(name: str, path, *, input_shape=None, **model_kwargs):
+def load(name: str, path, *, source=None, input_shape=None, **model_kwargs):
     """(model, variables) of the registered model `name` from the checkpoint at `path`: a .safetensors file, a
     PyTorch .pth/.pt/.bin file (needs torch) or a Hugging Face model folder."""
-    return to_flax(name, files.read(path), input_shape=input_shape, **model_kwargs)
+    return to_flax(name, files.read(path), source=source, input_shape=input_shape, **model_kwargs)
 
 
-def save(name: str, variables, path, *, overwrite: bool = False, input_shape=None, **model_kwargs):
+def save(name: str, variables, path, *, source=None, overwrite: bool = False, input_shape=None, **model_kwargs):
     """Writes `variables` of `name` to `path` (.safetensors) in the source's layout, for torch or Hugging Face
     (load it there with safetensors.torch.load_file). An existing file is kept unless `overwrite`."""
-    return files.write(to_torch(name, variables, input_shape=input_shape, **model_kwargs), path, overwrite=overwrite)
+    state_dict = to_torch(name, variables, source=source, input_shape=input_shape, **model_kwargs)
+    return files.write(state_dict, path, overwrite=overwrite)
 
 
-def layout(name: str, *, input_shape=None, **model_kwargs) -> dict[str, tuple]:
+def layout(name: str, *, source=None, input_shape=None, **model_kwargs) -> dict[str, tuple]:
     """{state-dict key: shape} that the converter of `name` reads and writes, from shapes alone (no weights are
     allocated, so full-size models are cheap): to compare with the source's published state dict."""
-    _, _, abstract, rules = _model(name, input_shape, model_kwargs)
+    converter = _converters(name, source)[0]
+    model, abstract = _model(name, input_shape, model_kwargs)
+    rules = converter.rules(model, abstract)
     flat = _rules.flatten(abstract)
     shapes = {}
     for rule in rules:  # zero-stride stand-ins: the layout functions run on them without allocating the weights
