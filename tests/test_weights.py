@@ -15,8 +15,8 @@ from deepzoo.weights import files
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures" / "weights"
 FIXTURE_NAMES = sorted(p.stem for p in FIXTURES.glob("*.npz"))
-LAYOUTS = {name: layout for path in sorted(FIXTURES.glob("*_layouts.json"))
-           for name, layout in json.loads(path.read_text()).items()}
+LAYOUTS = {(entry["source"], name): entry["keys"] for path in sorted(FIXTURES.glob("*_layouts.json"))
+           for name, entry in json.loads(path.read_text()).items()}  # (source, deepzoo name) -> {key: shape}
 
 
 def _fixture(name):
@@ -28,7 +28,7 @@ def _fixture(name):
 
 def _load(meta, path):
     shape = tuple(meta["input_shape"]) if meta["input_shape"] else None
-    return weights.load(meta["model"], path, input_shape=shape, **meta["model_kwargs"])
+    return weights.load(meta["model"], path, source=meta["source"], input_shape=shape, **meta["model_kwargs"])
 
 
 @pytest.mark.parametrize("name", FIXTURE_NAMES)
@@ -46,24 +46,24 @@ def test_export_gives_back_the_reference_state_dict(name, tmp_path):
     source = files.read(FIXTURES / f"{name}.safetensors")
     _, variables = _load(meta, FIXTURES / f"{name}.safetensors")
     shape = tuple(meta["input_shape"]) if meta["input_shape"] else None
-    path = weights.save(meta["model"], variables, tmp_path / "out.safetensors", input_shape=shape,
-                        **meta["model_kwargs"])
+    path = weights.save(meta["model"], variables, tmp_path / "out.safetensors", source=meta["source"],
+                        input_shape=shape, **meta["model_kwargs"])
     exported = files.read(path)
     assert sorted(exported) == sorted(source)
     for key, value in source.items():
         np.testing.assert_array_equal(exported[key], value, err_msg=key)
 
 
-@pytest.mark.parametrize("name", sorted(LAYOUTS))
-def test_full_size_layout_equals_the_reference(name):
-    expected = {k: tuple(v) for k, v in LAYOUTS[name].items()}
-    got = weights.layout(name)
+@pytest.mark.parametrize("source,name", sorted(LAYOUTS))
+def test_full_size_layout_equals_the_reference(source, name):
+    expected = {k: tuple(v) for k, v in LAYOUTS[source, name].items()}
+    got = weights.layout(name, source=source)
     assert sorted(set(expected) ^ set(got)) == []
     assert {k: s for k, s in got.items() if s != expected[k]} == {}
 
 
-def test_every_converter_has_a_full_size_layout_and_a_fixture_family():
-    assert sorted(LAYOUTS) == weights.names()
+def test_every_converter_has_a_full_size_layout():
+    assert sorted(LAYOUTS) == sorted((source, name) for name in weights.names() for source in weights.sources(name))
 
 
 def _resnet_fixture():
