@@ -104,3 +104,24 @@ def test_transfer_experiment_writes_its_table_and_plot(run_experiment):
     assert "| 10 |" in table and "| 20 |" in table and "frozen" in table
     assert (out / "transfer.png").stat().st_size > 0
     assert len((out / "results.csv").read_text().splitlines()) == 1 + 2 * 2 * 4
+
+
+def test_a_run_can_start_from_imported_pytorch_weights():
+    """config.init_from.weights: a torchvision ResNet's file (tests/fixtures/weights) fills the layers named; the
+    stem stays fresh (the fixture's takes RGB, the digits are grey)."""
+    from deepzoo import weights
+    from deepzoo.train.trainer import Supervised
+    fixture = "tests/fixtures/weights/resnet_basic.safetensors"
+    small = dict(stage_sizes=(1, 1, 1, 1), widths=(8, 16, 32, 64), stem_width=8, num_classes=10)
+    config = config_lib.load("configs/mnist5k_transfer.py:pretrain,smoke")
+    config.dataset.update(name="digits28", classes=None)
+    config.model = ml_collections.ConfigDict(dict(name="resnet18", kwargs=small))
+    layers = ("stage1_block1", "stage2_block1", "stage3_block1", "stage4_block1", "fc")
+    config.init_from = ml_collections.ConfigDict(dict(workdir="", weights=fixture, layers=layers))
+    state = Supervised(config).init()
+    _, imported = weights.load("resnet18", fixture, input_shape=(32, 32, 3), **small)
+    for layer in layers:
+        jax.tree.map(np.testing.assert_array_equal, state.params[layer], imported["params"][layer])
+    np.testing.assert_array_equal(state.model_state["batch_stats"]["stage2_block1"]["bn1"]["var"],
+                                  imported["batch_stats"]["stage2_block1"]["bn1"]["var"])
+    assert state.params["conv1"]["kernel"].shape == (7, 7, 1, 8)   # fresh: the digits have one channel

@@ -274,8 +274,14 @@ def warm_start(state, workdir, layers):
     below them), their BatchNorm statistics and their EMA taken from the newest checkpoint of the run in
     `workdir`: transfer learning. The other parameters and the optimizer state stay as initialised."""
     saved = load_arrays(str(files.path(workdir) / "checkpoints"))
+    return take_layers(state, {"params": saved["params"], **(saved.get("model_state") or {})}, layers,
+                       f"the checkpoint in {workdir}")
+
+
+def take_layers(state, variables, layers, origin: str):
+    """`state` with `layers` (and their EMA) from `variables` ({"params": ..., "batch_stats": ...}, e.g. imported
+    by deepzoo.weights), the rest as it is; `origin` names where the variables come from, for errors."""
     flat = lambda tree: traverse_util.flatten_dict(tree, sep="/")
-    sources = {"params": saved["params"], **(saved.get("model_state") or {})}
     targets = {"params": state.params, **state.model_state}
     unmatched = [layer for layer in layers if not any(in_layer(k, layer) for k in flat(state.params))]
     if unmatched:
@@ -283,16 +289,16 @@ def warm_start(state, workdir, layers):
                          f"layers are {sorted({k.split('/')[0] for k in flat(state.params)})}.")
     replaced = {}
     for collection, target in targets.items():
-        old, new = flat(target), flat(sources.get(collection, {}))
+        old, new = flat(target), flat(variables.get(collection, {}))
         for key in [k for k in old if any(in_layer(k, layer) for layer in layers)]:
             if key not in new:
-                raise ValueError(f"the checkpoint in {workdir} has no {collection} {key!r} to start from; its "
+                raise ValueError(f"{origin} has no {collection} {key!r} to start from; its "
                                  f"layers are {sorted({k.split('/')[0] for k in new})}.")
             if new[key].shape != old[key].shape:
-                raise ValueError(f"{collection} {key!r} has shape {tuple(new[key].shape)} in {workdir} but "
+                raise ValueError(f"{collection} {key!r} has shape {tuple(new[key].shape)} in {origin} but "
                                  f"{tuple(old[key].shape)} in this model; leave that layer out of "
                                  f"config.init_from.layers (it then starts fresh).")
-            old[key] = jax.device_put(new[key].astype(old[key].dtype), old[key].sharding)
+            old[key] = jax.device_put(jnp.asarray(new[key], old[key].dtype), old[key].sharding)
         replaced[collection] = traverse_util.unflatten_dict(old, sep="/")
     params = replaced.pop("params")
     return state.replace(params=params, model_state=replaced,
