@@ -11,6 +11,7 @@ A read error that may pass (a network file system or a bucket failing for a mome
 times with a pause; if it persists the restore fails and nothing is moved.
 """
 import errno
+import fnmatch
 import logging as std_logging
 import sys
 import time
@@ -278,15 +279,28 @@ def warm_start(state, workdir, layers):
                        f"the checkpoint in {workdir}")
 
 
+def match_layers(params, layers) -> list[str]:
+    """The layers of `params` that `layers` names: paths ("c1", "bert/layer1") or patterns of top-level names
+    ("stage*"); an empty list or a name that matches nothing is an error."""
+    paths = list(traverse_util.flatten_dict(params, sep="/"))
+    tops = sorted({k.split("/")[0] for k in paths})
+    matched, unmatched = [], []
+    for layer in layers:
+        hits = [layer] if any(in_layer(k, layer) for k in paths) else fnmatch.filter(tops, layer)
+        matched += [h for h in hits if h not in matched]
+        unmatched += [] if hits else [layer]
+    if unmatched or not matched:
+        raise ValueError(f"config.init_from.layers names {unmatched or 'no layer'}, which this model does not have; "
+                         f"its layers are {tops} (patterns such as 'stage*' allowed).")
+    return matched
+
+
 def take_layers(state, variables, layers, origin: str):
-    """`state` with `layers` (and their EMA) from `variables` ({"params": ..., "batch_stats": ...}, e.g. imported
-    by deepzoo.weights), the rest as it is; `origin` names where the variables come from, for errors."""
+    """`state` with `layers` (see match_layers) and their EMA from `variables` ({"params": ..., "batch_stats": ...},
+    e.g. imported by deepzoo.weights), the rest as it is; `origin` names where the variables come from, for errors."""
     flat = lambda tree: traverse_util.flatten_dict(tree, sep="/")
     targets = {"params": state.params, **state.model_state}
-    unmatched = [layer for layer in layers if not any(in_layer(k, layer) for k in flat(state.params))]
-    if unmatched:
-        raise ValueError(f"config.init_from.layers names {unmatched}, which this model does not have; its "
-                         f"layers are {sorted({k.split('/')[0] for k in flat(state.params)})}.")
+    layers = match_layers(state.params, layers)
     replaced = {}
     for collection, target in targets.items():
         old, new = flat(target), flat(variables.get(collection, {}))

@@ -13,7 +13,7 @@ from deepzoo import data, models, tasks, weights
 from deepzoo.plots import curves
 from deepzoo.tasks import metrics as metrics_lib
 from deepzoo.train import flops, loop, optim, sharding
-from deepzoo.train.checkpoint import take_layers, warm_start
+from deepzoo.train.checkpoint import match_layers, take_layers, warm_start
 from deepzoo.train.loop import NonFiniteError, Stopped  # noqa: F401  (raised by train_and_evaluate)
 from deepzoo.train.state import create_train_state
 from deepzoo.train.step import make_eval_step, make_train_step
@@ -150,17 +150,18 @@ class Supervised:
     def init(self):
         """A fresh state from config.seed, replicated on the mesh; with config.init_from, the layers it names
         start from the checkpoint of its workdir, or from the PyTorch / Hugging Face checkpoint file of its `weights`
-        (deepzoo.weights; `model_kwargs` there build the model that file fits, e.g. num_classes=1000)."""
+        (deepzoo.weights; layer names may be patterns there: ("conv1", "bn1", "stage*") for a ResNet's trunk)."""
         state = jax.jit(self._init, out_shardings=self.state_sharding)()
         init_from = self.config.get("init_from")
         if init_from and init_from.get("workdir"):  # transfer: part of another run's weights
             state = warm_start(state, init_from.workdir, tuple(init_from.layers))
             logging.info("Layers %s start from the run in %s.", ", ".join(init_from.layers), init_from.workdir)
         elif init_from and init_from.get("weights"):
-            kwargs = {**self.config.model.kwargs, **init_from.get("model_kwargs", {})}
-            _, variables = weights.load(self.config.model.name, init_from.weights, **kwargs)
-            state = take_layers(state, variables, tuple(init_from.layers), init_from.weights)
-            logging.info("Layers %s start from %s.", ", ".join(init_from.layers), init_from.weights)
+            layers = match_layers(state.params, tuple(init_from.layers))
+            _, variables = weights.load(self.config.model.name, init_from.weights, layers=layers,
+                                        **self.config.model.kwargs)
+            state = take_layers(state, variables, layers, init_from.weights)
+            logging.info("Layers %s start from %s.", ", ".join(layers), init_from.weights)
         return state
 
     def begin(self, step: int):

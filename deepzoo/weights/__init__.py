@@ -14,14 +14,16 @@ import numpy as np
 from deepzoo import models
 from deepzoo.analysis import complexity
 from deepzoo.registry import lookup
-from deepzoo.weights import alexnet, bert, convnext, gpt2, resnet, swin, vgg, vit
+from deepzoo.weights import alexnet, bert, convnext, gpt2, resnet, swin, swin_timm, vgg, vit, vit_timm
+from deepzoo.weights import bert_google, gpt2_model
 from deepzoo.weights import files
 from deepzoo.weights import rules as _rules
 from deepzoo.weights.rules import Converter, WeightsError
 
 __all__ = ["Converter", "WeightsError", "layout", "load", "names", "save", "sources", "to_flax", "to_torch"]
 
-_FAMILIES = (resnet, vgg, alexnet, convnext, swin, vit, gpt2, bert)
+_FAMILIES = (resnet, vgg, alexnet, convnext, swin, vit, gpt2, bert, swin_timm, vit_timm)  # timm after torchvision
+_FAMILIES += (gpt2_model, bert_google)  # GPT2Model's and Google's layouts after the first sources
 _CONVERTERS: dict[str, list[Converter]] = {}   # name -> its sources' converters, the first the default for export
 for _family in _FAMILIES:
     for _name, _converter in _family.CONVERTERS.items():
@@ -54,15 +56,17 @@ def _model(name: str, input_shape, model_kwargs):
     return model, {c: v for c, v in abstract.items() if c != "intermediates"}  # sown values are not weights
 
 
-def to_flax(name: str, state_dict: dict, *, source=None, input_shape=None, **model_kwargs):
+def to_flax(name: str, state_dict: dict, *, source=None, input_shape=None, layers=None, **model_kwargs):
     """(model, variables): the registered model `name` (built with `model_kwargs`) and `state_dict` (PyTorch names
     -> arrays) as its variables. `source` picks the layout (see `sources`; default: the one whose keys the state
-    dict has most of). `input_shape` (without batch) matters only where parameter shapes follow it."""
+    dict has most of). `input_shape` (without batch) matters only where parameter shapes follow it. `layers`
+    (patterns of top-level layer names, e.g. ("conv1", "bn1", "stage*")) imports those layers only: the others,
+    such as a classifier head for other classes, are left out of the variables."""
     converters = _converters(name, source)
     model, abstract = _model(name, input_shape, model_kwargs)
     candidates = [(c, c.rules(model, abstract)) for c in converters]
     converter, rules = max(candidates, key=lambda c: sum(k in state_dict for r in c[1] for k in r.sources))
-    variables = _rules.to_flax(rules, state_dict, abstract, converter.ignore,
+    variables = _rules.to_flax(rules, state_dict, abstract, converter.ignore, layers=layers,
                                what=f"this {converter.source} state dict, for deepzoo's {name}")
     return model, variables
 
@@ -75,10 +79,10 @@ def to_torch(name: str, variables, *, source=None, input_shape=None, **model_kwa
     return _rules.to_torch(converter.rules(model, abstract), jax.device_get(variables))
 
 
-def load(name: str, path, *, source=None, input_shape=None, **model_kwargs):
+def load(name: str, path, *, source=None, input_shape=None, layers=None, **model_kwargs):
     """(model, variables) of the registered model `name` from the checkpoint at `path`: a .safetensors file, a
-    PyTorch .pth/.pt/.bin file (needs torch) or a Hugging Face model folder."""
-    return to_flax(name, files.read(path), source=source, input_shape=input_shape, **model_kwargs)
+    PyTorch .pth/.pt/.bin file (needs torch) or a Hugging Face model folder; arguments as to_flax's."""
+    return to_flax(name, files.read(path), source=source, input_shape=input_shape, layers=layers, **model_kwargs)
 
 
 def save(name: str, variables, path, *, source=None, overwrite: bool = False, input_shape=None, **model_kwargs):

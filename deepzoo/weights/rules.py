@@ -108,11 +108,24 @@ def _raise(problems: list[str], what: str):
         raise WeightsError(f"{what}: {len(problems)} problem(s):\n  {shown}{more}")
 
 
-def to_flax(rules: list[Rule], state_dict: dict, abstract: dict, ignore: Sequence[str] = (), what="checkpoint"):
+def in_layers(path: Path, layers) -> bool:
+    """Whether variable `path` lies in one of `layers`: patterns ("stage*") of the model's top-level layer names."""
+    return any(fnmatch.fnmatchcase(path[1], p) for p in layers)
+
+
+def to_flax(rules: list[Rule], state_dict: dict, abstract: dict, ignore: Sequence[str] = (), what="checkpoint",
+            layers=None):
     """The variables that `rules` make of `state_dict` (name -> array), shaped and typed as `abstract`
     (the model's variables, e.g. from jax.eval_shape); keys matching an `ignore` pattern are dropped.
+    With `layers` (see in_layers), only those layers' variables: the keys of the others are read and dropped
+    (a new classifier head, for instance, need not fit the checkpoint's).
     Raises WeightsError listing every missing or unexpected key, wrong shape and unfilled variable."""
     expected = flatten(abstract)
+    if layers is not None:
+        expected = {p: a for p, a in expected.items() if in_layers(p, layers)}
+        skipped = [r for r in rules if r.targets and not any(in_layers(t, layers) for t in r.targets)]
+        rules = [r for r in rules if r not in skipped]
+        ignore = (*ignore, *(k for r in skipped for k in r.sources))
     problems, filled, used = [], {}, set()
     for rule in rules:
         absent = [k for k in rule.sources if k not in state_dict]
