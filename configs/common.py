@@ -39,6 +39,9 @@ def supervised() -> ml_collections.ConfigDict:
     config.num_train_steps = 1000
     config.grad_accum_steps = 1      # > 1 sums the gradients of that many batches per update
     config.ema_decay = 0.0           # > 0 keeps an EMA of the parameters, evaluated too
+    # Transfer: the layers named (paths, or patterns such as "stage*") start from another run's checkpoint
+    # (workdir) or from a PyTorch / Hugging Face weights file (weights: deepzoo.weights reads it).
+    config.init_from = ml_collections.ConfigDict(dict(workdir="", weights="", layers=()))
 
     config.log_every_steps = 100
     config.eval_every_steps = 500    # 0: at the end only

@@ -47,9 +47,8 @@ def get_config(arg: str | None = None):
     config.optimizer.update(name="adam", learning_rate=1e-3, **common.ADAM)
     config.optimizer.layer_lr = {"frozen": {f: 0.0 for f in FEATURES},          # learning-rate multipliers
                                  "lower_lr": {f: 0.1 for f in FEATURES}}.get(method, {})
-    config.init_from = ml_collections.ConfigDict(dict(
-        workdir="" if method == "scratch" else "runs/transfer/pretrain",
-        layers=() if method == "scratch" else TRANSFERRED))
+    config.init_from.update(workdir="" if method == "scratch" else "runs/transfer/pretrain",
+                            layers=() if method == "scratch" else TRANSFERRED)
     config.batch_size = 32
     config.num_train_steps = 300
     config.eval_batch_size = 512

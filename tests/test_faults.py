@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import jax
+import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 import pytest
@@ -250,6 +251,14 @@ def test_a_longer_run_and_other_cadences_need_no_permission(straight, tmp_path):
     assert results["step"] == 25
     changes = json.loads((workdir / "config_changes.jsonl").read_text())["changes"]
     assert changes == {"eval_every_steps": [10, 5], "num_train_steps": [20, 25]}
+
+
+def test_a_field_added_since_the_run_started_is_no_change_while_it_is_off(tmp_path):
+    config = ml_collections.ConfigDict(dict(seed=0, init_from=dict(workdir="", layers=())))
+    (tmp_path / "config.json").write_text(json.dumps({"seed": 0}))   # written by a deepzoo without init_from
+    assert loop._config_changes(tmp_path, config) == {}
+    config.init_from.workdir = "runs/pretrain"
+    assert loop._config_changes(tmp_path, config) == {"init_from.workdir": (None, "runs/pretrain")}
 
 
 # --- bad input on the command line ------------------------------------------------------------------------

@@ -130,12 +130,14 @@ def _launch_configs(workdir) -> list:
 
 
 def _config_changes(workdir, config) -> dict[str, tuple]:
-    """{field: (before, now)} for each field in which `config` differs from the workdir's latest launch."""
+    """{field: (before, now)} for each field in which `config` differs from the workdir's latest launch. A field
+    that a newer deepzoo added is no change while it is off ("", 0, (), False): that is how the run went."""
     launches = _launch_configs(workdir)
     if not launches:
         return {}
     before, now = _flatten(json.loads(launches[-1].read_text())), _flatten(json.loads(config.to_json_best_effort()))
-    return {k: (before.get(k), now.get(k)) for k in sorted(set(before) | set(now)) if before.get(k) != now.get(k)}
+    return {k: (before.get(k), now.get(k)) for k in sorted(set(before) | set(now))
+            if before.get(k) != now.get(k) and (k in before or now[k])}
 
 
 def _described(changes: dict[str, tuple]) -> str:
