@@ -37,7 +37,7 @@ SWEEPS = ("mlp", "samples", "cnn")
 flags.DEFINE_list("sweeps", list(SWEEPS), "Variants of configs/double_descent.py to run.")
 flags.DEFINE_string("workdir", "runs/double_descent", "Where the trials run (resumable).")
 report.define_flags()
-flags.DEFINE_enum("variant", "", ["", "small"], "'small': one seed, half the epochs (see configs/double_descent.py).")
+flags.DEFINE_enum("variant", "", ["", "small"], "'small': one seed, 2/5 of the epochs (see configs/double_descent.py).")
 flags.DEFINE_string("override", "", "Test hook: a config variant to start from instead (e.g. 'smoke').")
 
 CONFIG_FILE = Path(__file__).resolve().parents[1] / "configs" / "double_descent.py"

@@ -15,8 +15,11 @@ from deepzoo.weights import files
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures" / "weights"
 FIXTURE_NAMES = sorted(p.stem for p in FIXTURES.glob("*.npz"))
-LAYOUTS = {(entry["source"], name): entry["keys"] for path in sorted(FIXTURES.glob("*_layouts.json"))
-           for name, entry in json.loads(path.read_text()).items()}  # (source, deepzoo name) -> {key: shape}
+LAYOUT_FILES = [json.loads(path.read_text()) for path in sorted(FIXTURES.glob("*_layouts.json"))]
+LAYOUTS = {(entry["source"], name): entry["keys"] for layouts in LAYOUT_FILES
+           for name, entry in layouts.items()}  # (source, deepzoo name) -> {key: shape}
+# The first model of each file in the default suite (tracing a full-size model takes ~0.5-1.5 s), the rest slow.
+FIRST = {(entry["source"], name) for layouts in LAYOUT_FILES for name, entry in list(layouts.items())[:1]}
 
 
 def _fixture(name):
@@ -54,7 +57,8 @@ def test_export_gives_back_the_reference_state_dict(name, tmp_path):
         np.testing.assert_array_equal(exported[key], value, err_msg=key)
 
 
-@pytest.mark.parametrize("source,name", sorted(LAYOUTS))
+@pytest.mark.parametrize("source,name", [k if k in FIRST else pytest.param(*k, marks=pytest.mark.slow)
+                                         for k in sorted(LAYOUTS)])
 def test_full_size_layout_equals_the_reference(source, name):
     expected = {k: tuple(v) for k, v in LAYOUTS[source, name].items()}
     got = weights.layout(name, source=source)

@@ -109,8 +109,10 @@ def _raise(problems: list[str], what: str):
 
 
 def in_layers(path: Path, layers) -> bool:
-    """Whether variable `path` lies in one of `layers`: patterns ("stage*") of the model's top-level layer names."""
-    return any(fnmatch.fnmatchcase(path[1], p) for p in layers)
+    """Whether variable `path` (collection first) lies in one of `layers`: patterns of layer paths without the
+    collection ("stage*", "bert/pooler", "bert/layer*")."""
+    prefixes = ["/".join(path[1:i]) for i in range(2, len(path) + 1)]
+    return any(fnmatch.fnmatchcase(prefix, p) for prefix in prefixes for p in layers)
 
 
 def to_flax(rules: list[Rule], state_dict: dict, abstract: dict, ignore: Sequence[str] = (), what="checkpoint",
