@@ -4,6 +4,7 @@ full-size layouts equal to the references' state dicts, a lossless round trip, a
 The fixtures (tests/fixtures/weights, made by its make_<family>.py scripts where torch is installed) hold small
 random-weight references' state dicts and their outputs; torch is not needed here."""
 import json
+import logging
 import pathlib
 
 import jax
@@ -83,6 +84,21 @@ def test_a_missing_or_unexpected_key_is_named_with_the_variable_it_fills():
         weights.to_flax(meta["model"], state, input_shape=(32, 32, 3), **meta["model_kwargs"])
     assert "missing key 'layer2.0.conv1.weight' (it fills params/stage2_block1/conv1/kernel)" in str(e.value)
     assert "unexpected key 'layer2.0.extra.weight'" in str(e.value)
+
+
+def test_a_source_without_part_of_the_model_fills_it_afresh_and_says_so(caplog):
+    meta, inputs, expected = _fixture("bert_masked_lm")
+    with caplog.at_level(logging.WARNING):   # no source given: recognised from the keys
+        model, variables = weights.load("bert_base", FIXTURES / "bert_masked_lm.safetensors", **meta["model_kwargs"])
+    warned = " ".join(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+    assert "transformers.BertForMaskedLM" in warned
+    assert "params/bert/pooler/kernel" in warned and "params/bert/pooler/bias" in warned
+    assert "output_bias" not in warned and "layer1" not in warned
+    fresh = model.init(jax.random.key(0), *inputs)["params"]["bert"]["pooler"]["kernel"]
+    np.testing.assert_allclose(variables["params"]["bert"]["pooler"]["kernel"], fresh, rtol=1e-6, atol=1e-7)  # (jit)
+    assert np.abs(np.asarray(model.apply(variables, *inputs)) - expected).max() <= 1e-4
+    _, pooled = model.apply(variables, *inputs, method="encode")   # the filled pooler works
+    assert pooled.shape == (2, meta["model_kwargs"]["d_model"])
 
 
 def test_a_wrong_shape_names_the_key_and_both_shapes():

@@ -11,7 +11,10 @@ list imports and exports. The builders below are the layouts every family shares
                 num_batches_tracked   -> nothing (written back as 0, so that torch's strict loading accepts the file)
     embedding   weight (N, D)         -> embedding (N, D)
 
-`to_flax` checks every key, every shape and every variable: nothing is silently left at its initial value.
+`to_flax` checks every key, every shape and every variable: nothing is silently left at its initial value. The one
+exception is declared: a converter's `absent` layers, the part of the model that its source's files do not hold (a
+BertForMaskedLM file has no pooler). Those variables need no key and are left out of what to_flax returns, and
+to_torch writes nothing for them; deepzoo.weights.to_flax fills them from a fresh model.init and logs a warning.
 """
 import dataclasses
 import fnmatch
@@ -91,7 +94,8 @@ def flatten(tree, prefix=()) -> dict[Path, object]:
     return {p: v for k, sub in tree.items() for p, v in flatten(sub, (*prefix, k)).items()}
 
 
-def _unflatten(flat: dict[Path, object]) -> dict:
+def unflatten(flat: dict[Path, object]) -> dict:
+    """The nested dict of {path: leaf}: the inverse of flatten."""
     tree = {}
     for path, value in flat.items():
         node = tree
@@ -116,11 +120,12 @@ def in_layers(path: Path, layers) -> bool:
 
 
 def to_flax(rules: list[Rule], state_dict: dict, abstract: dict, ignore: Sequence[str] = (), what="checkpoint",
-            layers=None):
+            layers=None, absent: Sequence[str] = ()):
     """The variables that `rules` make of `state_dict` (name -> array), shaped and typed as `abstract`
     (the model's variables, e.g. from jax.eval_shape); keys matching an `ignore` pattern are dropped.
     With `layers` (see in_layers), only those layers' variables: the keys of the others are read and dropped
-    (a new classifier head, for instance, need not fit the checkpoint's).
+    (a new classifier head, for instance, need not fit the checkpoint's). The variables in `absent` layers (see
+    in_layers) may have no rule: those without one are left out of the result, for the caller to fill.
     Raises WeightsError listing every missing or unexpected key, wrong shape and unfilled variable."""
     expected = flatten(abstract)
     if layers is not None:
@@ -130,10 +135,10 @@ def to_flax(rules: list[Rule], state_dict: dict, abstract: dict, ignore: Sequenc
         ignore = (*ignore, *(k for r in skipped for k in r.sources))
     problems, filled, used = [], {}, set()
     for rule in rules:
-        absent = [k for k in rule.sources if k not in state_dict]
-        if absent:
+        lacking = [k for k in rule.sources if k not in state_dict]
+        if lacking:
             fills = f"it fills {_name(rule.targets[0])}" if rule.targets else "a buffer"
-            problems.append(f"missing key {absent[0]!r} ({fills})")
+            problems.append(f"missing key {lacking[0]!r} ({fills})")
             continue
         used.update(rule.sources)
         arrays = rule.to_flax(*(np.asarray(state_dict[k]) for k in rule.sources))
@@ -150,17 +155,19 @@ def to_flax(rules: list[Rule], state_dict: dict, abstract: dict, ignore: Sequenc
                  if k not in used and not any(fnmatch.fnmatchcase(k, p) for p in ignore)]
     targeted = {t for r in rules for t in r.targets}  # the others are reported as a missing key above
     problems += [f"{_name(p)} is not filled by any key (the converter misses it)" for p in expected
-                 if p not in targeted]
+                 if p not in targeted and not in_layers(p, absent)]
     _raise(problems, f"{what} does not fit the model")
-    return _unflatten(filled)
+    return unflatten(filled)
 
 
-def to_torch(rules: list[Rule], variables: dict) -> dict[str, np.ndarray]:
+def to_torch(rules: list[Rule], variables: dict, absent: Sequence[str] = ()) -> dict[str, np.ndarray]:
     """The state dict (name -> NumPy array) that `rules` make of `variables`: the inverse of to_flax.
-    Raises WeightsError if a variable has no rule (it would be lost)."""
+    Raises WeightsError if a variable has no rule (it would be lost), unless it lies in `absent` layers: the part
+    that the source's files do not hold, which is not written."""
     flat = {p: np.asarray(v) for p, v in flatten(variables).items()}
     targeted = {t for r in rules for t in r.targets}
-    problems = [f"{_name(p)} has no rule: export would lose it" for p in flat if p not in targeted]
+    problems = [f"{_name(p)} has no rule: export would lose it" for p in flat
+                if p not in targeted and not in_layers(p, absent)]
     problems += [f"{_name(t)} is not a variable of the model" for r in rules for t in r.targets if t not in flat]
     _raise(problems, "the variables do not fit the converter")
     state_dict = {}
@@ -172,7 +179,11 @@ def to_torch(rules: list[Rule], variables: dict) -> dict[str, np.ndarray]:
 
 @dataclasses.dataclass(frozen=True)
 class Converter:
-    """How the checkpoints of one source architecture map onto a registered model."""
+    """How the checkpoints of one source architecture map onto a registered model. `absent` names the layers (patterns
+    as in in_layers: ("bert/pooler",), ("transform*", "output_bias")) that the source's files do not hold, where the
+    source is the model less a part: `rules` fill none of their variables; import starts them from a fresh
+    model.init (seed 0) and logs a warning naming each one, and export leaves them out of the file."""
     rules: Callable[[object, dict], list[Rule]]   # (the model, its abstract variables) -> the rules
     source: str                                   # the layout's origin, e.g. "torchvision.models.resnet50"
     ignore: tuple[str, ...] = ()                  # keys read and dropped (patterns): buffers, tied copies
+    absent: tuple[str, ...] = ()                  # layers of the model that the source's files lack (patterns)
