@@ -6,6 +6,7 @@ list imports and exports. The builders below are the layouts every family shares
 
     conv        weight (O, I, kh, kw) -> kernel (kh, kw, I, O)      and bias
     dense       weight (O, I)         -> kernel (I, O)              and bias
+    flattened_dense  the same, on a (C, H, W) map flattened by torch and an (H, W, C) one by Flax: rows reordered
     layer_norm  weight, bias          -> scale, bias
     batch_norm  weight, bias          -> params scale, bias; running_mean, running_var -> batch_stats mean, var;
                 num_batches_tracked   -> nothing (written back as 0, so that torch's strict loading accepts the file)
@@ -63,6 +64,23 @@ def conv(prefix: str, path: str, bias: bool = True) -> list[Rule]:
 def dense(prefix: str, path: str, bias: bool = True) -> list[Rule]:
     """torch Linear `prefix` (weight (out, in)) -> nn.Dense at `path` (kernel (in, out))."""
     return [tensor(f"{prefix}.weight", _path(path, "kernel"), np.transpose, np.transpose)] + _bias(prefix, path, bias)
+
+
+def flattened_dense(prefix: str, path: str, channels: int, size: tuple[int, int]) -> list[Rule]:
+    """torch Linear `prefix` on a (C, H, W) map flattened channel-major -> nn.Dense at `path` on the same map
+    (H, W, C = `size`, `channels`) flattened channel-last: weight (O, C*H*W) -> kernel (H*W*C, O)."""
+    h, w = size
+    n = channels * h * w
+
+    def to_flax(weight):
+        if weight.shape[1:] != (n,):  # another width: left as it is, so that the shape check names it
+            return weight.T
+        return weight.reshape(-1, channels, h, w).transpose(2, 3, 1, 0).reshape(n, -1)
+
+    def to_torch(kernel):  # views only: layout() runs it on full-size zero-stride stand-ins
+        return kernel.reshape(h, w, channels, -1).transpose(3, 2, 0, 1).reshape(-1, n)
+    return [tensor(f"{prefix}.weight", ("params", path, "kernel"), to_flax, to_torch),
+            tensor(f"{prefix}.bias", ("params", path, "bias"))]
 
 
 def layer_norm(prefix: str, path: str) -> list[Rule]:

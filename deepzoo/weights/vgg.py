@@ -7,8 +7,7 @@
 k counts torchvision's `features` modules: conv [-> BatchNorm] -> ReLU for each convolution, one per max-pool.
 fc6 reads the 7x7 map flattened: torch flattens (C, H, W), Flax (H, W, C), so fc6's weight columns are reordered.
 """
-from deepzoo.weights.alexnet import flattened_dense
-from deepzoo.weights.rules import Converter, batch_norm, conv, dense
+from deepzoo.weights.rules import Converter, batch_norm, conv, dense, flattened_dense
 
 
 def rules(model, variables) -> list:
