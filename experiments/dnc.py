@@ -64,6 +64,27 @@ def test_splits(model, variables, task: str) -> dict[str, dict]:
     return scores
 
 
+def _config(task: str, name: str):
+    return config_lib.load(f"configs/memory_tasks.py:{task},{name}" + (f",{FLAGS.variant}" if FLAGS.variant else ""))
+
+
+def _curve(run: Path, config) -> list[tuple[int, float]]:
+    """(sequences seen, validation cost) of a run."""
+    return [(r["step"] * config.batch_size, r["loss"]) for r in read_metrics(run) if r.get("split") == "validation"]
+
+
+def _trace(run: Path):
+    """(input, write weightings, read weightings, usage) of the DNC of `run` on one recall of PICTURE_SPLIT, or None
+    if that run has not finished."""
+    if not (run / "results.json").exists():
+        return None
+    config = _config("associative_recall", "dnc")
+    model = models.get(config.model.name, **config.model.kwargs)
+    x = data.load("associative_recall", PICTURE_SPLIT).read(np.arange(1))["input"]
+    outputs = jax.jit(lambda v, x: model.apply(v, x, method="trace"))(load_variables(run), x)
+    return (x[0], *(np.asarray(a)[0] for a in outputs[1:]))
+
+
 def plot(curves: dict, trace, path: Path):
     """Top: validation cost against sequences seen, one panel per task. Bottom: the DNC on one recall: usage,
     write weighting and the first read head's weighting over time (location against step)."""
@@ -108,16 +129,14 @@ def main(argv):
                              f"{', '.join(MODELS)}.")
     output_dir, workdir = report.output_dir(__file__), Path(FLAGS.workdir)
     report.check_mergeable(output_dir, ["results.csv"], set(FLAGS.tasks) != set(TASKS) or set(FLAGS.models) != set(MODELS))
-    rows, curves, trace = [], {}, None
+    rows, curves = [], {}
     for task in FLAGS.tasks:
         for name in FLAGS.models:
-            run = workdir / f"{task}_{name}"
-            config = config_lib.load(f"configs/memory_tasks.py:{task},{name}" + (f",{FLAGS.variant}" if FLAGS.variant else ""))
+            run, config = workdir / f"{task}_{name}", _config(task, name)
             trainer.train_and_evaluate(config, run)
             model = models.get(config.model.name, **config.model.kwargs)
             variables = load_variables(run)
-            curves[(task, name)] = [(r["step"] * config.batch_size, r["loss"]) for r in read_metrics(run)
-                                    if r.get("split") == "validation"]
+            curves[(task, name)] = _curve(run, config)
             for split, s in test_splits(model, variables, task).items():
                 rows.append({"task": task, "model": name, "split": split,
                              "params": complexity.count_params(variables["params"]), "steps": config.num_train_steps,
@@ -125,13 +144,14 @@ def main(argv):
                              "exact": f"{s['sequence_accuracy']:.2f}"})
                 logging.info("%s %s %s: %.2f wrong bits, %.0f%% exact", task, name, split, s["bit_errors"],
                              100 * s["sequence_accuracy"])
-            if (task, name) == ("associative_recall", "dnc"):
-                x = data.load(task, PICTURE_SPLIT).read(np.arange(1))["input"]
-                outputs = jax.jit(lambda v, x: model.apply(v, x, method="trace"))(variables, x)
-                trace = (x[0], *(np.asarray(a)[0] for a in outputs[1:]))
+    for task in TASKS:  # the figure shows every finished run of the workdir, those this command left out too
+        for name in MODELS:
+            run = workdir / f"{task}_{name}"
+            if (task, name) not in curves and (run / "results.json").exists():
+                curves[(task, name)] = _curve(run, _config(task, name))
     order = [(t, m, s) for t in TASKS for m in MODELS for s in DATASETS[t]]
     rows = report.merge_rows(output_dir / "results.csv", rows, key=("task", "model", "split"), order=order)
-    plot(curves, trace, output_dir / "dnc.png")
+    plot(curves, _trace(workdir / "associative_recall_dnc"), output_dir / "dnc.png")
 
     lines = ["# Differentiable neural computer vs NTM vs LSTM: repeat copy and associative recall", "",
              "Each model trained on the task's training distribution (configs/memory_tasks.py: Adam 1e-3, batches of "
