@@ -131,3 +131,17 @@ def test_file_errors_say_what_to_do(tmp_path, monkeypatch):
         files.write({}, tmp_path / "out.safetensors")
     with pytest.raises(KeyError, match="unknown converter for model 'resnet5'"):
         weights.layout("resnet5")
+
+
+def test_a_hugging_face_folder_with_sharded_safetensors_reads_as_one_state_dict(tmp_path):
+    state = files.read(FIXTURES / "resnet_basic.safetensors")
+    keys = sorted(state)
+    shards = {"model-00001-of-00002.safetensors": keys[:10], "model-00002-of-00002.safetensors": keys[10:]}
+    for shard, names in shards.items():
+        files.write({k: state[k] for k in names}, tmp_path / shard)
+    weight_map = {k: shard for shard, names in shards.items() for k in names}
+    (tmp_path / "model.safetensors.index.json").write_text(json.dumps({"weight_map": weight_map}))
+    read = files.read(tmp_path)   # the folder, as from_pretrained takes it
+    assert sorted(read) == keys
+    for k in keys:
+        np.testing.assert_array_equal(read[k], state[k])
