@@ -21,7 +21,7 @@ from absl import logging
 from deepzoo import models
 from deepzoo.analysis import complexity
 from deepzoo.registry import lookup
-from deepzoo.weights import alexnet, bert, convnext, gpt2, resnet, swin, swin_timm, vgg, vit, vit_timm
+from deepzoo.weights import alexnet, bert, convnext, convnext_timm, gpt2, resnet, swin, swin_timm, vgg, vit, vit_timm
 from deepzoo.weights import bert_google, bert_masked_lm, bert_model, gpt2_model
 from deepzoo.weights import files
 from deepzoo.weights import rules as _rules
@@ -29,7 +29,8 @@ from deepzoo.weights.rules import Converter, WeightsError
 
 __all__ = ["Converter", "WeightsError", "layout", "load", "names", "save", "sources", "to_flax", "to_torch"]
 
-_FAMILIES = (resnet, vgg, alexnet, convnext, swin, vit, gpt2, bert, swin_timm, vit_timm)  # timm after torchvision
+_FAMILIES = (resnet, vgg, alexnet, convnext, swin, vit, gpt2, bert)
+_FAMILIES += (convnext_timm, swin_timm, vit_timm)  # timm after torchvision
 _FAMILIES += (gpt2_model, bert_google, bert_model, bert_masked_lm)  # the other layouts after the first sources
 _CONVERTERS: dict[str, list[Converter]] = {}   # name -> its sources' converters, the first the default for export
 for _family in _FAMILIES:
