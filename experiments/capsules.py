@@ -31,7 +31,7 @@ from deepzoo import config as config_lib  # noqa: E402
 from deepzoo.analysis import complexity  # noqa: E402
 from deepzoo.models.capsnet import Decoder  # noqa: E402
 from deepzoo.plots import images  # noqa: E402
-from deepzoo.train import trainer  # noqa: E402
+from deepzoo.train import loop, trainer  # noqa: E402
 from deepzoo.train.checkpoint import load_variables, quiet_orbax_logs  # noqa: E402
 
 # run: (configs/capsules.py variant, what it is, the paper's test error % with 60,000 digits (Table 1, section 6))
@@ -84,6 +84,10 @@ def tweak_figure(axes, model, variables, image: np.ndarray):
                 row_labels=[f"dim {d + 1}" for d in range(DIMENSIONS)], column_labels=[f"{t:+.2f}" for t in TWEAK])
 
 
+def _config(name: str):
+    return config_lib.load(f"configs/capsules.py:{RUNS[name][0]}" + (f",{FLAGS.variant}" if FLAGS.variant else ""))
+
+
 def main(argv):
     del argv
     quiet_orbax_logs()
@@ -94,8 +98,8 @@ def main(argv):
     report.check_mergeable(output_dir, ["results.csv"], set(FLAGS.runs) != set(RUNS))
     rows, trained = [], {}
     for name in FLAGS.runs:
-        variant, what, paper = RUNS[name]
-        config = config_lib.load(f"configs/capsules.py:{variant}" + (f",{FLAGS.variant}" if FLAGS.variant else ""))
+        _, what, paper = RUNS[name]
+        config = _config(name)
         results = trainer.train_and_evaluate(config, workdir / name)
         model = models.get(config.model.name, **config.model.kwargs)
         variables = load_variables(workdir / name)
@@ -109,6 +113,11 @@ def main(argv):
                      "paper_error": paper})
         logging.info("%s: test error %s%%", name, rows[-1]["test_error"])
     rows = report.merge_rows(output_dir / "results.csv", rows, key=("run",), order=list(RUNS))
+    for name in ("multimnist", "capsnet"):   # the figure's two runs, this command's or any finished in the workdir
+        if name not in trained and loop.finished(workdir / name):
+            config = _config(name)
+            trained[name] = (models.get(config.model.name, **config.model.kwargs), load_variables(workdir / name),
+                             config)
 
     if "multimnist" in trained and "capsnet" in trained:
         fig = plt.figure(figsize=(12, 11))

@@ -32,7 +32,7 @@ from deepzoo import data, models, tasks  # noqa: E402
 from deepzoo.analysis import complexity  # noqa: E402
 from deepzoo.data.algorithmic import DATASETS  # noqa: E402
 from deepzoo.tasks import metrics as metrics_lib  # noqa: E402
-from deepzoo.train import trainer  # noqa: E402
+from deepzoo.train import loop, trainer  # noqa: E402
 from deepzoo.train.checkpoint import load_variables, quiet_orbax_logs  # noqa: E402
 from deepzoo.train.writers import read_metrics  # noqa: E402
 
@@ -76,7 +76,7 @@ def _curve(run: Path, config) -> list[tuple[int, float]]:
 def _trace(run: Path):
     """(input, write weightings, read weightings, usage) of the DNC of `run` on one recall of PICTURE_SPLIT, or None
     if that run has not finished."""
-    if not (run / "results.json").exists():
+    if not loop.finished(run):
         return None
     config = _config("associative_recall", "dnc")
     model = models.get(config.model.name, **config.model.kwargs)
@@ -147,7 +147,7 @@ def main(argv):
     for task in TASKS:  # the figure shows every finished run of the workdir, those this command left out too
         for name in MODELS:
             run = workdir / f"{task}_{name}"
-            if (task, name) not in curves and (run / "results.json").exists():
+            if (task, name) not in curves and loop.finished(run):
                 curves[(task, name)] = _curve(run, _config(task, name))
     order = [(t, m, s) for t in TASKS for m in MODELS for s in DATASETS[t]]
     rows = report.merge_rows(output_dir / "results.csv", rows, key=("task", "model", "split"), order=order)

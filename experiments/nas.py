@@ -12,7 +12,10 @@ nas.png the mean and best reward over the iterations and the best architectures 
     python experiments/nas.py --variant=small --seeds=0
 
 Runs are resumable (ordinary workdirs under --workdir, one per method and seed, and one per retrained architecture).
+The table and the figure show every finished search of the workdir (default seeds and those of --seeds), those a run
+of some methods or seeds left out too.
 """
+import json
 import sys
 from pathlib import Path
 
@@ -27,17 +30,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # this checkout's
 from deepzoo import cli, report  # noqa: E402
 from deepzoo import config as config_lib  # noqa: E402
 from deepzoo.rl import search  # noqa: E402
-from deepzoo.train import trainer  # noqa: E402
+from deepzoo.train import loop, trainer  # noqa: E402
 from deepzoo.train.checkpoint import load_arrays, quiet_orbax_logs  # noqa: E402
 
 METHODS = {"nas": "NAS (REINFORCE controller)", "random": "random search"}
+SEEDS = ("0", "1", "2")
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("methods", list(METHODS), "Which searches: nas, random.")
-flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds of each search.")
+flags.DEFINE_list("seeds", list(SEEDS), "Seeds of each search.")
 flags.DEFINE_string("workdir", "runs/nas", "Run directories, one per search and per retrained architecture.")
 flags.DEFINE_string("variant", "", "Config option appended to each run: 'small', or 'smoke' for tests.")
 report.define_flags()
+
+
+def _results(run: Path) -> dict | None:
+    """results.json of `run`, or None if that run has not finished."""
+    return json.loads((run / "results.json").read_text()) if loop.finished(run) else None
 
 
 def main(argv):
@@ -48,37 +57,48 @@ def main(argv):
         raise app.UsageError(f"unknown methods {sorted(unknown)}; known: {', '.join(METHODS)}.")
     output_dir, workdir = report.output_dir(__file__), Path(FLAGS.workdir)
     option = f",{FLAGS.variant}" if FLAGS.variant else ""
-    rows, histories = [], {}
+    searches = {}   # (method, seed): (the search's results, its best architecture's retrained results)
     for method in FLAGS.methods:
         for seed in map(int, FLAGS.seeds):
             config = config_lib.load(f"configs/nas.py:{method}{option}")
             config.seed = seed
             name = f"{method}_seed{seed}"
             found = search.search(config, workdir / name)
-            histories[method, seed] = np.asarray(load_arrays(str(workdir / name / "checkpoints"))["rewards"])
             child = config_lib.load(f"configs/nas.py:child{option}")
             child.model.kwargs.architecture = tuple(found["best_tokens"][0])
             retrained = trainer.train_and_evaluate(child, workdir / f"{name}_best")
-            rows.append({"method": method, "seed": seed, "children": found["children"],
-                         "best_reward": f"{found['best_reward']:.4f}", "top5_reward": f"{found['top5_reward']:.4f}",
-                         "best_retrained_test_accuracy": f"{retrained['test_accuracy']:.4f}",
-                         "best_architecture": found["best_architectures"][0]})
+            searches[method, seed] = (found, retrained)
             logging.info("%s seed %d: best %.2f%%, top five %.2f%%, retrained %.2f%% (%s)", method, seed,
                          100 * found["best_reward"], 100 * found["top5_reward"], 100 * retrained["test_accuracy"],
                          found["best_architectures"][0])
+    seeds = sorted({*map(int, SEEDS), *map(int, FLAGS.seeds)})
+    for method in METHODS:   # the report shows every finished search of the workdir, those this command left out too
+        for seed in seeds:
+            if (method, seed) not in searches:
+                found, retrained = (_results(workdir / f"{method}_seed{seed}{end}") for end in ("", "_best"))
+                if found and retrained:
+                    searches[method, seed] = (found, retrained)
+    shown = [(method, seed) for method in METHODS for seed in seeds if (method, seed) in searches]
+    rows = []
+    for method, seed in shown:
+        found, retrained = searches[method, seed]
+        rows.append({"method": method, "seed": seed, "children": found["children"],
+                     "best_reward": f"{found['best_reward']:.4f}", "top5_reward": f"{found['top5_reward']:.4f}",
+                     "best_retrained_test_accuracy": f"{retrained['test_accuracy']:.4f}",
+                     "best_architecture": found["best_architectures"][0]})
     report.write_rows(output_dir / "results.csv", rows)
 
     fig, ax = plt.subplots(figsize=(9, 5))
-    for j, method in enumerate(FLAGS.methods):
-        for k, seed in enumerate(map(int, FLAGS.seeds)):
-            rewards = histories[method, seed]
+    for j, method in enumerate(METHODS):
+        for k, seed in enumerate(s for m, s in shown if m == method):
+            rewards = np.asarray(load_arrays(str(workdir / f"{method}_seed{seed}" / "checkpoints"))["rewards"])
             steps = np.arange(1, len(rewards) + 1)
             label = lambda what: f"{METHODS[method]}: {what}" if k == 0 else None
             ax.plot(steps, 100 * np.nanmean(rewards, 1), color=f"C{j}", alpha=0.5, lw=1, label=label("mean of the 8"))
             ax.plot(steps, 100 * np.fmax.accumulate(np.nanmax(rewards, 1)), color=f"C{j}", lw=2,
                     label=label("best so far"))
     ax.set(xlabel="iteration (8 children each)", ylabel="validation accuracy of the children (%)",
-           title=f"Architecture search on the 8x8 digits, {len(FLAGS.seeds)} seeds each")
+           title=f"Architecture search on the 8x8 digits, {len({s for _, s in shown})} seeds each")
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
@@ -87,7 +107,7 @@ def main(argv):
     plt.close(fig)
 
     summary = []
-    for method in FLAGS.methods:
+    for method in [m for m in METHODS if any(r["method"] == m for r in rows)]:
         mine = [r for r in rows if r["method"] == method]
         mean = lambda field: 100 * np.mean([float(r[field]) for r in mine])
         spread = lambda field: 100 * np.std([float(r[field]) for r in mine])

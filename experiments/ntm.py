@@ -34,7 +34,7 @@ from deepzoo import data, models, tasks  # noqa: E402
 from deepzoo.analysis import complexity  # noqa: E402
 from deepzoo.data.algorithmic import TEST_LENGTHS  # noqa: E402
 from deepzoo.tasks import metrics as metrics_lib  # noqa: E402
-from deepzoo.train import trainer  # noqa: E402
+from deepzoo.train import loop, trainer  # noqa: E402
 from deepzoo.train.checkpoint import load_variables, quiet_orbax_logs  # noqa: E402
 from deepzoo.train.writers import read_metrics  # noqa: E402
 
@@ -66,6 +66,15 @@ def test_lengths(model, variables) -> tuple[dict, dict]:
         copy = slice(length + 1, 2 * length + 1)
         copies[length] = (first["target"][0, copy], 1 / (1 + np.exp(-logits[copy])))
     return scores, copies
+
+
+def _config(name: str):
+    return config_lib.load(f"configs/memory_tasks.py:copy,{name}" + (f",{FLAGS.variant}" if FLAGS.variant else ""))
+
+
+def _curve(run: Path) -> list[tuple[int, float]]:
+    """(step, validation cost) of a run."""
+    return [(r["step"], r["loss"]) for r in read_metrics(run) if r.get("split") == "validation"]
 
 
 def plot_copy(curves: dict, copies: dict, batch_size: int, path: Path):
@@ -138,13 +147,12 @@ def main(argv):
     report.check_mergeable(output_dir, ["results.csv"], set(FLAGS.models) != set(MODELS))
     rows, curves, copies, batch_size = [], {}, {}, 0
     for name in FLAGS.models:
-        config = config_lib.load(f"configs/memory_tasks.py:copy,{name}" + (f",{FLAGS.variant}" if FLAGS.variant else ""))
-        results = trainer.train_and_evaluate(config, workdir / name)
+        run, config = workdir / name, _config(name)
+        results = trainer.train_and_evaluate(config, run)
         model = models.get(config.model.name, **config.model.kwargs)
-        variables = load_variables(workdir / name)
+        variables = load_variables(run)
         scores, copies[name] = test_lengths(model, variables)
-        curves[name] = [(r["step"], r["loss"]) for r in read_metrics(workdir / name)
-                        if r.get("split") == "validation"]
+        curves[name] = _curve(run)
         batch_size = config.batch_size
         row = {"model": name, "params": complexity.count_params(variables["params"]),
                "steps": config.num_train_steps, "sequences": config.num_train_steps * config.batch_size,
@@ -157,8 +165,17 @@ def main(argv):
                                                  f"{s['sequence_accuracy']:.0%} exact" for n, s in scores.items()))
         if name == "ntm":
             plot_heads(model, variables, output_dir / "heads.png")
+    for name in MODELS:   # the figures show every finished run of the workdir, those this command left out too
+        run = workdir / name
+        if name not in curves and loop.finished(run):
+            config = _config(name)
+            model, variables = models.get(config.model.name, **config.model.kwargs), load_variables(run)
+            copies[name], curves[name], batch_size = test_lengths(model, variables)[1], _curve(run), config.batch_size
+            if name == "ntm":
+                plot_heads(model, variables, output_dir / "heads.png")
     rows = report.merge_rows(output_dir / "results.csv", rows, key=("model",), order=list(MODELS))
-    plot_copy(curves, copies, batch_size, output_dir / "copy.png")
+    shown = [name for name in MODELS if name in curves]
+    plot_copy({n: curves[n] for n in shown}, {n: copies[n] for n in shown}, batch_size, output_dir / "copy.png")
 
     lines = ["# Neural Turing machine vs LSTM: the copy task", "",
              "Trained on sequences of 1 to 20 random 8-bit vectors (configs/memory_tasks.py: Adam 1e-3 with a cosine decay, "

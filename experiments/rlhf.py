@@ -12,8 +12,10 @@ Every policy answers the 1,000 test prompts; the table gives the reward model's 
     python experiments/rlhf.py                    # about 20 minutes on 2 CPU cores
     python experiments/rlhf.py --variant=small
 
-Runs are resumable (ordinary workdirs under --workdir: sft, reward, ppo_kl<coefficient>).
+Runs are resumable (ordinary workdirs under --workdir: sft, reward, ppo_kl<coefficient>). The table and the figure
+show every finished PPO run of the workdir at the default coefficients, those a run of some --kl_coefs left out too.
 """
+import json
 import sys
 from pathlib import Path
 
@@ -28,16 +30,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # this checkout's
 from deepzoo import cli, report  # noqa: E402
 from deepzoo import config as config_lib  # noqa: E402
 from deepzoo.rl import rlhf  # noqa: E402
-from deepzoo.train import trainer  # noqa: E402
+from deepzoo.train import loop, trainer  # noqa: E402
 from deepzoo.train.checkpoint import quiet_orbax_logs  # noqa: E402
 from deepzoo.train.writers import read_metrics  # noqa: E402
 
+KL_COEFS = ("0.5", "0.2", "0.05", "0")
+
 FLAGS = flags.FLAGS
-flags.DEFINE_list("kl_coefs", ["0.5", "0.2", "0.05", "0"], "PPO's KL coefficients, one run each.")
+flags.DEFINE_list("kl_coefs", list(KL_COEFS), "PPO's KL coefficients, one run each.")
 flags.DEFINE_list("best_of", ["1", "2", "4", "8", "16"], "The n of best-of-n sampling from the SFT policy.")
 flags.DEFINE_string("workdir", "runs/rlhf", "Run directories: sft, reward, ppo_kl<coefficient>.")
 flags.DEFINE_string("variant", "", "Config option appended to each run: 'small', or 'smoke' for tests.")
 report.define_flags()
+
+# Flags that make another experiment than the committed reference (--update_results refuses them): best-of-n is
+# sampled again by each command, not kept in a run, so the reference's best-of-n rows come from one command.
+FIXED = ("best_of",)
+
+
+def _curve(run: Path) -> list[dict]:
+    """The test records of a PPO run, one per evaluation."""
+    return [r for r in read_metrics(run) if r["split"] == "test"]
 
 
 def main(argv):
@@ -48,7 +61,7 @@ def main(argv):
         ns = [int(n) for n in FLAGS.best_of]
     except ValueError as e:
         raise app.UsageError(f"--kl_coefs takes numbers and --best_of whole numbers: {e}") from None
-    output_dir, workdir = report.output_dir(__file__), Path(FLAGS.workdir)
+    output_dir, workdir = report.output_dir(__file__, fixed=FIXED), Path(FLAGS.workdir)
     option = f",{FLAGS.variant}" if FLAGS.variant else ""
 
     trainer.train_and_evaluate(config_lib.load(f"configs/rlhf.py:sft{option}"), workdir / "sft")
@@ -63,16 +76,21 @@ def main(argv):
     best = rlhf.best_of_n(program, sft_params, program.eval_prompts, ns)
     rows = [{"policy": "SFT" if b["n"] == 1 else f"best-of-{b['n']} (SFT's samples)", **b} for b in best]
 
-    curves = {}
+    results, curves = {}, {}
     for coef in coefs:
         config = ppo.copy_and_resolve_references()
         config.rlhf.kl_coef = coef
         run = workdir / f"ppo_kl{coef:g}"
-        result = rlhf.train_rlhf(config, run)
-        rows.append({"policy": f"PPO, KL coefficient {coef:g}", **result})
-        curves[coef] = [r for r in read_metrics(run) if r["split"] == "test"]
+        result = results[coef] = rlhf.train_rlhf(config, run)
+        curves[coef] = _curve(run)
         logging.info("PPO kl %g: proxy %.3f, true %.3f, KL %.2f", coef, result["proxy_reward"], result["true_score"],
                      result["kl"])
+    for coef in {float(c) for c in KL_COEFS} - set(curves):   # the PPO runs this command left out, if finished
+        run = workdir / f"ppo_kl{coef:g}"
+        if loop.finished(run):
+            results[coef], curves[coef] = json.loads((run / "results.json").read_text()), _curve(run)
+    curves = {coef: curves[coef] for coef in sorted(curves, reverse=True)}   # the largest coefficient first
+    rows += [{"policy": f"PPO, KL coefficient {coef:g}", **results[coef]} for coef in curves]
 
     table = [{"policy": r["policy"], "KL to SFT (nats)": f"{r['kl']:.2f}",
               "reward model score": f"{r['proxy_reward']:.3f}", "true score": f"{r['true_score']:.3f}",

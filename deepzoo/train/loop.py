@@ -237,6 +237,11 @@ def _status(workdir) -> dict:
     return json.loads(path.read_text()) if path.exists() else {"status": "new", "seconds": 0.0}
 
 
+def finished(workdir) -> bool:
+    """Whether the run in `workdir` has finished (a stopped or failed run also has a results.json)."""
+    return _status(Path(workdir)).get("status") == "done"
+
+
 class _Workdir:
     """The run's files besides its checkpoints (written by process 0 only) and its newest records."""
 
