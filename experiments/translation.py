@@ -9,7 +9,7 @@ training time. Draws each recurrent attention model's alignment for a long numbe
 the Transformer's attention, every layer and head.
 
     python experiments/translation.py                          # 10-20 min per model on 2 CPU cores
-    python experiments/translation.py --variant=small          # 500 steps of none, bahdanau and transformer
+    python experiments/translation.py --variant=small          # 400 steps of none, bahdanau and transformer
     python experiments/translation.py --models=none,transformer --workdir=/tmp/runs
 
 Runs are resumable (each is an ordinary workdir). Writes results.md, results.csv, learning.csv,
