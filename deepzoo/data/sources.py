@@ -34,6 +34,7 @@ from deepzoo.data import algorithmic, images, multidigits, photos, shapes, sorti
 from deepzoo.data.augment import augmented
 from deepzoo.data.label_noise import with_label_noise
 from deepzoo.data.builders import OFFLINE_BUILDERS
+from deepzoo.data.gettext_builder import GETTEXT_BUILDERS
 from deepzoo.data.text_builders import TEXT_BUILDERS
 
 _BUILDERS = {**OFFLINE_BUILDERS, **TEXT_BUILDERS}  # every dataset prepared here on first use
@@ -46,6 +47,7 @@ _DEFAULT_INPUT = ("image", 1 / 255)
 # What a dataset's examples are, by name (before any "/config"); any other name is classification.
 KINDS = {
     "numbers_en_de": "translation",
+    **dict.fromkeys(GETTEXT_BUILDERS, "translation"),   # gettext_en_de, ...: the installed catalogs
     **{f"wmt{year}_translate": "translation" for year in range(13, 20)},
     "wmt_t2t_translate": "translation",
     "python_docstrings": "language_model",

@@ -1,5 +1,6 @@
 """TFDS builders for the text datasets made here with no network (see builders.py for how they are read):
-numbers_en_de (translation), python_docstrings (language modelling), mnist_captions (captioning).
+numbers_en_de (translation), python_docstrings (language modelling), mnist_captions (captioning), and
+gettext_en_de, gettext_en_fr (translation: the installed gettext catalogs, gettext_builder.py).
 
 Text features are `tfds.features.Text`: it encodes to UTF-8 bytes without TensorFlow, and
 `tfds.data_source` returns the bytes (str under tfds.testing.mock_data).
@@ -15,6 +16,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from deepzoo.data.builders import Mnist5k
+from deepzoo.data.gettext_builder import GETTEXT_BUILDERS
 
 
 def caption(number: int) -> str:
@@ -270,4 +272,4 @@ class MnistCaptions(tfds.core.GeneratorBasedBuilder):
 # Kept apart from OFFLINE_BUILDERS, every entry of which tests/test_builders.py checks as a labelled
 # classification dataset; sources.py prepares the datasets of both tables.
 TEXT_BUILDERS = {"numbers_en_de": NumbersEnDe, "python_docstrings": PythonDocstrings,
-                 "mnist_captions": MnistCaptions}
+                 "mnist_captions": MnistCaptions, **GETTEXT_BUILDERS}
