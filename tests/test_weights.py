@@ -36,23 +36,17 @@ def _load(meta, path):
 
 
 @pytest.mark.parametrize("name", FIXTURE_NAMES)
-def test_imported_model_computes_what_the_reference_does(name):
+def test_imported_model_computes_what_the_reference_does_and_exports_back_to_its_file(name, tmp_path):
     meta, inputs, expected = _fixture(name)
     model, variables = _load(meta, FIXTURES / f"{name}.safetensors")
     out = jax.jit(lambda v, *x: model.apply(v, *x, **meta["apply_kwargs"]))(variables, *inputs)
     out = out[meta["output_key"]] if meta["output_key"] is not None else out
     assert np.abs(np.asarray(out) - expected).max() <= 1e-4
 
-
-@pytest.mark.parametrize("name", FIXTURE_NAMES)
-def test_export_gives_back_the_reference_state_dict(name, tmp_path):
-    meta, _, _ = _fixture(name)
-    source = files.read(FIXTURES / f"{name}.safetensors")
-    _, variables = _load(meta, FIXTURES / f"{name}.safetensors")
     shape = tuple(meta["input_shape"]) if meta["input_shape"] else None
     path = weights.save(meta["model"], variables, tmp_path / "out.safetensors", source=meta["source"],
                         input_shape=shape, **meta["model_kwargs"])
-    exported = files.read(path)
+    exported, source = files.read(path), files.read(FIXTURES / f"{name}.safetensors")
     assert sorted(exported) == sorted(source)
     for key, value in source.items():
         np.testing.assert_array_equal(exported[key], value, err_msg=key)
