@@ -40,8 +40,8 @@ def get_config(arg: str | None = None):
             steps=1, persistent=False, binarize=0.5, exact_max_hidden=20)))
         config.optimizer.update(name="sgd", learning_rate=0.05, momentum=0.9, weight_decay=2e-4, schedule="linear")
         config.optimizer.layer_lr = {f"hidden_{i}": 0.0 for i in range(layer)}   # the RBMs below stay fixed
-        config.init_from = ml_collections.ConfigDict(dict(
-            workdir="runs/dbn/rbm0" if layer else "", layers=tuple(f"hidden_{i}" for i in range(layer))))
+        config.init_from.update(workdir="runs/dbn/rbm0" if layer else "",
+                                layers=tuple(f"hidden_{i}" for i in range(layer)))
         config.batch_size, config.num_train_steps = 100, 2000
         config.eval_every_steps = 500
     else:
@@ -49,8 +49,8 @@ def get_config(arg: str | None = None):
             depth=len(SIZES) - 1, width=SIZES[1], num_outputs=10, activation="sigmoid", dtype="float32"))))
         config.task = ml_collections.ConfigDict(dict(name="classification", kwargs=dict(label_smoothing=0.0)))
         config.optimizer.update(name="adam", learning_rate=1e-3, **common.ADAM)
-        config.init_from = ml_collections.ConfigDict(dict(
-            workdir="runs/dbn/rbm1" if name == "finetune" else "", layers=PRETRAINED if name == "finetune" else ()))
+        config.init_from.update(workdir="runs/dbn/rbm1" if name == "finetune" else "",
+                                layers=PRETRAINED if name == "finetune" else ())
         config.batch_size, config.num_train_steps = 50, 1500
         config.eval_every_steps = 0
     config.log_every_steps = 100

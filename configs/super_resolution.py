@@ -37,8 +37,7 @@ def get_config(arg: str | None = None):
     config.num_train_steps = STEPS[variant]
     if variant == "srgan":
         config.optimizer.update(schedule="step", decay_every_steps=STEPS[variant] // 2, decay_factor=0.1)
-        config.init_from = ml_collections.ConfigDict(dict(workdir="runs/super_resolution/srresnet",
-                                                          layers=("generator",)))
+        config.init_from.update(workdir="runs/super_resolution/srresnet", layers=("generator",))
     config.log_every_steps = 100
     config.eval_every_steps = 500
     config.checkpoint_every_steps = 500
