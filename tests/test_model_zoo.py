@@ -42,7 +42,12 @@ def _output_shape(name, model):
             or getattr(model, "num_outputs"))
 
 
-@pytest.mark.parametrize("name", models.names())
+# The largest of their families, traced by their smaller siblings' code already: 10-20 s each, in the slow suite.
+LARGEST = ("gpt2_xl", "gpt2_large", "swin_b", "vit_l16", "bert_large")
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in LARGEST else n
+                                  for n in models.names()])
 def test_every_model_initialises_and_applies_in_train_and_eval_mode(name):
     model = models.get(name)
     # Ones: a valid input for images and token ids alike (id 1 is EOS, never padding).
