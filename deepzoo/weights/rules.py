@@ -32,6 +32,7 @@ class WeightsError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class Rule:
+    """Some state-dict keys to some variables, by a function and its inverse (import and export alike)."""
     sources: tuple[str, ...]                 # state-dict keys
     targets: tuple[Path, ...]                # variable paths, collection first
     to_flax: Callable[..., Sequence]         # source arrays -> target arrays
