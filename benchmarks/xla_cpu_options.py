@@ -14,7 +14,6 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 
 # name: (XLA_FLAGS, compute dtype). The first is the reference.
 SETTINGS = {
@@ -51,8 +50,6 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--child", default="", help=argparse.SUPPRESS)  # internal: a dtype, run the peers here
-    parser.add_argument("--output", default=os.path.join(os.path.dirname(__file__), "results",
-                                                         "xla_cpu_options.json"))
     args = parser.parse_args()
     peers = args.peers.split(",")
     if args.child:
@@ -80,13 +77,9 @@ def main():
             results[name]["ratio_to_default"] = {k: round(v / reference[k], 3)
                                                  for k, v in results[name]["ms_median"].items() if k in reference}
         print(f"{name:34s} " + "  ".join(f"{k} {v:.1f} ms" for k, v in results[name]["ms_median"].items()), flush=True)
-    import jax  # noqa: PLC0415  (the parent's: for the record only)
-    machine = {"cpu_count": os.cpu_count(), "jax": jax.__version__, "devices": str(jax.devices()[0])}
-    os.makedirs(os.path.dirname(args.output), exist_ok=True)
-    with open(args.output, "w") as f:
-        json.dump({"benchmark": "xla_cpu_options", "date": time.strftime("%Y-%m-%d"), "machine": machine,
-                   "rounds": args.rounds, "steps_per_round": args.steps, "results": results}, f, indent=2)
-    print(f"written to {args.output}")
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from common import write  # noqa: PLC0415  (imports jax: the parent's, for the record only)
+    write("xla_cpu_options", {"rounds": args.rounds, "steps_per_round": args.steps, "results": results})
 
 
 if __name__ == "__main__":
