@@ -3,7 +3,7 @@
     python -m deepzoo.main --config=configs/mnist5k_cnn.py:resnet_mnist --workdir=runs/mnist5k/resnet_mnist
 
 The arg is a registered `<family>_mnist` model (see deepzoo.models.names()), optionally followed by
-",small" for a third of the epochs, ",smoke" for a few steps. One recipe for every convolutional network, so that the comparison is about
+",smoke" for a few steps. One recipe for every convolutional network, so that the comparison is about
 the architecture: AdamW 1e-3 with a short warm-up and cosine decay, batch 128, 15 epochs of the 4,000
 training digits, evaluated on the 1,000 test digits (the transformers: see RECIPES).
 experiments/cnn_progress.py runs them all.
@@ -23,7 +23,7 @@ RECIPES = {"vit_mnist": TRANSFORMER_RECIPE, "swin_mnist": TRANSFORMER_RECIPE}
 
 
 def get_config(arg: str | None = None):
-    model, options = parse_arg(arg, options=("smoke", "small"), default="resnet_mnist")   # any registered model
+    model, options = parse_arg(arg, options=("smoke",), default="resnet_mnist")   # any registered model
     config = common.supervised()
 
     config.dataset.name = "mnist5k"           # prepared offline on first use (deepzoo/data/builders.py)
@@ -52,8 +52,6 @@ def get_config(arg: str | None = None):
     config.keep_checkpoints = 1
     config.reference = "MNIST: LeNet-5 0.95% test error (LeCun et al. 1998); on 4,000 digits expect ~98%"
 
-    if "small" in options:
-        common.shorten(config, config.num_train_steps // 3)
     if "smoke" in options:
         config.num_train_steps, config.log_every_steps, config.checkpoint_every_steps = 4, 2, 4
         config.batch_size = 16

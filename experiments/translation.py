@@ -1,21 +1,26 @@
-"""Does attention help, and is attention all you need? English -> German number words: the recurrent
-seq2seq without attention, with Bahdanau's and Luong's, and the Transformer, by input length.
+"""Does attention help, and is attention all you need? The recurrent seq2seq without attention, with
+Bahdanau's and Luong's, and the Transformer, by input length, on two corpora (--corpus):
+- numbers: English -> German number words (configs/numbers_translation.py), generated; the fast one;
+- gettext_en_de, gettext_en_fr: the messages of the gettext catalogs installed on the machine, translated
+  by people (configs/gettext_translation.py; deepzoo/data/gettext_builder.py).
 
-Trains configs/numbers_translation.py for each model (none, bahdanau, luong, transformer), then decodes
-the test split greedily and with beam search and reports sacrebleu BLEU and exact match, overall and by
-the length of the English input (the analogue of Bahdanau et al. 2015's Figure 2, where the
-encoder-decoder without attention falls apart on long sentences), with each model's parameters and
-training time. Draws each recurrent attention model's alignment for a long number (their Figure 3) and
-the Transformer's attention, every layer and head.
+Trains each model (none, bahdanau, luong, none_lstm, bahdanau_lstm, transformer), then decodes the test
+split greedily and with beam search and reports sacreBLEU and exact match, overall and by the length of
+the English input (the analogue of Bahdanau et al. 2015's Figure 2, where the encoder-decoder without
+attention falls apart on long sentences), with each model's parameters and training time. Draws each
+recurrent attention model's alignment for a long input (their Figure 3) and the Transformer's attention,
+every layer and head.
 
     python experiments/translation.py                          # 10-20 min per model on 2 CPU cores
     python experiments/translation.py --variant=small          # 400 steps of none, bahdanau and transformer
     python experiments/translation.py --models=none,transformer --workdir=/tmp/runs
+    python experiments/translation.py --corpus=gettext_en_de   # real messages
 
 Runs are resumable (each is an ordinary workdir). Writes results.md, results.csv, learning.csv,
 bleu_by_length.png, attention_<name>.png and transformer_<encoder|decoder|cross>_attention.png beside the
-runs in --workdir (--update_results: into experiments/translation/, the committed reference); a run of
-some models replaces their rows and keeps the others.
+runs in --workdir (--update_results: into experiments/translation/, the committed reference); a gettext
+corpus's runs and report go into its own folder of those (e.g. experiments/translation/gettext_en_de/). A
+run of some models replaces their rows and keeps the others.
 
 A pod run (WMT'14, trained with deepzoo.main) is evaluated on newstest2014 with sacrebleu instead:
 
@@ -51,14 +56,33 @@ from deepzoo.train.checkpoint import average_variables, load_variables, quiet_or
 from deepzoo.train.writers import read_metrics  # noqa: E402
 
 MODELS = ("none", "bahdanau", "luong", "none_lstm", "bahdanau_lstm", "transformer")
-# Buckets of English input length in words ("nine hundred and ninety-nine million, nine hundred and
-# ninety-nine thousand, nine hundred and ninety-nine" is 14; hyphenated tens are one word).
-BUCKETS = ((1, 3), (4, 6), (7, 9), (10, 12), (13, 99))
+# Each corpus: its config and option, its name in titles, the buckets of English input length in words, the
+# sacreBLEU tokenizer, and the longest input (in words) whose attention is drawn.
+CORPORA = {
+    # "nine hundred and ninety-nine million, nine hundred and ninety-nine thousand, nine hundred and ninety-nine"
+    # is 14 words (hyphenated tens are one). German writes every number below a million as one word, so
+    # word-level BLEU would have no 4-grams to count (0 for a perfect system): BLEU over characters.
+    "numbers": dict(config="configs/numbers_translation.py", option="", title="English -> German number words",
+                    buckets=((1, 3), (4, 6), (7, 9), (10, 12), (13, 99)), tokenize="char", drawn_words=99),
+    # Messages: median 6 English words, 90% at most 11; BLEU as WMT reports it (13a on detokenised text).
+    "gettext_en_de": dict(config="configs/gettext_translation.py", option="",
+                          title="English -> German gettext messages", buckets=((1, 3), (4, 6), (7, 10), (11, 15),
+                                                                                (16, 99)),
+                          tokenize="13a", drawn_words=16),
+    "gettext_en_fr": dict(config="configs/gettext_translation.py", option="fr",
+                          title="English -> French gettext messages", buckets=((1, 3), (4, 6), (7, 10), (11, 15),
+                                                                                (16, 99)),
+                          tokenize="13a", drawn_words=16),
+}
+
+LANGUAGES = {"de": "German", "fr": "French"}
 
 FLAGS = flags.FLAGS
 SMALL_MODELS = ("none", "bahdanau", "transformer")   # --variant=small's default: the three ideas, GRUs only
 flags.DEFINE_list("models", None, "Which models to train and compare (default: all, or with --variant=small "
                   "none, bahdanau and transformer).")
+flags.DEFINE_enum("corpus", "numbers", list(CORPORA), "Number words (generated), or the messages of the installed "
+                  "gettext catalogs, English -> German or French.")
 flags.DEFINE_string("config", "", "Evaluate this pod run (e.g. configs/wmt14_transformer.py:base) in --workdir "
                     "on --split instead, with sacrebleu and checkpoint averaging.")
 flags.DEFINE_string("workdir", "runs/translation", "Run directories, one per model (resumable).")
@@ -74,8 +98,8 @@ def input_words(english: str) -> int:
     return len(english.replace(",", " ").split())
 
 
-def bucket_of(words: int) -> str:
-    for low, high in BUCKETS:
+def bucket_of(words: int, buckets) -> str:
+    for low, high in buckets:
         if low <= words <= high:
             return f"{low}-{high}" if high < 99 else f"{low}+"
     raise ValueError(words)
@@ -89,20 +113,18 @@ def decode(model, variables, sources, *, beam_size, max_length, batch_size, leng
                            for i in range(0, len(sources), batch_size)])
 
 
-def score(hypotheses, references, english) -> dict:
-    """BLEU, chrF and exact match overall and per input-length bucket. German writes every number
-    below a million as one word, so word-level BLEU would have no 4-grams to count (it is 0 for a
-    perfect system on these): BLEU is computed over characters (sacrebleu's "char" tokenizer)."""
+def score(hypotheses, references, english, corpus: dict) -> dict:
+    """BLEU (with the corpus's sacreBLEU tokenizer), chrF and exact match overall and per input-length bucket."""
     rows = {"all": np.arange(len(references))}
-    buckets = np.array([bucket_of(input_words(e)) for e in english])
-    for low, high in BUCKETS:
-        name = bucket_of(low)
+    buckets = np.array([bucket_of(input_words(e), corpus["buckets"]) for e in english])
+    for low, high in corpus["buckets"]:
+        name = bucket_of(low, corpus["buckets"])
         if np.any(buckets == name):
             rows[name] = np.flatnonzero(buckets == name)
     result = {}
     for name, idx in rows.items():
         hyp, ref = [hypotheses[i] for i in idx], [references[i] for i in idx]
-        result[name] = {"n": len(idx), "bleu": sacrebleu.corpus_bleu(hyp, [ref], tokenize="char").score,
+        result[name] = {"n": len(idx), "bleu": sacrebleu.corpus_bleu(hyp, [ref], tokenize=corpus["tokenize"]).score,
                         "chrf": sacrebleu.corpus_chrf(hyp, [ref]).score,
                         "exact": float(np.mean([h == r for h, r in zip(hyp, ref)]))}
     return result
@@ -113,7 +135,7 @@ def pieces(ids, vocab) -> list[str]:
     return ["</s>" if i == text.EOS else vocab.decode([int(i)]) or "▁" for i in ids if i != text.PAD]
 
 
-def plot_alignment(model, variables, source, target, vocab, path: Path, title: str):
+def plot_alignment(model, variables, source, target, vocab, path: Path, title: str, target_language: str):
     """Attention weights of the teacher-forced reference translation: target pieces x source pieces."""
     weights = attention_plots.collect(model, variables, source[None], shift_right(target[None], text.BOS))
     src, tgt = pieces(source, vocab), pieces(target, vocab)
@@ -123,7 +145,7 @@ def plot_alignment(model, variables, source, target, vocab, path: Path, title: s
     ax.set_xticks(range(len(src)), src, rotation=70, fontsize=8)
     ax.set_yticks(range(len(tgt)), tgt, fontsize=8)
     ax.set_xlabel("English source (SentencePiece pieces)")
-    ax.set_ylabel("German output")
+    ax.set_ylabel(f"{target_language} output")
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -146,21 +168,21 @@ def plot_transformer_attention(model, variables, source, target, vocab, output_d
                              title=f"Transformer {kind} attention, every layer and head: {english}")
 
 
-def plot_by_length(rows: list[dict], path: Path):
+def plot_by_length(rows: list[dict], path: Path, corpus: dict):
     """BLEU and exact match by input length, from the beam-search rows of results.csv."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for name in dict.fromkeys(r["model"] for r in rows):
         mine = [r for r in rows if r["model"] == name and r["bucket"] != "all"]
-        for ax, metric, scale in zip(axes, ("char_bleu", "exact_match"), (1, 100)):
+        for ax, metric, scale in zip(axes, ("bleu", "exact_match"), (1, 100)):
             ax.plot([r["bucket"] for r in mine], [scale * float(r[metric]) for r in mine], marker="o", label=name)
-    axes[0].set_ylabel("character BLEU (beam search)")
+    axes[0].set_ylabel(("character BLEU" if corpus["tokenize"] == "char" else "BLEU") + " (beam search)")
     axes[1].set_ylabel("exact match (%)")
     for ax in axes:
         ax.set_ylim(0, 102)   # the full scale: a zoomed axis makes 0.05 points look like a collapse
         ax.set_xlabel("English input length (words)")
         ax.grid(alpha=0.3)
         ax.legend(loc="lower left", fontsize=8)
-    fig.suptitle("English -> German number words: seq2seq without and with attention")
+    fig.suptitle(f"{corpus['title']}: seq2seq without and with attention, and the Transformer")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -193,18 +215,20 @@ def training_seconds(workdir) -> float:
 
 def score_rows(name: str, decoding_name: str, by_bucket: dict, about: dict) -> list[dict]:
     """results.csv's rows of one model and decoding, one per bucket."""
-    return [{"model": name, "decoding": decoding_name, "bucket": b, "examples": r["n"], "char_bleu": f"{r['bleu']:.2f}",
+    return [{"model": name, "decoding": decoding_name, "bucket": b, "examples": r["n"], "bleu": f"{r['bleu']:.2f}",
              "chrf": f"{r['chrf']:.2f}", "exact_match": f"{r['exact']:.6f}", **about} for b, r in by_bucket.items()]
 
 
-def write_tables(rows: list[dict], output_dir: Path, split: str, learning: list[str]):
+def write_tables(rows: list[dict], output_dir: Path, split: str, learning: list[str], corpus: dict, name: str):
     """results.md from every row of results.csv (beam search first, then greedy)."""
     buckets = list(dict.fromkeys(r["bucket"] for r in rows))
     decodings = sorted(dict.fromkeys(r["decoding"] for r in rows), key=lambda d: (d == "greedy", d))
-    lines = [f"# English -> German number words ({split} split)", "",
-             "sacrebleu BLEU over characters / exact match (%), beam search (GNMT length penalty) and greedy, by "
-             "English input length in words. Regenerate with `python experiments/translation.py "
-             "--update_results` (2 CPU cores; training time from the logged step rate).", "",
+    bleu = "BLEU over characters" if corpus["tokenize"] == "char" else f"BLEU ({corpus['tokenize']} tokenizer)"
+    command = "python experiments/translation.py" + (f" --corpus={name}" if name != "numbers" else "")
+    lines = [f"# {corpus['title']} ({split} split)", "",
+             f"sacreBLEU {bleu} / exact match (%), beam search (GNMT length penalty) and greedy, by English input "
+             f"length in words. Regenerate with `{command} --update_results` (2 CPU cores; training time from the "
+             "logged step rate).", "",
              "| model | parameters | training steps | training time | " + " | ".join(buckets) + " |",
              "|---|---|---|---|" + "---|" * len(buckets)]
     models_run = list(dict.fromkeys(r["model"] for r in rows))
@@ -217,7 +241,7 @@ def write_tables(rows: list[dict], output_dir: Path, split: str, learning: list[
             first = next(iter(cell.values()))
             # The exact-match count, recovered from a fraction rounded to 4 or 6 places, then shown rounded once.
             exact = lambda r: round(float(r["exact_match"]) * int(r["examples"])) / int(r["examples"])
-            cells = [f"{float(cell[b]['char_bleu']):.1f} / {100 * exact(cell[b]):.1f}" if b in cell else "-"
+            cells = [f"{float(cell[b]['bleu']):.1f} / {100 * exact(cell[b]):.1f}" if b in cell else "-"
                      for b in buckets]
             lines.append(f"| {name}, {label} | {int(first['params']):,} | {int(first['steps']):,} | "
                          f"{float(first['seconds']) / 60:.1f} min | " + " | ".join(cells) + " |")
@@ -228,7 +252,7 @@ def write_tables(rows: list[dict], output_dir: Path, split: str, learning: list[
     lines += [f"![alignment, {name}](attention_{name}.png)" for name in models_run
               if (output_dir / f"attention_{name}.png").exists()]
     if "transformer" in models_run:
-        lines += ["", "The Transformer's attention for the longest test number, every layer (rows) and head "
+        lines += ["", "The Transformer's attention for the longest test input drawn, every layer (rows) and head "
                   "(columns):", ""]
         lines += [f"![Transformer {kind} attention](transformer_{kind}_attention.png)"
                   for kind in ("encoder", "decoder", "cross")]
@@ -270,6 +294,10 @@ def main(argv):
         evaluate_pod_run(config_lib.load(FLAGS.config), name, FLAGS.workdir, output_dir, split=FLAGS.split,
                          batch_size=FLAGS.batch_size)
         return
+    corpus = CORPORA[FLAGS.corpus]
+    if FLAGS.corpus != "numbers":   # its own folder beside the number words' report and runs
+        output_dir, workdir = output_dir / FLAGS.corpus, workdir / FLAGS.corpus
+        output_dir.mkdir(parents=True, exist_ok=True)
     chosen = FLAGS.models or (SMALL_MODELS if FLAGS.variant == "small" else MODELS)
     unknown = set(chosen) - set(MODELS)
     if unknown:
@@ -277,8 +305,8 @@ def main(argv):
     report.check_mergeable(output_dir, ["results.csv", "learning.csv"], set(chosen) != set(MODELS))
     rows, learning = [], []
     for name in chosen:
-        config = config_lib.load(f"configs/numbers_translation.py:{name}" +
-                                 (f",{FLAGS.variant}" if FLAGS.variant else ""))
+        options = ",".join(o for o in (name, corpus["option"], FLAGS.variant) if o)
+        config = config_lib.load(f"{corpus['config']}:{options}")
         logging.info("Training %s (resumes if %s holds a checkpoint).", name, workdir / name)
         trainer.train_and_evaluate(config, workdir / name)
         model = models.get(config.model.name, **config.model.kwargs)
@@ -294,23 +322,28 @@ def main(argv):
         kwargs = dict(max_length=ds.max_length, batch_size=FLAGS.batch_size, length_penalty=FLAGS.length_penalty)
         for decoding_name, width in ((f"beam{FLAGS.beam_size}", FLAGS.beam_size), ("greedy", 1)):
             tokens = decode(model, variables, arrays["source"], beam_size=width, **kwargs)
-            scores = score([source.vocab.decode(t) for t in tokens], references, english)
+            scores = score([source.vocab.decode(t) for t in tokens], references, english, corpus)
             rows += score_rows(name, decoding_name, scores, about)
             logging.info("%s, %s: BLEU %.2f, exact match %.4f", name, decoding_name, scores["all"]["bleu"],
                          scores["all"]["exact"])
         learning += learning_rows(name, workdir / name, ds.eval_split)
-        longest = int(np.argmax([input_words(e) for e in english]))
+        # The longest input drawn whole: its pieces fit (EOS included) and it has at most drawn_words words.
+        fits = (arrays["source"][:, -1] == text.PAD) & (arrays["target"][:, -1] == text.PAD)
+        words = np.array([input_words(e) if ok and input_words(e) <= corpus["drawn_words"] else 0
+                          for e, ok in zip(english, fits)])
+        longest = int(np.argmax(words))
         pair = (arrays["source"][longest], arrays["target"][longest], source.vocab)
         if name == "transformer":
             plot_transformer_attention(model, variables, *pair, output_dir, english[longest])
         elif config.model.kwargs.attention != "none":
             plot_alignment(model, variables, *pair, output_dir / f"attention_{name}.png",
-                           f"{name} attention: {english[longest]}")
+                           f"{name} attention: {english[longest]}", LANGUAGES[ds.languages[1]])
     # Models run before (here, or in the committed reference) keep their rows.
     rows = report.merge_rows(output_dir / "results.csv", rows, key=("model",), order=MODELS)
     learning = report.merge_rows(output_dir / "learning.csv", learning, key=("model",), order=MODELS)
-    plot_by_length([r for r in rows if r["decoding"] != "greedy"], output_dir / "bleu_by_length.png")
-    write_tables(rows, output_dir, FLAGS.split, learning_table(learning, config.dataset.eval_split))
+    plot_by_length([r for r in rows if r["decoding"] != "greedy"], output_dir / "bleu_by_length.png", corpus)
+    write_tables(rows, output_dir, FLAGS.split, learning_table(learning, config.dataset.eval_split), corpus,
+                 FLAGS.corpus)
     print((output_dir / "results.md").read_text())
 
 

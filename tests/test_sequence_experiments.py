@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from deepzoo.data import gettext_builder
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # experiments/ is not a package: load translation.py by path (only this one: the drivers share flag names).
@@ -24,7 +26,7 @@ def test_translation_scores_by_input_length():
                   "neunhundertneunundneunzig Millionen neunhundertneunundneunzigtausendneunhundertneunundneunzig"]
     hypotheses = ["einundzwanzig", "eintausendzweihundertdrei", "neunhundert Millionen"]
     assert [translation.input_words(e) for e in english] == [1, 6, 14]
-    result = translation.score(hypotheses, references, english)
+    result = translation.score(hypotheses, references, english, translation.CORPORA["numbers"])
     assert result["1-3"] == {"n": 1, "bleu": pytest.approx(100.0), "chrf": pytest.approx(100.0), "exact": 1.0}
     assert result["4-6"]["exact"] == 1.0 and result["13+"]["exact"] == 0.0 and "7-9" not in result
     assert 0 < result["13+"]["bleu"] < 100 and 0 < result["13+"]["chrf"] < 100
@@ -50,7 +52,24 @@ def test_translation_experiment_writes_tables_and_figures(tmp_path):
         assert (out / f"transformer_{kind}_attention.png").read_bytes().startswith(b"\x89PNG")
     table = (out / "results.md").read_text()
     assert "| none, beam 2 |" in table and "| luong, greedy |" in table and "| transformer, beam 2 |" in table
-    assert (out / "results.csv").read_text().startswith("model,decoding,bucket,examples,char_bleu,chrf")
+    assert (out / "results.csv").read_text().startswith("model,decoding,bucket,examples,bleu,chrf")
+
+
+@pytest.mark.slow
+def test_translation_experiment_runs_on_gettext_catalogs(tmp_path, monkeypatch):
+    from test_gettext_data import ALPHA, FILLER, write_mo   # the catalogs of the builder's test, never the machine's
+    locale = tmp_path / "locale"
+    write_mo(locale / "de" / "LC_MESSAGES" / "alpha.mo", ALPHA)
+    write_mo(locale / "de" / "LC_MESSAGES" / "filler.mo", FILLER)
+    monkeypatch.setenv(gettext_builder.DIRS_VARIABLE, str(locale))
+    monkeypatch.setenv(gettext_builder.MIN_PAIRS_VARIABLE, "50")
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "tfds"))
+    out = run("translation.py", tmp_path, "--corpus=gettext_en_de", "--variant=smoke", "--models=bahdanau",
+              "--beam_size=2", "--split=train")   # the test catalogs' few validation and test pairs may be none
+    assert (out / "gettext_en_de" / "attention_bahdanau.png").read_bytes().startswith(b"\x89PNG")
+    table = (out / "gettext_en_de" / "results.md").read_text()
+    assert table.startswith("# English -> German gettext messages (train split)")
+    assert "| bahdanau, beam 2 |" in table and "13a tokenizer" in table
 
 
 @pytest.mark.slow
