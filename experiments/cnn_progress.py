@@ -211,15 +211,16 @@ def mnist_report(output_dir: Path, rows: list[dict]) -> list[dict]:
 def main(argv):
     del argv
     output_dir = report.output_dir(__file__)
+    names = FLAGS.models or (SMALL_MODELS if FLAGS.variant == "small" else [name for _, name in MNIST_MODELS])
+    unknown = [n for n in names if n not in dict(MNIST_MODELS).values()]
+    if unknown:
+        raise app.UsageError(f"--models: unknown network {unknown[0]!r}; known: "
+                             f"{', '.join(n for _, n in MNIST_MODELS)}.")
+    if not FLAGS.skip_training:   # before part 1 writes its files there
+        report.check_mergeable(output_dir, ["results_mnist5k.csv"], set(names) != {n for _, n in MNIST_MODELS})
     imagenet_table(output_dir)
     if not FLAGS.skip_training:
         quiet_orbax_logs()
-        names = FLAGS.models or (SMALL_MODELS if FLAGS.variant == "small" else [name for _, name in MNIST_MODELS])
-        unknown = [n for n in names if n not in dict(MNIST_MODELS).values()]
-        if unknown:
-            raise app.UsageError(f"--models: unknown network {unknown[0]!r}; known: "
-                                 f"{', '.join(n for _, n in MNIST_MODELS)}.")
-        report.check_mergeable(output_dir, ["results_mnist5k.csv"], set(names) != {n for _, n in MNIST_MODELS})
         mnist_runs(output_dir, Path(FLAGS.workdir), names)
     print(f"tables and figures in {output_dir}")
 
