@@ -32,18 +32,26 @@ def final_checkpoint(workdir):
 
 
 def interrupt_at(monkeypatch, step, *, signum=signal.SIGTERM, nan=False):
-    """Makes the data pipeline send `signum` to this process (or put a NaN in the batch) at `step`."""
-    original = trainer.data.train_batches
+    """Sends `signum` to this process as the trainer takes the batch of data step `step`, or puts a NaN in that
+    batch (then fed from the host: a split held on the device has no host batch to poison)."""
+    if nan:
+        monkeypatch.setattr(trainer, "ON_DEVICE_MAX_BYTES", 0)
+        original = trainer.data.train_batches
 
-    def batches(*args, start_step=0, **kwargs):
-        for i, batch in enumerate(original(*args, start_step=start_step, **kwargs), start_step):
-            if i == step:
-                if nan:
+        def batches(*args, start_step=0, **kwargs):
+            for i, batch in enumerate(original(*args, start_step=start_step, **kwargs), start_step):
+                if i == step:
                     batch["input"][0, 0] = np.nan
-                else:
-                    os.kill(os.getpid(), signum)
-            yield batch
-    monkeypatch.setattr(trainer.data, "train_batches", batches)
+                yield batch
+        monkeypatch.setattr(trainer.data, "train_batches", batches)
+        return
+    run = trainer.Supervised.run
+
+    def signalling_run(self, state, loop_step):
+        if loop_step - 1 == step:   # the loop counts from 1, the data from 0
+            os.kill(os.getpid(), signum)
+        return run(self, state, loop_step)
+    monkeypatch.setattr(trainer.Supervised, "run", signalling_run)
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +75,25 @@ def test_run_writes_metrics_curves_checkpoints_and_learns(straight_run):
     with open(os.path.join(workdir, "status.json")) as f:
         assert json.load(f)["status"] == "done"
     assert sorted(int(os.path.basename(p)) for p in glob.glob(f"{workdir}/checkpoints/[0-9]*")) == [10, 20]
+
+
+def test_a_split_held_on_the_device_trains_bitwise_as_one_fed_from_the_host_and_resumes(straight_run, tmp_path,
+                                                                                         monkeypatch):
+    workdir, _ = straight_run   # MNIST-1D is held on the device
+    assert trainer.Supervised(small_config()).on_device
+    with monkeypatch.context() as patch:
+        patch.setattr(trainer, "ON_DEVICE_MAX_BYTES", 0)
+        assert not trainer.Supervised(small_config()).on_device
+        trainer.train_and_evaluate(small_config(), str(tmp_path / "host"))
+    interrupt_at(monkeypatch, step=13)   # past the first chunk of rows sent to the device (ORDER_CHUNK = 8 here)
+    monkeypatch.setattr(trainer, "ORDER_CHUNK", 8)
+    with pytest.raises(trainer.Stopped):
+        trainer.train_and_evaluate(small_config(), str(tmp_path / "resumed"))
+    monkeypatch.undo()
+    trainer.train_and_evaluate(small_config(), str(tmp_path / "resumed"))
+    expected = final_checkpoint(workdir)[1]
+    for run in ("host", "resumed"):
+        jax.tree.map(np.testing.assert_array_equal, final_checkpoint(str(tmp_path / run))[1], expected)
 
 
 def test_nan_stops_the_run_naming_the_step_and_keeps_the_good_checkpoint(tmp_path, monkeypatch):

@@ -6,7 +6,7 @@ or in two steps, keeping the source (its size, its classes):
     batches = data.train_batches(source, global_batch_size=128, seed=0, start_step=step)
     for batch in data.eval_batches(data.load("mnist1d", "test"), global_batch_size=1000): ...
 """
-from deepzoo.data.pipeline import eval_batches, train_batches
+from deepzoo.data.pipeline import TrainOrder, eval_batches, train_batches
 from deepzoo.data.sources import (ArraySource, RecordSource, dataset_kind, load, resolve_data_dir, shared_reads,
                                   texts)
 
@@ -23,5 +23,5 @@ def get(name: str, split: str, *, global_batch_size: int, seed: int = 0, start_s
                          num_steps=num_steps, prefetch=prefetch)
 
 
-__all__ = ["ArraySource", "RecordSource", "dataset_kind", "eval_batches", "get", "load", "resolve_data_dir",
+__all__ = ["ArraySource", "RecordSource", "TrainOrder", "dataset_kind", "eval_batches", "get", "load", "resolve_data_dir",
            "shared_reads", "texts", "train_batches"]

@@ -19,14 +19,14 @@ def _process(process_index, process_count, global_batch_size):
     return index, count, global_batch_size // count
 
 
-class _TrainBatch:
-    """Step -> this process's rows of global batch `step`."""
+class TrainOrder:
+    """The stream's order: which examples global batch `step` holds (this process's rows of it)."""
 
-    def __init__(self, source, seed, global_batch_size, process_index, local_batch_size):
-        self.source, self.seed, self.n = source, seed, len(source)
-        self.global_batch_size, self.local_batch_size = global_batch_size, local_batch_size
+    def __init__(self, n: int, seed: int, global_batch_size: int, process_index: int = 0, local_batch_size=None):
+        self.n, self.seed, self.global_batch_size = n, seed, global_batch_size
+        self.local_batch_size = global_batch_size if local_batch_size is None else local_batch_size
+        self.first_row = process_index * self.local_batch_size
         self._permutations = {}
-        self.first_row = process_index * local_batch_size
 
     def _permutation(self, epoch: int) -> np.ndarray:
         if epoch not in self._permutations:  # keep the previous epoch: batches straddle two
@@ -34,16 +34,33 @@ class _TrainBatch:
             self._permutations[epoch] = np.random.default_rng([self.seed, epoch]).permutation(self.n)
         return self._permutations[epoch]
 
-    def __call__(self, step: int) -> dict[str, np.ndarray]:
+    def positions(self, step: int) -> np.ndarray:
+        """The stream positions of this process's rows of global batch `step`."""
         start = step * self.global_batch_size + self.first_row
-        positions = np.arange(start, start + self.local_batch_size, dtype=np.int64)
+        return np.arange(start, start + self.local_batch_size, dtype=np.int64)
+
+    def indices(self, step: int, num_steps: int = 1) -> np.ndarray:
+        """(num_steps, local batch) example indices of global batches step, step + 1, ..."""
+        positions = np.stack([self.positions(s) for s in range(step, step + num_steps)])
         epochs, offsets = np.divmod(positions, self.n)
         indices = np.empty_like(offsets)
         for epoch in np.unique(epochs):
             where = epochs == epoch
             indices[where] = self._permutation(int(epoch))[offsets[where]]
+        return indices
+
+
+class _TrainBatch:
+    """Step -> this process's rows of global batch `step`."""
+
+    def __init__(self, source, seed, global_batch_size, process_index, local_batch_size):
+        self.source, self.seed = source, seed
+        self.order = TrainOrder(len(source), seed, global_batch_size, process_index, local_batch_size)
+
+    def __call__(self, step: int) -> dict[str, np.ndarray]:
         # Augmentation randomness per example, from (seed, stream position): independent of processes.
-        return self.source.read(indices, seeds=[(self.seed, int(p)) for p in positions])
+        return self.source.read(self.order.indices(step)[0],
+                                seeds=[(self.seed, int(p)) for p in self.order.positions(step)])
 
 
 def train_batches(source, *, global_batch_size: int, seed: int, start_step: int = 0,

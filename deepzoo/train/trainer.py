@@ -20,6 +20,10 @@ from deepzoo.train.step import make_eval_step, make_train_step
 
 
 _PERIODS = ("log_every", "eval_every", "checkpoint_every")
+# A training split held in memory up to this size is also held on the device: each step then gathers its batch
+# there, from rows sent once per ORDER_CHUNK steps, and the host does no per-step work but the dispatch.
+ON_DEVICE_MAX_BYTES = 256 * 2**20
+ORDER_CHUNK = 256
 
 
 def schedule(config, train_size: int) -> dict[str, int]:
@@ -95,6 +99,16 @@ def load_sources(ds):
     return train, test
 
 
+def _gathering(train_step, batch_sharding):
+    """train_step(state, batch) -> step(state, arrays, rows, first): the batch of data step state.step is
+    rows[state.step - first] of the arrays held on the device, gathered there and sharded as a fed batch."""
+    def step(state, arrays, rows, first):
+        indices = jax.lax.dynamic_index_in_dim(rows, state.step - first, keepdims=False)
+        batch = jax.tree.map(lambda a: jax.lax.with_sharding_constraint(a[indices], batch_sharding), arrays)
+        return train_step(state, batch)
+    return step
+
+
 class Supervised:
     """One model trained on one dataset by one task: the loop's step is one train step."""
     unit, members, steps_field = "step", (), "config.num_train_steps"
@@ -129,6 +143,16 @@ class Supervised:
                             grad_accum_steps=config.grad_accum_steps, ema_decay=config.ema_decay),
             in_shardings=(self.state_sharding, sharding.batch_sharded(self.mesh)),
             out_shardings=(self.state_sharding, replicated), donate_argnums=0)
+        # A plain in-memory split (no augmentation) on one process: held on the device (see ON_DEVICE_MAX_BYTES).
+        arrays = getattr(self.train_source, "arrays", None)
+        self.on_device = (type(self.train_source) is data.ArraySource and jax.process_count() == 1
+                          and sum(a.nbytes for a in arrays.values()) <= ON_DEVICE_MAX_BYTES)
+        if self.on_device:
+            self.train_arrays = jax.device_put(arrays, replicated)
+            self.train_step_on_device = jax.jit(
+                _gathering(self.train_step, sharding.batch_sharded(self.mesh)),
+                in_shardings=(self.state_sharding, replicated, replicated, replicated),
+                out_shardings=(self.state_sharding, replicated), donate_argnums=0)
         self.eval_steps = {"": jax.jit(make_eval_step(self.model, self.task), out_shardings=replicated)}
         if config.ema_decay > 0:
             self.eval_steps["ema_"] = jax.jit(make_eval_step(self.model, self.task, use_ema=True),
@@ -167,13 +191,23 @@ class Supervised:
     def begin(self, step: int):
         """Opens the training batches at `step`: the batches an uninterrupted run reads from there."""
         ds = self.config.dataset
+        if self.on_device:
+            self.order = data.TrainOrder(len(self.train_source), self.config.seed, self.config.batch_size)
+            self.rows = None   # (first step, on the device: its (steps, batch) example indices, first step)
+            return
         self.batches = data.train_batches(self.train_source, global_batch_size=self.config.batch_size,
                                           seed=self.config.seed, start_step=step, num_steps=self.num_steps - step,
                                           prefetch=ds.prefetch, threads=ds.get("threads", 1))
 
     def run(self, state, step: int):
         """One train step on the next global batch, dispatched -> (state, metrics {name: (sum, count)})."""
-        return self.train_step(state, sharding.global_batch(next(self.batches), self.mesh))
+        if not self.on_device:
+            return self.train_step(state, sharding.global_batch(next(self.batches), self.mesh))
+        index = step - 1   # the loop counts steps from 1, the data order from 0
+        if self.rows is None or not self.rows[0] <= index < self.rows[0] + len(self.rows[1][0]):
+            rows = self.order.indices(index, min(ORDER_CHUNK, self.num_steps - index)).astype(np.int32)
+            self.rows = (index, jax.device_put((rows, np.int32(index)), sharding.replicated(self.mesh)))
+        return self.train_step_on_device(state, self.train_arrays, *self.rows[1])
 
     def train_records(self, metrics, step: int) -> list[dict]:
         """One "train" record: each metric's mean since the last record, and the learning rate
