@@ -8,8 +8,9 @@ sentences translated by people (menus, error messages, help texts), no download.
 The models and their recipes are configs/numbers_translation.py's (none, bahdanau, luong, none_lstm,
 bahdanau_lstm, transformer), so that the two corpora compare the same networks; what changes is the data:
 the gettext_en_de (or, with ",fr", gettext_en_fr) dataset of deepzoo/data/gettext_builder.py, a joint
-SentencePiece vocabulary of 4,000 pieces trained on its train split (as WMT's systems), pairs cut at 48
-pieces (the longest 3% of the English: --help texts), and more steps. Options: ",fr", ",small" (a third
+SentencePiece vocabulary of 4,000 pieces trained on its train split (as WMT's systems; a message is then 11
+English and 13 German pieces at the median, 23 and 26 at the 90th percentile), sequences cut at 48 pieces (2.8%
+of the EN-DE pairs are longer on one side: --help texts), and 3,000 steps. Options: ",fr", ",small" (a third
 of the steps) and ",smoke".
 """
 from configs import common
@@ -35,7 +36,9 @@ def get_config(arg: str | None = None):
         config.task.kwargs.eval_decode_length = MAX_LENGTH
         if model == "transformer":
             config.model.kwargs.max_length = MAX_LENGTH
-        config.num_train_steps = 6000              # ~11 epochs of the ~34,000 training pairs, batch 64
+        # ~5.7 epochs of the 33,706 training pairs, batch 64. Probed at 0.68 (Bahdanau) and 0.79 (Transformer)
+        # steps/s on 2 CPU cores beside another job: under an hour each alone.
+        config.num_train_steps = 3000
         config.eval_every_steps = 1000
         config.checkpoint_every_steps = 500
     config.reference = ("Bahdanau et al. 2015: attention keeps BLEU up on long sentences where RNNencdec falls; "
