@@ -58,21 +58,17 @@ from deepzoo.train.writers import read_metrics  # noqa: E402
 MODELS = ("none", "bahdanau", "luong", "none_lstm", "bahdanau_lstm", "transformer")
 # Each corpus: its config and option, its name in titles, the buckets of English input length in words, the
 # sacreBLEU tokenizer, and the longest input (in words) whose attention is drawn.
+# The gettext messages: median 6 English words, 90% at most 11; BLEU as WMT reports it (13a, detokenised text).
+MESSAGES = dict(config="configs/gettext_translation.py", buckets=((1, 3), (4, 6), (7, 10), (11, 15), (16, 99)),
+                tokenize="13a", drawn_words=16)
 CORPORA = {
     # "nine hundred and ninety-nine million, nine hundred and ninety-nine thousand, nine hundred and ninety-nine"
     # is 14 words (hyphenated tens are one). German writes every number below a million as one word, so
     # word-level BLEU would have no 4-grams to count (0 for a perfect system): BLEU over characters.
     "numbers": dict(config="configs/numbers_translation.py", option="", title="English -> German number words",
                     buckets=((1, 3), (4, 6), (7, 9), (10, 12), (13, 99)), tokenize="char", drawn_words=99),
-    # Messages: median 6 English words, 90% at most 11; BLEU as WMT reports it (13a on detokenised text).
-    "gettext_en_de": dict(config="configs/gettext_translation.py", option="",
-                          title="English -> German gettext messages", buckets=((1, 3), (4, 6), (7, 10), (11, 15),
-                                                                                (16, 99)),
-                          tokenize="13a", drawn_words=16),
-    "gettext_en_fr": dict(config="configs/gettext_translation.py", option="fr",
-                          title="English -> French gettext messages", buckets=((1, 3), (4, 6), (7, 10), (11, 15),
-                                                                                (16, 99)),
-                          tokenize="13a", drawn_words=16),
+    "gettext_en_de": dict(MESSAGES, option="", title="English -> German gettext messages"),
+    "gettext_en_fr": dict(MESSAGES, option="fr", title="English -> French gettext messages"),
 }
 
 LANGUAGES = {"de": "German", "fr": "French"}
