@@ -144,11 +144,10 @@ class Supervised:
             in_shardings=(self.state_sharding, sharding.batch_sharded(self.mesh)),
             out_shardings=(self.state_sharding, replicated), donate_argnums=0)
         # A plain in-memory split (no augmentation) on one process: held on the device (see ON_DEVICE_MAX_BYTES).
-        arrays = getattr(self.train_source, "arrays", None)
         self.on_device = (type(self.train_source) is data.ArraySource and jax.process_count() == 1
-                          and sum(a.nbytes for a in arrays.values()) <= ON_DEVICE_MAX_BYTES)
+                          and sum(a.nbytes for a in self.train_source.arrays.values()) <= ON_DEVICE_MAX_BYTES)
         if self.on_device:
-            self.train_arrays = jax.device_put(arrays, replicated)
+            self.train_arrays = jax.device_put(self.train_source.arrays, replicated)
             self.train_step_on_device = jax.jit(
                 _gathering(self.train_step, sharding.batch_sharded(self.mesh)),
                 in_shardings=(self.state_sharding, replicated, replicated, replicated),
