@@ -9,7 +9,7 @@ pairs' separate reconstructions as the paper's Figure 5 (first digit red, second
 and (b) the reconstructions as one dimension of a digit capsule is moved in [-0.25, 0.25] (its Figure 4).
 
     python experiments/capsules.py                           # about 2 hours on 2 CPU cores (35 minutes the pairs)
-    python experiments/capsules.py --runs=capsnet,cnn --variant=small
+    python experiments/capsules.py --variant=small          # the capsule network and the CNN, a third of the steps
 
 Runs are resumable (ordinary workdirs under --workdir, one per run); a run of some of them merges its rows.
 """
@@ -45,7 +45,9 @@ TWEAK = np.linspace(-0.25, 0.25, 11)     # the paper's Figure 4: steps of 0.05
 DIMENSIONS = 6                           # capsule dimensions shown
 
 FLAGS = flags.FLAGS
-flags.DEFINE_list("runs", list(RUNS), f"Which runs: {', '.join(RUNS)}.")
+SMALL_RUNS = ["cnn", "capsnet"]          # --variant=small's default: the paper's comparison on single digits
+flags.DEFINE_list("runs", None, f"Which runs: {', '.join(RUNS)} (default: all, or with --variant=small "
+                  f"{', '.join(SMALL_RUNS)}).")
 flags.DEFINE_string("workdir", "runs/capsules", "Run directories, one per run (resumable).")
 flags.DEFINE_string("variant", "", "Config option appended to each run: 'small', or 'smoke' for tests.")
 report.define_flags()
@@ -91,13 +93,14 @@ def _config(name: str):
 def main(argv):
     del argv
     quiet_orbax_logs()
-    unknown = set(FLAGS.runs) - set(RUNS)
+    chosen = FLAGS.runs or (SMALL_RUNS if FLAGS.variant == "small" else list(RUNS))
+    unknown = set(chosen) - set(RUNS)
     if unknown:
         raise app.UsageError(f"unknown runs {sorted(unknown)}; known: {', '.join(RUNS)}.")
     output_dir, workdir = report.output_dir(__file__), Path(FLAGS.workdir)
-    report.check_mergeable(output_dir, ["results.csv"], set(FLAGS.runs) != set(RUNS))
+    report.check_mergeable(output_dir, ["results.csv"], set(chosen) != set(RUNS))
     rows, trained = [], {}
-    for name in FLAGS.runs:
+    for name in chosen:
         _, what, paper = RUNS[name]
         config = _config(name)
         results = trainer.train_and_evaluate(config, workdir / name)

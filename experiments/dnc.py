@@ -8,7 +8,7 @@ the library's one train step (configs/memory_tasks.py: Adam 1e-3, batches of 32)
 of each split: wrong bits per sequence and the fraction answered without a wrong bit.
 
     python experiments/dnc.py                                  # both tasks, the three models
-    python experiments/dnc.py --tasks=associative_recall --models=dnc,lstm --variant=small
+    python experiments/dnc.py --variant=small                  # associative recall, the DNC and the LSTM, half the steps
 
 Runs are resumable (ordinary workdirs under --workdir, one per task and model). Writes results.md/.csv and
 dnc.png (learning curves per task; the DNC's usage, write and read weightings over one recall) beside the runs in
@@ -41,8 +41,13 @@ MODELS = ("dnc", "ntm", "lstm")
 PICTURE_SPLIT = "items_8"     # the recall whose memory use dnc.png shows (more items than any seen in training)
 
 FLAGS = flags.FLAGS
-flags.DEFINE_list("tasks", list(TASKS), "Which tasks: repeat_copy, associative_recall.")
-flags.DEFINE_list("models", list(MODELS), "Which models: dnc, ntm, lstm.")
+# --variant=small's default: the comparison that shows the memory at work in minutes (the NTM, and repeat copy, take
+# longer to learn than a small run trains)
+SMALL_TASKS, SMALL_MODELS = ["associative_recall"], ["dnc", "lstm"]
+flags.DEFINE_list("tasks", None, "Which tasks: repeat_copy, associative_recall (default: both, or with "
+                  "--variant=small associative_recall).")
+flags.DEFINE_list("models", None, "Which models: dnc, ntm, lstm (default: all three, or with --variant=small dnc "
+                  "and lstm).")
 flags.DEFINE_string("workdir", "runs/dnc", "Run directories, one per task and model (resumable).")
 flags.DEFINE_string("variant", "", "Config option appended to each run: 'small', or 'smoke' for tests.")
 report.define_flags()
@@ -123,15 +128,18 @@ def plot(curves: dict, trace, path: Path):
 def main(argv):
     del argv
     quiet_orbax_logs()
-    unknown = (set(FLAGS.tasks) - set(TASKS)) | (set(FLAGS.models) - set(MODELS))
+    small = FLAGS.variant == "small"
+    chosen_tasks = FLAGS.tasks or (SMALL_TASKS if small else list(TASKS))
+    chosen_models = FLAGS.models or (SMALL_MODELS if small else list(MODELS))
+    unknown = (set(chosen_tasks) - set(TASKS)) | (set(chosen_models) - set(MODELS))
     if unknown:
         raise app.UsageError(f"unknown tasks or models {sorted(unknown)}; tasks: {', '.join(TASKS)}; models: "
                              f"{', '.join(MODELS)}.")
     output_dir, workdir = report.output_dir(__file__), Path(FLAGS.workdir)
-    report.check_mergeable(output_dir, ["results.csv"], set(FLAGS.tasks) != set(TASKS) or set(FLAGS.models) != set(MODELS))
+    report.check_mergeable(output_dir, ["results.csv"], set(chosen_tasks) != set(TASKS) or set(chosen_models) != set(MODELS))
     rows, curves = [], {}
-    for task in FLAGS.tasks:
-        for name in FLAGS.models:
+    for task in chosen_tasks:
+        for name in chosen_models:
             run, config = workdir / f"{task}_{name}", _config(task, name)
             trainer.train_and_evaluate(config, run)
             model = models.get(config.model.name, **config.model.kwargs)

@@ -9,7 +9,7 @@ the test accuracy of each search's best architecture retrained on the whole trai
 nas.png the mean and best reward over the iterations and the best architectures found.
 
     python experiments/nas.py                                 # about 2 hours on 2 CPU cores
-    python experiments/nas.py --variant=small --seeds=0
+    python experiments/nas.py --variant=small                 # seed 0 of each, a quarter of the iterations
 
 Runs are resumable (ordinary workdirs under --workdir, one per method and seed, and one per retrained architecture).
 The table and the figure show every finished search of the workdir (default seeds and those of --seeds), those a run
@@ -40,7 +40,8 @@ FLAGS = flags.FLAGS
 flags.DEFINE_list("methods", list(METHODS), "Which searches: nas, random.")
 flags.DEFINE_list("seeds", list(SEEDS), "Seeds of each search.")
 flags.DEFINE_string("workdir", "runs/nas", "Run directories, one per search and per retrained architecture.")
-flags.DEFINE_string("variant", "", "Config option appended to each run: 'small', or 'smoke' for tests.")
+flags.DEFINE_string("variant", "", "Config option appended to each run: 'small' (and seed 0 only unless --seeds "
+                    "is given), or 'smoke' for tests.")
 report.define_flags()
 
 
@@ -57,6 +58,8 @@ def main(argv):
         raise app.UsageError(f"unknown methods {sorted(unknown)}; known: {', '.join(METHODS)}.")
     output_dir, workdir = report.output_dir(__file__), Path(FLAGS.workdir)
     option = f",{FLAGS.variant}" if FLAGS.variant else ""
+    if FLAGS.variant == "small" and not FLAGS["seeds"].present:
+        FLAGS.seeds = SEEDS[:1]
     searches = {}   # (method, seed): (the search's results, its best architecture's retrained results)
     for method in FLAGS.methods:
         for seed in map(int, FLAGS.seeds):

@@ -47,6 +47,9 @@ def test_parameter_counts_are_the_papers():
     decoder = (160 * 512 + 512) + (512 * 1024 + 1024) + (1024 * 784 + 784)
     assert count(decoder=False) == conv1 + primary + digit == 6_804_224        # the paper's 6.8M
     assert count() == conv1 + primary + digit + decoder == 8_215_568            # and 8.2M with the decoder
+    summary = models.summary("capsnet", quiet=True)     # a model with several outputs: each one's shape
+    assert summary.params == 8_215_568
+    assert summary.output_shape == {"capsules": (10, 16), "lengths": (10,), "reconstruction": (28, 28, 1)}
 
 
 def test_margin_loss_by_hand_and_the_decoder_reads_the_labelled_capsule():

@@ -134,7 +134,10 @@ def profile(model, input_spec, *, name: str | None = None, dtype=jnp.float32) ->
     layers = tuple((layer, count_params(params.get(layer, {})), layer_macs.get(layer, 0))
                    for layer in dict.fromkeys([*params, *layer_macs]))
     shapes = [x.shape[1:] if x.dtype == dtype else (x.shape[1:], str(x.dtype)) for x in xs]
-    return Summary(name=name or root, input_shape=shapes[0] if len(xs) == 1 else tuple(shapes), output_shape=tuple(out.shape[1:]),
-                   output_dtype=str(out.dtype), params=count_params(params),
+    # a model with several outputs (a dict, e.g. the capsule network's lengths and reconstruction): each one's shape
+    output_shape = jax.tree.map(lambda o: tuple(o.shape[1:]), out, is_leaf=lambda o: hasattr(o, "shape"))
+    output_dtype = ", ".join(sorted({str(o.dtype) for o in jax.tree.leaves(out)}))
+    return Summary(name=name or root, input_shape=shapes[0] if len(xs) == 1 else tuple(shapes), output_shape=output_shape,
+                   output_dtype=output_dtype, params=count_params(params),
                    state=count_params({k: v for k, v in variables.items() if k != "params"}),
                    macs=sum(scopes.values()), layers=layers)
