@@ -8,7 +8,7 @@ search samples uniformly. Three seeds of each. The table gives the best and the 
 the test accuracy of each search's best architecture retrained on the whole training split (configs/nas.py:child);
 nas.png the mean and best reward over the iterations and the best architectures found.
 
-    python experiments/nas.py                                 # about 2 hours on 2 CPU cores
+    python experiments/nas.py                                 # about an hour on 2 CPU cores
     python experiments/nas.py --variant=small                 # seed 0 of each, a quarter of the iterations
 
 Runs are resumable (ordinary workdirs under --workdir, one per method and seed, and one per retrained architecture).
@@ -29,12 +29,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # this checkout's deepzoo, not another installed one
 from deepzoo import cli, report  # noqa: E402
 from deepzoo import config as config_lib  # noqa: E402
+from deepzoo.models import nas as nas_model  # noqa: E402
 from deepzoo.rl import search  # noqa: E402
 from deepzoo.train import loop, trainer  # noqa: E402
 from deepzoo.train.checkpoint import load_arrays, quiet_orbax_logs  # noqa: E402
 
 METHODS = {"nas": "NAS (REINFORCE controller)", "random": "random search"}
 SEEDS = ("0", "1", "2")
+LAYERS = 4                   # of each child (configs/nas.py: model.kwargs.layers)
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("methods", list(METHODS), "Which searches: nas, random.")
@@ -48,6 +50,27 @@ report.define_flags()
 def _results(run: Path) -> dict | None:
     """results.json of `run`, or None if that run has not finished."""
     return json.loads((run / "results.json").read_text()) if loop.finished(run) else None
+
+
+def draw_architectures(ax, children: list[tuple[str, list[int]]]):
+    """One row per child (label, tokens): each layer a box as tall and wide as its kernel, shaded by its number of
+    filters, and its skip connections as red brackets from the layer they come from."""
+    for row, (label, tokens) in enumerate(children):
+        heights, widths, filters, skips = (np.asarray(a) for a in nas_model.decode(np.asarray(tokens), LAYERS))
+        y = -1.3 * row
+        ax.text(-0.7, y, label, ha="right", va="center", fontsize=8)
+        for i in range(LAYERS):
+            w, h = 0.16 * widths[i], 0.16 * heights[i]
+            shade = plt.cm.Blues(0.25 + 0.75 * filters[i] / max(nas_model.FILTERS))
+            ax.add_patch(matplotlib.patches.Rectangle((2.2 * i - w / 2, y - h / 2), w, h, fc=shade, ec="k", lw=0.5))
+            ax.text(2.2 * i + 0.55, y, f"{heights[i]}x{widths[i]}, {filters[i]}", va="center", fontsize=7)
+            for j in np.flatnonzero(skips[i]):
+                top = y + 0.55 + 0.08 * j
+                ax.plot([2.2 * j, 2.2 * j, 2.2 * i, 2.2 * i], [y + 0.42, top, top, y + 0.42], color="C3", lw=0.8)
+    ax.set(xlim=(-6.3, 2.2 * LAYERS - 0.6), ylim=(-1.3 * len(children) + 0.6, 0.9), aspect="equal")
+    ax.set_title("the best architecture of each search, layers 1 to 4: kernel height x width, filters "
+                 "(darker: more); red: skip connections", fontsize=9)
+    ax.axis("off")
 
 
 def main(argv):
@@ -91,7 +114,7 @@ def main(argv):
                      "best_architecture": found["best_architectures"][0]})
     report.write_rows(output_dir / "results.csv", rows)
 
-    fig, ax = plt.subplots(figsize=(9, 5))
+    fig, (ax, drawn) = plt.subplots(2, 1, figsize=(9, 6 + 0.65 * len(shown)), height_ratios=(5, 0.65 * len(shown)))
     for j, method in enumerate(METHODS):
         for k, seed in enumerate(s for m, s in shown if m == method):
             rewards = np.asarray(load_arrays(str(workdir / f"{method}_seed{seed}" / "checkpoints"))["rewards"])
@@ -104,7 +127,10 @@ def main(argv):
            title=f"Architecture search on the 8x8 digits, {len({s for _, s in shown})} seeds each")
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)   # below: the curves fill the axes
+    draw_architectures(drawn, [(f"{method} seed {seed}: {float(r['best_reward']):.1%}, retrained "
+                                f"{float(r['best_retrained_test_accuracy']):.1%}", searches[method, seed][0]["best_tokens"][0])
+                               for (method, seed), r in zip(shown, rows)])
     fig.tight_layout()
     fig.savefig(output_dir / "nas.png", dpi=110)
     plt.close(fig)
