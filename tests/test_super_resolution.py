@@ -53,6 +53,18 @@ def test_srresnet_enlarges_four_times_and_rejects_other_scales():
         models.get("srresnet", scale=3).init(jax.random.key(0), x)
 
 
+def test_bicubic_skip_starts_at_the_bicubic_enlargement_with_the_same_parameters():
+    high = photos.photographs("test")["chelsea"][:64, :96]
+    low = photos.reduce(high)[None] / np.float32(255)
+    generator = models.get("srresnet", blocks=1, bicubic_skip=True)
+    variables = generator.init(jax.random.key(0), jnp.asarray(low))
+    started = (np.asarray(generator.apply(variables, jnp.asarray(low))) + 1) / 2
+    # PIL's bicubic filter, an independent implementation, rounded to 8 bits
+    np.testing.assert_allclose(started[0], photos.enlarge(photos.reduce(high)) / 255, atol=1.5 / 255)
+    plain = models.get("srresnet", blocks=1).init(jax.random.key(0), jnp.asarray(low))
+    assert complexity.count_params(variables) == complexity.count_params(plain)
+
+
 def test_luminance_and_psnr_closed_forms():
     white, black = jnp.ones((1, 2, 2, 3)), jnp.zeros((1, 2, 2, 3))
     np.testing.assert_allclose(image_quality.luminance(white), 235 / 255, rtol=1e-6)

@@ -7,6 +7,7 @@ adversarial network", CVPR 2017 (https://arxiv.org/abs/1609.04802), Figure 4.
         Conv 3x3, 64 -> BN, + skip                                              (B, h, w, 64)
         2 x [Conv 3x3, 256 -> pixel shuffle x2 -> PReLU]                        (B, 4h, 4w, 64)
         Conv 9x9, 3                                                             (B, 4h, 4w, 3)  about [-1, 1]
+        (bicubic_skip: + the input enlarged 4x by bicubic interpolation, VDSR's residual learning; not the paper's)
     discriminator          high resolution (B, H, W, 3) in [-1, 1]
         Conv 3x3, 64 -> LeakyReLU 0.2                                           (B, H, W, 64)
         7 x [Conv 3x3 -> BN -> LeakyReLU]: 64 /2, 128, 128 /2, 256, 256 /2, 512, 512 /2   (B, H/16, W/16, 512)
@@ -26,6 +27,7 @@ import functools
 from typing import Any
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
 from deepzoo.layers.checks import check_images
@@ -44,11 +46,16 @@ class Generator(nn.Module):
     blocks: int = 16
     features: int = 64
     scale: int = 4
+    # Residual learning (Kim et al. 2016, VDSR): the output is the input's bicubic enlargement plus what the network
+    # adds, its last convolution started at zero. Not the paper's; it lets a short training start at bicubic's
+    # quality instead of far below it.
+    bicubic_skip: bool = False
     dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, x, *, train: bool = False):
         check_images(x, "SRResNet", 3)
+        low = x
         if self.scale < 2 or self.scale & (self.scale - 1):
             raise ValueError(f"SRResNet upsamples by powers of two (2, 4, 8); got scale={self.scale}.")
         conv = functools.partial(nn.Conv, dtype=self.dtype)
@@ -63,7 +70,12 @@ class Generator(nn.Module):
         for i in range(self.scale.bit_length() - 1):                       # x2 per sub-pixel convolution
             x = conv(self.features * 4, (3, 3), name=f"up{i}_conv")(x)
             x = prelu(f"up{i}_prelu")(pixel_shuffle(x, 2))
-        return conv(3, (9, 9), name="conv_out")(x).astype(jnp.float32)
+        if not self.bicubic_skip:
+            return conv(3, (9, 9), name="conv_out")(x).astype(jnp.float32)
+        B, h, w, c = low.shape
+        enlarged = jax.image.resize(low.astype(jnp.float32), (B, h * self.scale, w * self.scale, c), "bicubic")
+        added = conv(3, (9, 9), kernel_init=nn.initializers.zeros, name="conv_out")(x).astype(jnp.float32)
+        return 2.0 * enlarged - 1.0 + added                                 # [0, 1] -> the output's [-1, 1]
 
 
 class Discriminator(nn.Module):
@@ -93,10 +105,11 @@ class SRGAN(nn.Module):
     image_size: int = 96          # of the high-resolution crops the discriminator judges
     blocks: int = 16
     scale: int = 4
+    bicubic_skip: bool = False    # the generator's (see Generator)
     dtype: Any = jnp.float32
 
     def setup(self):
-        self.generator = Generator(blocks=self.blocks, scale=self.scale, dtype=self.dtype)
+        self.generator = Generator(blocks=self.blocks, scale=self.scale, bicubic_skip=self.bicubic_skip, dtype=self.dtype)
         self.discriminator = Discriminator(image_size=self.image_size, dtype=self.dtype)
 
     def generate(self, low, *, train: bool = False):
