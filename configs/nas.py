@@ -9,7 +9,7 @@ of 4 convolutional layers (filter heights and widths 1/3/5, 4/8/16/32 filters, s
 deepzoo/models/nas.py), trains each for 100 steps of 32 digits on three quarters of the training split (one after
 another on CPUs; --config.search.vmapped=8 trains them at once on a GPU) and rewards it with its accuracy on the
 last quarter (deepzoo/rl/search.py). The paper's controller trained 12,800 children of up to 15 layers on CIFAR-10
-for 50 epochs each on 800 GPUs; this is its method at 2 CPU cores' scale. Options: ",small" (a quarter of the
+for 50 epochs each on 800 GPUs; this is its method at 2 CPU cores' scale. Options: ",small" (half the
 iterations), ",smoke" (a few steps, for tests). experiments/nas.py runs both for three seeds and retrains the best
 architectures found.
 """
@@ -56,8 +56,8 @@ def get_config(arg: str | None = None):
     config.checkpoint_every_steps = 10
     config.keep_checkpoints = 1
 
-    if "small" in options:
-        common.shorten(config, config.num_train_steps // 4)
+    if "small" in options:                     # the two methods' samples part after ~10 iterations
+        common.shorten(config, config.num_train_steps // 2)
     if "smoke" in options:
         config.num_train_steps, config.log_every_steps, config.eval_every_steps = 2, 1, 2
         config.checkpoint_every_steps = 2

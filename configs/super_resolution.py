@@ -10,7 +10,7 @@ from scratch for 4,000 steps as the paper's, it stayed below bicubic interpolati
 against 29.1; on its training crops it just reached bicubic's error), far from the paper's 10^6 updates.
 As the paper: batches of 16 crops, Adam (beta1 0.9) at 1e-4, SRGAN's rate cut to 1e-5 for its second half; but crops
 of 48 x 48 (theirs 96 x 96) and far fewer updates (theirs 10^6 and 2 x 10^5) on 2 CPU cores.
-Options: ",small" (a quarter of the steps), ",smoke" (a few steps on a narrow network, for tests).
+Options: ",small" (an eighth of the steps), ",smoke" (a few steps on a narrow network, for tests).
 experiments/super_resolution.py runs both and compares them with bicubic interpolation on the held-out photographs.
 """
 import ml_collections
@@ -49,7 +49,7 @@ def get_config(arg: str | None = None):
                         "32.05 / 28.49, SRGAN 29.40 / 26.02 dB; SSIM 0.8211 / 0.7486, 0.9019 / 0.8184, 0.8472 / 0.7397")
 
     if "small" in options:
-        common.shorten(config, config.num_train_steps // 4)
+        common.shorten(config, config.num_train_steps // 8)
         if variant == "srgan":
             config.optimizer.decay_every_steps = config.num_train_steps // 2
             config.init_from.workdir = "runs/super_resolution/srresnet_small"

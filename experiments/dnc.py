@@ -8,7 +8,7 @@ the library's one train step (configs/memory_tasks.py: Adam 1e-3, batches of 32)
 of each split: wrong bits per sequence and the fraction answered without a wrong bit.
 
     python experiments/dnc.py                                  # both tasks, the three models
-    python experiments/dnc.py --variant=small                  # associative recall, the DNC and the LSTM, half the steps
+    python experiments/dnc.py --variant=small                  # associative recall, the DNC and the LSTM, 3/4 of the steps
 
 Runs are resumable (ordinary workdirs under --workdir, one per task and model). Writes results.md/.csv and
 dnc.png (learning curves per task; the DNC's usage, write and read weightings over one recall) beside the runs in

@@ -9,7 +9,7 @@ the test accuracy of each search's best architecture retrained on the whole trai
 nas.png the mean and best reward over the iterations and the best architectures found.
 
     python experiments/nas.py                                 # about an hour on 2 CPU cores
-    python experiments/nas.py --variant=small                 # seed 0 of each, a quarter of the iterations
+    python experiments/nas.py --variant=small                 # seed 0 of each, half the iterations
 
 Runs are resumable (ordinary workdirs under --workdir, one per method and seed, and one per retrained architecture).
 The table and the figure show every finished search of the workdir (default seeds and those of --seeds), those a run
@@ -138,13 +138,12 @@ def main(argv):
     summary = []
     for method in [m for m in METHODS if any(r["method"] == m for r in rows)]:
         mine = [r for r in rows if r["method"] == method]
-        mean = lambda field: 100 * np.mean([float(r[field]) for r in mine])
-        spread = lambda field: 100 * np.std([float(r[field]) for r in mine])
-        summary.append({"method": METHODS[method], "searches": len(mine),
-                        "best reward (%)": f"{mean('best_reward'):.2f} ± {spread('best_reward'):.2f}",
-                        "top-5 mean reward (%)": f"{mean('top5_reward'):.2f} ± {spread('top5_reward'):.2f}",
-                        "best retrained, test (%)": f"{mean('best_retrained_test_accuracy'):.2f} ± "
-                                                    f"{spread('best_retrained_test_accuracy'):.2f}"})
+        values = lambda field: 100 * np.array([float(r[field]) for r in mine])
+        cell = lambda field: (f"{values(field).mean():.2f} ± {values(field).std():.2f}" if len(mine) > 1
+                              else f"{values(field)[0]:.2f}")
+        summary.append({"method": METHODS[method], "searches": len(mine), "best reward (%)": cell("best_reward"),
+                        "top-5 mean reward (%)": cell("top5_reward"),
+                        "best retrained, test (%)": cell("best_retrained_test_accuracy")})
     lines = ["# Neural architecture search with reinforcement learning vs random search", "",
              "Each search trains 8 children per iteration (4 convolutional layers: filter heights and widths 1/3/5, "
              "4/8/16/32 filters, skip connections), 100 steps of 32 digits each on three quarters of the training "
