@@ -114,6 +114,7 @@ def main(argv):
                      "best_architecture": found["best_architectures"][0]})
     report.write_rows(output_dir / "results.csv", rows)
 
+    seeds_each = len({s for _, s in shown})
     fig, (ax, drawn) = plt.subplots(2, 1, figsize=(9, 6 + 0.65 * len(shown)), height_ratios=(5, 0.65 * len(shown)))
     for j, method in enumerate(METHODS):
         for k, seed in enumerate(s for m, s in shown if m == method):
@@ -124,7 +125,7 @@ def main(argv):
             ax.plot(steps, 100 * np.fmax.accumulate(np.nanmax(rewards, 1)), color=f"C{j}", lw=2,
                     label=label("best so far"))
     ax.set(xlabel="iteration (8 children each)", ylabel="validation accuracy of the children (%)",
-           title=f"Architecture search on the 8x8 digits, {len({s for _, s in shown})} seeds each")
+           title=f"Architecture search on the 8x8 digits, {seeds_each} seed{'s' if seeds_each > 1 else ''} each")
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)   # below: the curves fill the axes
