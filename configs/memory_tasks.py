@@ -7,7 +7,8 @@ associative_recall), the model one of
   dnc     dnc_copy: an LSTM controller of 100 units, a 64 x 20 memory, 2 read heads, allocation and temporal links
   lstm    lstm_copy: one LSTM layer of 120 units (about the NTM's parameters), no memory
 their inputs and outputs sized to the task. The cost is the cross-entropy of the answer in bits per sequence
-(deepzoo/tasks/bit_sequence.py). Options: ",small" (a quarter of the steps; recall three quarters), ",smoke" (a few steps, for tests).
+(deepzoo/tasks/bit_sequence.py). Options: ",small" (a quarter of the steps; recall three quarters), ",smoke" (a few
+steps, for tests).
 The papers trained with RMSProp (momentum 0.9, learning rate 1e-4) on one sequence at a time; here, as Collier &
 Beel (2018) made the NTM train reliably, Adam 1e-3 on batches of 32 with gradients clipped to global norm 50, and
 a cosine decay: at a constant 1e-3 the NTM, perfect on copies of lengths 1-20 at step 3,250, blew up at 3,500.

@@ -8,7 +8,7 @@ the library's one train step (configs/memory_tasks.py: Adam 1e-3, batches of 32)
 of each split: wrong bits per sequence and the fraction answered without a wrong bit.
 
     python experiments/dnc.py                                  # both tasks, the three models
-    python experiments/dnc.py --variant=small                  # associative recall, the DNC and the LSTM, 3/4 of the steps
+    python experiments/dnc.py --variant=small                  # recall, the DNC and the LSTM, 3/4 of the steps
 
 Runs are resumable (ordinary workdirs under --workdir, one per task and model). Writes results.md/.csv and
 dnc.png (learning curves per task; the DNC's usage, write and read weightings over one recall) beside the runs in
@@ -136,7 +136,8 @@ def main(argv):
         raise app.UsageError(f"unknown tasks or models {sorted(unknown)}; tasks: {', '.join(TASKS)}; models: "
                              f"{', '.join(MODELS)}.")
     output_dir, workdir = report.output_dir(__file__), Path(FLAGS.workdir)
-    report.check_mergeable(output_dir, ["results.csv"], set(chosen_tasks) != set(TASKS) or set(chosen_models) != set(MODELS))
+    partial = set(chosen_tasks) != set(TASKS) or set(chosen_models) != set(MODELS)
+    report.check_mergeable(output_dir, ["results.csv"], partial)
     rows, curves = [], {}
     for task in chosen_tasks:
         for name in chosen_models:

@@ -130,8 +130,8 @@ def main(argv):
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)   # below: the curves fill the axes
     draw_architectures(drawn, [(f"{method} seed {seed}: {float(r['best_reward']):.1%}, retrained "
-                                f"{float(r['best_retrained_test_accuracy']):.1%}", searches[method, seed][0]["best_tokens"][0])
-                               for (method, seed), r in zip(shown, rows)])
+                                f"{float(r['best_retrained_test_accuracy']):.1%}",
+                                searches[method, seed][0]["best_tokens"][0]) for (method, seed), r in zip(shown, rows)])
     fig.tight_layout()
     fig.savefig(output_dir / "nas.png", dpi=110)
     plt.close(fig)
