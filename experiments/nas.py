@@ -36,7 +36,6 @@ from deepzoo.train.checkpoint import load_arrays, quiet_orbax_logs  # noqa: E402
 
 METHODS = {"nas": "NAS (REINFORCE controller)", "random": "random search"}
 SEEDS = ("0", "1", "2")
-LAYERS = 4                   # of each child (configs/nas.py: model.kwargs.layers)
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("methods", list(METHODS), "Which searches: nas, random.")
@@ -52,14 +51,14 @@ def _results(run: Path) -> dict | None:
     return json.loads((run / "results.json").read_text()) if loop.finished(run) else None
 
 
-def draw_architectures(ax, children: list[tuple[str, list[int]]]):
+def draw_architectures(ax, children: list[tuple[str, list[int]]], layers: int):
     """One row per child (label, tokens): each layer a box as tall and wide as its kernel, shaded by its number of
     filters, and its skip connections as red brackets from the layer they come from."""
     for row, (label, tokens) in enumerate(children):
-        heights, widths, filters, skips = (np.asarray(a) for a in nas_model.decode(np.asarray(tokens), LAYERS))
+        heights, widths, filters, skips = (np.asarray(a) for a in nas_model.decode(np.asarray(tokens), layers))
         y = -1.3 * row
         ax.text(-0.7, y, label, ha="right", va="center", fontsize=8)
-        for i in range(LAYERS):
+        for i in range(layers):
             w, h = 0.16 * widths[i], 0.16 * heights[i]
             shade = plt.cm.Blues(0.25 + 0.75 * filters[i] / max(nas_model.FILTERS))
             ax.add_patch(matplotlib.patches.Rectangle((2.2 * i - w / 2, y - h / 2), w, h, fc=shade, ec="k", lw=0.5))
@@ -67,8 +66,8 @@ def draw_architectures(ax, children: list[tuple[str, list[int]]]):
             for j in np.flatnonzero(skips[i]):
                 top = y + 0.55 + 0.08 * j
                 ax.plot([2.2 * j, 2.2 * j, 2.2 * i, 2.2 * i], [y + 0.42, top, top, y + 0.42], color="C3", lw=0.8)
-    ax.set(xlim=(-6.3, 2.2 * LAYERS - 0.6), ylim=(-1.3 * len(children) + 0.6, 0.9), aspect="equal")
-    ax.set_title("the best architecture of each search, layers 1 to 4: kernel height x width, filters "
+    ax.set(xlim=(-6.3, 2.2 * layers - 0.6), ylim=(-1.3 * len(children) + 0.6, 0.9), aspect="equal")
+    ax.set_title(f"the best architecture of each search, layers 1 to {layers}: kernel height x width, filters "
                  "(darker: more); red: skip connections", fontsize=9)
     ax.axis("off")
 
@@ -131,7 +130,8 @@ def main(argv):
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)   # below: the curves fill the axes
     draw_architectures(drawn, [(f"{method} seed {seed}: {float(r['best_reward']):.1%}, retrained "
                                 f"{float(r['best_retrained_test_accuracy']):.1%}",
-                                searches[method, seed][0]["best_tokens"][0]) for (method, seed), r in zip(shown, rows)])
+                                searches[method, seed][0]["best_tokens"][0]) for (method, seed), r in zip(shown, rows)],
+                       config_lib.load("configs/nas.py:nas").model.kwargs.layers)
     fig.tight_layout()
     fig.savefig(output_dir / "nas.png", dpi=110)
     plt.close(fig)
