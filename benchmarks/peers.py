@@ -294,7 +294,8 @@ def main():
             print(f"{name:15s} {dtype:9s} deepzoo {row['deepzoo_ms_median']:9.2f} ms  PyTorch "
                   f"{row['pytorch_ms_median']:9.2f} ms  ratio {row['ratio']:.2f}", flush=True)
     machine = {"cpu_count": os.cpu_count(), "jax": jax.__version__, "torch": torch.__version__,
-               "torch_threads": torch.get_num_threads(), "devices": str(jax.devices()[0])}
+               "torch_threads": torch.get_num_threads(), "devices": str(jax.devices()[0]),
+               "xla_flags": os.environ.get("XLA_FLAGS", "")}
     os.makedirs(os.path.dirname(args.output), exist_ok=True)
     with open(args.output, "w") as f:
         json.dump({"benchmark": "peers", "date": time.strftime("%Y-%m-%d"), "machine": machine,

@@ -6,7 +6,9 @@
 Each setting runs in its own process (XLA_FLAGS is read once, when JAX starts) on the deepzoo side of
 benchmarks/peers.py: the same networks, shapes and SGD step, no PyTorch needed. The figure per setting and network
 is the median step time over --rounds rounds of --steps steps after a warm-up, and its ratio to the defaults' (below
-1: faster). A flag this jax does not know, or a value it rejects, is recorded as failed with its message.
+1: faster). A flag this jax does not know, or a value it rejects, is recorded as failed with its message. Each
+run is added to the runs already recorded in benchmarks/results/xla_cpu_options.json. The settings run without
+deepzoo's own defaults (deepzoo/xla_flags.py), so that "default" is XLA's.
 """
 import argparse
 import json
@@ -14,6 +16,7 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 
 # name: (XLA_FLAGS, compute dtype). The first is the reference.
 SETTINGS = {
@@ -27,7 +30,11 @@ SETTINGS = {
     "concurrency-optimised scheduler": ("--xla_cpu_enable_concurrency_optimized_scheduler=true", "float32"),
     "512-bit vectors": ("--xla_cpu_prefer_vector_width=512", "float32"),
     "no fusion emitters": ("--xla_cpu_use_fusion_emitters=false", "float32"),
+    "YNNPACK fusions off": ("--xla_cpu_experimental_ynn_fusion_type=", "float32"),
+    "YNNPACK for dots only": ("--xla_cpu_experimental_ynn_fusion_type=individual_dot", "float32"),
+    "YNNPACK without convolutions": ("--xla_cpu_experimental_ynn_fusion_type=-individual_convolution", "float32"),
 }
+OUTPUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "xla_cpu_options.json")
 PEERS = ("lenet5", "resnet18_cifar", "resnet50", "lstm_lm", "transformer", "gpt")
 
 
@@ -62,7 +69,8 @@ def main():
     results = {}
     for name in args.settings.split(","):
         flags, dtype = SETTINGS[name]
-        env = {**os.environ, "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} {flags}".strip()}
+        env = {**os.environ, "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} {flags}".strip(),
+               "DEEPZOO_XLA_DEFAULTS": "0"}   # XLA's own defaults and this setting, not deepzoo's (deepzoo/xla_flags.py)
         done = subprocess.run([sys.executable, __file__, f"--child={dtype}", f"--peers={args.peers}",
                                f"--rounds={args.rounds}", f"--steps={args.steps}"],
                               env=env, capture_output=True, text=True)
@@ -78,8 +86,21 @@ def main():
                                                  for k, v in results[name]["ms_median"].items() if k in reference}
         print(f"{name:34s} " + "  ".join(f"{k} {v:.1f} ms" for k, v in results[name]["ms_median"].items()), flush=True)
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from common import write  # noqa: PLC0415  (imports jax: the parent's, for the record only)
-    write("xla_cpu_options", {"rounds": args.rounds, "steps_per_round": args.steps, "results": results})
+    append_run({"rounds": args.rounds, "steps_per_round": args.steps, "results": results})
+
+
+def append_run(run: dict, path: str = OUTPUT):
+    """Adds this run, dated, to the runs already in `path`: every setting ever tried keeps its figures."""
+    from common import machine  # noqa: PLC0415  (imports jax: the parent's, for the record only)
+    runs = []
+    if os.path.exists(path):
+        with open(path) as f:
+            old = json.load(f)
+        runs = old.get("runs", [old])  # a file of one run, from before runs were kept
+    runs.append({"date": time.strftime("%Y-%m-%d"), "machine": machine(), **run})
+    with open(path, "w") as f:
+        json.dump({"benchmark": "xla_cpu_options", "runs": runs}, f, indent=2)
+    print(f"run {len(runs)} added to {path}")
 
 
 if __name__ == "__main__":

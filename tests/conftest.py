@@ -10,6 +10,8 @@ if os.environ.get("DEEPZOO_TFDS_OWNER") != str(os.getpid()):   # not inherited f
     os.environ["DEEPZOO_TFDS_OWNER"] = str(os.getpid())
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
+import deepzoo  # noqa: E402,F401  (adds its default XLA flags before any test starts JAX)
+
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
