@@ -57,16 +57,16 @@ from deepzoo.train.writers import read_metrics  # noqa: E402
 
 MODELS = ("none", "bahdanau", "luong", "none_lstm", "bahdanau_lstm", "transformer")
 # Each corpus: its config and option, its name in titles, the buckets of English input length in words, the
-# sacreBLEU tokenizer, and the longest input (in words) whose attention is drawn.
+# sacreBLEU tokenizer, and the longest input (in words) whose attention is drawn. The last bucket has no upper end.
 # The gettext messages: median 6 English words, 90% at most 11; BLEU as WMT reports it (13a, detokenised text).
-MESSAGES = dict(config="configs/gettext_translation.py", buckets=((1, 3), (4, 6), (7, 10), (11, 15), (16, 99)),
+MESSAGES = dict(config="configs/gettext_translation.py", buckets=((1, 3), (4, 6), (7, 10), (11, 15), (16, None)),
                 tokenize="13a", drawn_words=16)
 CORPORA = {
     # "nine hundred and ninety-nine million, nine hundred and ninety-nine thousand, nine hundred and ninety-nine"
     # is 14 words (hyphenated tens are one). German writes every number below a million as one word, so
     # word-level BLEU would have no 4-grams to count (0 for a perfect system): BLEU over characters.
     "numbers": dict(config="configs/numbers_translation.py", option="", title="English -> German number words",
-                    buckets=((1, 3), (4, 6), (7, 9), (10, 12), (13, 99)), tokenize="char", drawn_words=99),
+                    buckets=((1, 3), (4, 6), (7, 9), (10, 12), (13, None)), tokenize="char", drawn_words=99),
     "gettext_en_de": dict(MESSAGES, option="", title="English -> German gettext messages"),
     "gettext_en_fr": dict(MESSAGES, option="fr", title="English -> French gettext messages"),
 }
@@ -95,10 +95,9 @@ def input_words(english: str) -> int:
 
 
 def bucket_of(words: int, buckets) -> str:
-    for low, high in buckets:
-        if low <= words <= high:
-            return f"{low}-{high}" if high < 99 else f"{low}+"
-    raise ValueError(words)
+    """The name of the first bucket whose upper end is at least `words` ("16+" for the open last one)."""
+    low, high = next((low, high) for low, high in buckets if high is None or words <= high)
+    return f"{low}+" if high is None else f"{low}-{high}"
 
 
 def decode(model, variables, sources, *, beam_size, max_length, batch_size, length_penalty):
