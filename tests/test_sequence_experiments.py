@@ -26,6 +26,8 @@ def test_translation_scores_by_input_length():
                   "neunhundertneunundneunzig Millionen neunhundertneunundneunzigtausendneunhundertneunundneunzig"]
     hypotheses = ["einundzwanzig", "eintausendzweihundertdrei", "neunhundert Millionen"]
     assert [translation.input_words(e) for e in english] == [1, 6, 14]
+    messages = translation.CORPORA["gettext_en_de"]["buckets"]   # the last bucket is open: a --help text of 353 words
+    assert [translation.bucket_of(w, messages) for w in (3, 16, 353)] == ["1-3", "16+", "16+"]
     result = translation.score(hypotheses, references, english, translation.CORPORA["numbers"])
     assert result["1-3"] == {"n": 1, "bleu": pytest.approx(100.0), "chrf": pytest.approx(100.0), "exact": 1.0}
     assert result["4-6"]["exact"] == 1.0 and result["13+"]["exact"] == 0.0 and "7-9" not in result
