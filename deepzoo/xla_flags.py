@@ -3,7 +3,7 @@
 XLA reads the XLA_FLAGS environment variable when its first backend starts, so `import deepzoo` before the first
 JAX computation. A flag already in XLA_FLAGS (any value) is left as the user set it; DEEPZOO_XLA_DEFAULTS=0
 adds none. Each default was measured on deepzoo's train steps (benchmarks/xla_cpu_options.py, docs/benchmarks.md);
-CPU-only flags do nothing on GPUs and TPUs.
+the one here is an XLA:CPU option (not yet run on a GPU or TPU with it set).
 """
 import os
 
