@@ -43,6 +43,8 @@ NOUNS = {"file": "Datei", "window": "Fenster", "folder": "Ordner", "image": "Bil
          "table": "Tabelle", "list": "Liste", "link": "Verknüpfung", "tab": "Reiter", "note": "Notiz"}
 FILLER = {f"Cannot {v} this {n}": f"{nd} kann nicht {vd} werden"
           for v, vd in VERBS.items() for n, nd in NOUNS.items()}   # 80 plain pairs
+PLACEHOLDERS = {"Cannot open %s": "%s kann nicht geöffnet werden", "File %s not found": "Datei %s nicht gefunden",
+                "Copied %d of %d files": "%d von %d Dateien kopiert", "Deleted %d files": "%d Dateien gelöscht"}
 
 ALPHA = {  # utf-8, read first (sorted by name)
     "Open the file": "Die Datei öffnen",
@@ -64,7 +66,7 @@ BETA = {  # latin-1, after alpha
 EXPECTED = {  # English -> German of the pairs kept
     "Open the file": "Die Datei öffnen", "_Quit": "_Beenden", "Save changes": "Änderungen speichern",
     "Copy %1$s to {target}": "%1$s nach {target} kopieren", "Line one line two": "Zeile eins Zeile zwei",
-    "Size": "Größe", "Close": "Schließen", **FILLER,
+    "Size": "Größe", "Close": "Schließen", **FILLER, **PLACEHOLDERS,
 }
 
 
@@ -76,7 +78,7 @@ def locale(tmp_path_factory):
     folder = root / "de" / "LC_MESSAGES"
     write_mo(folder / "alpha.mo", ALPHA)
     write_mo(folder / "beta.mo", BETA, charset="ISO-8859-1")
-    write_mo(folder / "filler.mo", FILLER)
+    write_mo(folder / "filler.mo", {**FILLER, **PLACEHOLDERS})
     write_mo(folder / "iso_3166-1.mo", {"Germany": "Deutschland"})
     (folder / "broken.mo").write_bytes(b"\xde\x12\x04\x95" + b"\0" * 4)
     (folder / "README").write_text("not a catalog")
@@ -179,7 +181,7 @@ def test_builder_pairs_splits_and_metadata(prepared, locale):
     for catalog in metadata["catalogs"]:
         assert catalog["sha256"] == hashlib.sha256(open(catalog["path"], "rb").read()).hexdigest()
     assert [(c["charset"], c["messages"], c["pairs"]) for c in metadata["catalogs"]] == [
-        ("UTF-8", 10, 5), ("ISO-8859-1", 3, 2), ("UTF-8", 80, 80)]
+        ("UTF-8", 10, 5), ("ISO-8859-1", 3, 2), ("UTF-8", 84, 84)]
     assert [(s["path"], s["error"]) for s in metadata["skipped"]] == [(str(folder / "broken.mo"), "8 bytes, shorter than a .mo header")]
     assert metadata["dropped"] == {"duplicate": 1, "empty": 1, "identifier": 2, "plural": 1, "untranslated": 1}
     assert metadata["pairs"] == {split: len(rows) for split, rows in splits.items()}
@@ -206,7 +208,7 @@ def test_too_few_pairs_fail_saying_where_and_how_to_get_more(locale, tmp_path, m
     monkeypatch.setenv(gettext_builder.DIRS_VARIABLE, f"{locale}:{tmp_path}/absent")
     builder = GettextEnDe(data_dir=str(tmp_path / "data"), file_format="array_record")   # minimum 5,000
     folders = f"{locale}/de/LC_MESSAGES, {tmp_path}/absent/de/LC_MESSAGES (absent)"
-    with pytest.raises(ValueError, match=re.escape(f"87 English -> de message pairs in 3 catalogs (1 unreadable) "
+    with pytest.raises(ValueError, match=re.escape(f"91 English -> de message pairs in 3 catalogs (1 unreadable) "
                                                    f"under {folders}: fewer than the minimum of 5,000.")
                        + ".*apt-get install language-pack-de"):
         builder.download_and_prepare()
@@ -222,8 +224,20 @@ def test_load_like_numbers_en_de(prepared):
     batch = train.read(np.arange(len(train)))
     assert batch["source"].shape == batch["target"].shape == (len(train), 48)
     assert np.all(np.sum(batch["target"] == text.EOS, axis=1) == 1)
-    assert [train.vocab.decode(row) for row in batch["source"]] == en   # placeholders survive as pieces
+    assert [train.vocab.decode(row) for row in batch["source"]] == en
     assert [train.vocab.decode(row) for row in batch["target"]] == de
     test = sources.load("gettext_en_de", "test", data_dir=data_dir, max_length=48, vocab_size=90,
                         languages=("de", "en"), cache=False)
     assert len(test) == len(sources.texts("gettext_en_de", "test", "de", data_dir=data_dir))
+
+
+def test_placeholders_are_pieces_of_their_own(prepared):
+    data_dir, train = prepared
+    assert all(split_of(e) == "train" for e in PLACEHOLDERS)   # so %s and %d occur 4 and 6 times in its text
+    assert gettext_builder.PLACEHOLDER.findall("%.250s, %1$s and %(name)lu of {0}: 50% of %%") == [
+        "%.250s", "%1$s", "%(name)lu", "{0}", "%%"]
+    vocab = train.vocab
+    pieces = [vocab.processor.id_to_piece(i) for i in vocab.encode("Cannot open %s, copied %d")]
+    assert "\u2581%s" in pieces and "\u2581%d" in pieces   # SentencePiece alone cuts "%" from "s"
+    assert [vocab.processor.id_to_piece(i) for i in vocab.encode("%d%s")] == ["\u2581%d", "%s"]
+    assert vocab.decode(vocab.encode("Datei %s %d")) == "Datei %s %d"

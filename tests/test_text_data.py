@@ -9,6 +9,7 @@ import collections
 import hashlib
 import inspect
 import os
+import re
 import sys
 
 import numpy as np
@@ -362,6 +363,16 @@ def test_sentencepiece_is_deterministic_and_round_trips(numbers, tmp_path):
 
     again = text.sentencepiece_vocab("numbers_en_de", untouched(), 64, str(tmp_path))
     assert again.encode("einundzwanzig") == vocab.encode("einundzwanzig")
+
+
+def test_frequent_symbols_become_pieces(numbers):
+    assert text.frequent_symbols(["%s and %d", "%s", "%d %s %x", "%%"], re.compile(r"%."), min_count=2) == ["%s", "%d"]
+    texts = number_texts(numbers) + ["%d Zeichen", "%d characters"]
+    plain, kept = (text.train_sentencepiece(texts, 64, symbols=s) for s in ((), ("%d",)))
+    assert plain != kept
+    import sentencepiece as spm
+    pieces = spm.SentencePieceProcessor(model_proto=kept).encode("%d Zeichen und%d", out_type=str)
+    assert pieces[0] == "\u2581%d" and pieces[-1] == "%d"
 
 
 def test_sentencepiece_bad_vocab_sizes(numbers):

@@ -20,8 +20,9 @@ and listed. Each message becomes a pair by `clean_pair`:
   translation belongs to the singular English;
 - a context prefix ("msgctxt\\x04msgid") is removed, the message kept;
 - whitespace is normalised on both sides (runs, newlines and no-break spaces become one space);
-- format placeholders (%s, %d, %1$s, %(name)s, {name}, ...) and menu mnemonics (_Open) stay as they
-  are: SentencePiece makes tokens of them;
+- format placeholders (%s, %d, %1$s, %(name)s, {name}, ...: PLACEHOLDER) and menu mnemonics (_Open)
+  stay as they are; the translation source's vocabulary keeps each placeholder found 3 times or more in
+  the training split as one piece (deepzoo.data.text.sentencepiece_vocab's keep_whole);
 - empty and untranslated (target == English) pairs are dropped, and so are pure identifiers: a
   message is kept only if its English has a *word*, a whitespace-separated token of two or more
   letters (apostrophes inside allowed) after opening brackets or quotes and a mnemonic _ or &, before
@@ -56,6 +57,12 @@ DIRS_VARIABLE = "DEEPZOO_GETTEXT_DIRS"
 MIN_PAIRS_VARIABLE = "DEEPZOO_GETTEXT_MIN_PAIRS"
 
 _MAGIC = 0x950412DE
+
+# A format placeholder: C's printf (%s, %.250s, %1$s, %lu, %%; no space flag, so "50% of" is none),
+# Python's named %(name)s and brace fields {0}, {name}.
+PLACEHOLDER = re.compile(r"%(?:\d+\$)?[-+#0']*(?:\d+|\*)?(?:\.(?:\d+|\*))?(?:hh|h|ll|l|L|j|z|t|q)?[diouxXeEfFgGcspS%]"
+                         r"|%\([A-Za-z_][\w.]*\)[-+#0]*\d*(?:\.\d+)?(?:ll|l|L)?[a-zA-Z]"
+                         r"|\{[\w.]*\}")
 
 # A word: opening brackets/quotes, a mnemonic, letters with apostrophes inside, closing punctuation.
 _WORD = re.compile(r"[(\[\"'“‘«„¿¡]*[_&]?[^\W\d_]+(?:['’][^\W\d_]+)*[)\]\"'”’»,.:;!?…]*")

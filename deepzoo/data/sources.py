@@ -34,7 +34,7 @@ from deepzoo.data import algorithmic, images, multidigits, photos, shapes, sorti
 from deepzoo.data.augment import augmented
 from deepzoo.data.label_noise import with_label_noise
 from deepzoo.data.builders import OFFLINE_BUILDERS
-from deepzoo.data.gettext_builder import GETTEXT_BUILDERS
+from deepzoo.data.gettext_builder import GETTEXT_BUILDERS, PLACEHOLDER
 from deepzoo.data.text_builders import TEXT_BUILDERS
 
 _BUILDERS = {**OFFLINE_BUILDERS, **TEXT_BUILDERS}  # every dataset prepared here on first use
@@ -372,7 +372,8 @@ def _text_source(kind: str, name: str, split: str, directory: str, cache: bool, 
                              f"{vocab_size}), e.g. 256 for numbers_en_de, 32000 for WMT.")
         # The version in the name: a rebuilt dataset never reuses the vocabulary of the previous one.
         vocab = text.sentencepiece_vocab(f"{name}_{records.dataset_info.version}",
-                                         _training_texts(name, directory, languages), vocab_size, directory)
+                                         _training_texts(name, directory, languages), vocab_size, directory,
+                                         keep_whole=PLACEHOLDER if name in GETTEXT_BUILDERS else None)
         source_language, target_language = languages
 
         def to_example(rows):

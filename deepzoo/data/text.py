@@ -14,8 +14,11 @@ skips PAD and BOS. The first four ids are the same in every vocabulary:
     vocab = sentencepiece_vocab("numbers_en_de", texts, 256, data_dir)   # translation (trained once)
     ids = pad([vocab.encode(s) + [EOS] for s in sentences], max_length)  # int32 (n, max_length)
 """
+import collections
+import hashlib
 import io
 import os
+import re
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -142,9 +145,19 @@ def _capped(texts: Iterable[str], max_characters: int):
             yield text
 
 
-def train_sentencepiece(texts: Iterable[str], vocab_size: int, max_characters: int = 10_000_000) -> bytes:
+def frequent_symbols(texts: Iterable[str], pattern: re.Pattern, min_count: int = 3) -> list[str]:
+    """The strings matching `pattern` that occur at least `min_count` times in `texts`, most frequent
+    first (ties in string order): the pieces a vocabulary should keep whole (e.g. "%s", "%.250s")."""
+    counts = collections.Counter(m for t in texts for m in pattern.findall(t))
+    return sorted((m for m, n in counts.items() if n >= min_count), key=lambda m: (-counts[m], m))
+
+
+def train_sentencepiece(texts: Iterable[str], vocab_size: int, max_characters: int = 10_000_000,
+                        symbols: Sequence[str] = ()) -> bytes:
     """The bytes of a unigram SentencePiece model trained on `texts`, deterministic: one thread, the
-    sentences in the order given, none sampled or shuffled away."""
+    sentences in the order given, none sampled or shuffled away. Each of `symbols` is always one piece,
+    and so is it after a space ("▁%s"): SentencePiece's own pieces never mix letters and punctuation,
+    so it would cut "%d" in two."""
     import sentencepiece as spm
 
     if vocab_size <= len(SPECIALS):
@@ -155,7 +168,8 @@ def train_sentencepiece(texts: Iterable[str], vocab_size: int, max_characters: i
         spm.SentencePieceTrainer.train(
             sentence_iterator=_capped(texts, max_characters), model_writer=model, vocab_size=vocab_size,
             model_type="unigram", character_coverage=1.0, pad_id=PAD, eos_id=EOS, bos_id=BOS, unk_id=UNK,
-            num_threads=1, input_sentence_size=0, shuffle_input_sentence=False, minloglevel=2)
+            num_threads=1, input_sentence_size=0, shuffle_input_sentence=False, minloglevel=2,
+            user_defined_symbols=[p for symbol in symbols for p in ("\u2581" + symbol, symbol)])
     except RuntimeError as e:  # e.g. "Vocabulary size too high (512). Please set it to a value <= 463."
         raise ValueError(f"SentencePiece cannot make a vocabulary of {vocab_size} pieces from this text: "
                          f"{e}. Choose another vocab_size.") from e
@@ -163,16 +177,23 @@ def train_sentencepiece(texts: Iterable[str], vocab_size: int, max_characters: i
 
 
 def sentencepiece_vocab(name: str, texts: Iterable[str], vocab_size: int, directory: str,
-                        max_characters: int = 10_000_000) -> SentencePieceVocab:
+                        max_characters: int = 10_000_000, keep_whole: re.Pattern | None = None) -> SentencePieceVocab:
     """The SentencePiece vocabulary `name` of `vocab_size` pieces, trained on `texts` the first time and
     cached as <directory>/deepzoo_spm/<name>_<vocab_size>.model (directory: the TFDS data dir).
+
+    keep_whole: the strings matching it that occur at least 3 times in the training text become pieces
+    of their own (frequent_symbols; e.g. the format placeholders of gettext messages). The file name
+    then ends in a hash of the pattern, so that a vocabulary trained without it is never reused.
 
     Pass the training split's texts only (for translation, both languages: one joint vocabulary).
     `texts` is only consumed when the model is trained. With several processes, process 0 trains
     first, so that processes sharing a disk never write the same file; the others then find it (or,
     on a disk of their own, train the same model: training is deterministic).
     """
-    path = os.path.join(directory, "deepzoo_spm", f"{name.replace('/', '-')}_{vocab_size}.model")
+    stem = f"{name.replace('/', '-')}_{vocab_size}"
+    if keep_whole is not None:
+        stem += "_" + hashlib.sha256(keep_whole.pattern.encode()).hexdigest()[:8]
+    path = os.path.join(directory, "deepzoo_spm", stem + ".model")
 
     def train():
         if os.path.exists(path):
@@ -186,7 +207,13 @@ def sentencepiece_vocab(name: str, texts: Iterable[str], vocab_size: int, direct
 
         threading.Thread(target=heartbeat, daemon=True).start()
         try:
-            model = train_sentencepiece(texts, vocab_size, max_characters)
+            if keep_whole is None:
+                model = train_sentencepiece(texts, vocab_size, max_characters)
+            else:
+                capped = list(_capped(texts, max_characters))
+                symbols = frequent_symbols(capped, keep_whole)
+                logging.info("%d strings kept whole: %s", len(symbols), " ".join(symbols[:20]))
+                model = train_sentencepiece(capped, vocab_size, max_characters, symbols)
         finally:
             done.set()
         logging.info("SentencePiece vocabulary trained in %.0f s.", time.perf_counter() - start)
