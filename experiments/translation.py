@@ -48,6 +48,7 @@ from deepzoo import config as config_lib  # noqa: E402
 from deepzoo import data, models  # noqa: E402
 from deepzoo.analysis import complexity  # noqa: E402
 from deepzoo.data import text  # noqa: E402
+from deepzoo.data.gettext_builder import GETTEXT_BUILDERS, PLACEHOLDER  # noqa: E402
 from deepzoo.inference import decoding  # noqa: E402
 from deepzoo.plots import attention as attention_plots  # noqa: E402
 from deepzoo.tasks.seq2seq import shift_right  # noqa: E402
@@ -242,7 +243,12 @@ def write_tables(rows: list[dict], output_dir: Path, split: str, learning: list[
                          f"{float(first['seconds']) / 60:.1f} min | " + " | ".join(cells) + " |")
     examples = {r["bucket"]: r["examples"] for r in rows}
     counts = ", ".join(f"{b}: {examples[b]}" for b in buckets)
-    lines += ["", f"Examples per bucket: {counts}.", "", *learning, "",
+    lines += ["", f"Examples per bucket: {counts}.", ""]
+    if name != "numbers":
+        lines += ["The corpus, its catalogs and how it tokenises: [corpus.md](corpus.md).", ""]
+    answers = findings(rows)
+    lines += [*answers, ""] if answers else []
+    lines += [*learning, "",
               "![BLEU by input length](bleu_by_length.png)", ""]
     lines += [f"![alignment, {name}](attention_{name}.png)" for name in models_run
               if (output_dir / f"attention_{name}.png").exists()]
@@ -252,6 +258,67 @@ def write_tables(rows: list[dict], output_dir: Path, split: str, learning: list[
         lines += [f"![Transformer {kind} attention](transformer_{kind}_attention.png)"
                   for kind in ("encoder", "decoder", "cross")]
     (output_dir / "results.md").write_text("\n".join(lines) + "\n")
+
+
+def findings(rows: list[dict]) -> list[str]:
+    """What the beam-search rows answer: attention's gain over the same encoder-decoder without it, overall
+    and on the shortest and longest inputs, and the Transformer against the best recurrent model."""
+    beam = [r for r in rows if r["decoding"] != "greedy"]
+    bleu = {(r["model"], r["bucket"]): float(r["bleu"]) for r in beam}
+    about = {r["model"]: r for r in beam}
+    buckets = [b for b in dict.fromkeys(r["bucket"] for r in beam) if b != "all"] or ["all"]
+    first, last = buckets[0], buckets[-1]
+    lines = []
+    for plain, attended in (("none", ("bahdanau", "luong")), ("none_lstm", ("bahdanau_lstm",))):
+        for name in (a for a in attended if plain in about and a in about):
+            gain = {b: bleu[name, b] - bleu[plain, b] for b in ("all", first, last)}
+            lines.append(f"- {name} against {plain} (the same encoder-decoder without attention): {gain['all']:+.1f} "
+                         f"BLEU over all inputs, {gain[first]:+.1f} on the shortest ({first} words), "
+                         f"{gain[last]:+.1f} on the longest ({last} words).")
+    recurrent = [m for m in about if m != "transformer"]
+    if "transformer" in about and recurrent:
+        best = max(recurrent, key=lambda m: bleu[m, "all"])
+        t, b = about["transformer"], about[best]
+        lines.append(f"- The Transformer: {bleu['transformer', 'all']:.1f} BLEU against {bleu[best, 'all']:.1f} for "
+                     f"the best recurrent model ({best}), after {int(t['steps']):,} and {int(b['steps']):,} steps, "
+                     f"{float(t['seconds']) / 60:.0f} and {float(b['seconds']) / 60:.0f} min of training.")
+    return ["What the table answers (beam search):", "", *lines] if lines else []
+
+
+def write_corpus(ds, vocab, output_dir: Path):
+    """corpus.md and catalogs.csv: what went into a gettext corpus (its builder's metadata: catalogs,
+    checksums, pairs dropped per rule) and how its messages tokenise."""
+    meta = GETTEXT_BUILDERS[ds.name](data_dir=data.resolve_data_dir(ds.data_dir)).info.metadata
+    report.write_rows(output_dir / "catalogs.csv", [
+        {k: c[k] for k in ("path", "sha256", "bytes", "charset", "messages", "pairs")} for c in meta["catalogs"]])
+    source_language, target_language = ds.languages
+    lines = [f"# {ds.name}: the corpus", "",
+             f"{sum(meta['pairs'].values()):,} English -> {LANGUAGES[target_language]} message pairs from "
+             f"{len(meta['catalogs'])} gettext catalogs under {', '.join(meta['locale_dirs'])} "
+             f"({len(meta['skipped'])} unreadable; the ISO code lists left out). Each catalog with its SHA-256: "
+             f"[catalogs.csv](catalogs.csv). Messages dropped: "
+             + ", ".join(f"{n:,} {rule}" for rule, n in sorted(meta["dropped"].items())) + ".", "",
+             f"SentencePiece pieces per message ({vocab.size:,} pieces trained on the train split; sequences cut at "
+             f"{ds.max_length} with EOS):", "",
+             f"| split | pairs | English words (median / 90%) | English pieces | {LANGUAGES[target_language]} pieces "
+             f"| cut at {ds.max_length} (%) |", "|---|---|---|---|---|---|"]
+    for split in ("train", "validation", "test"):
+        english = data.texts(ds.name, split, source_language, data_dir=ds.data_dir)
+        target = data.texts(ds.name, split, target_language, data_dir=ds.data_dir)
+        words = [input_words(e) for e in english]
+        lengths = [np.array([len(i) + 1 for i in vocab.encode_batch(t)]) for t in (english, target)]
+        cut = np.mean((lengths[0] > ds.max_length) | (lengths[1] > ds.max_length))
+        median_90 = lambda x: f"{np.median(x):.0f} / {np.percentile(x, 90):.0f}"
+        lines.append(f"| {split} | {len(english):,} | {median_90(words)} | {median_90(lengths[0] - 1)} | "
+                     f"{median_90(lengths[1] - 1)} | {100 * cut:.1f} |")
+    pieces_all = [vocab.processor.id_to_piece(i).lstrip("\u2581") for i in range(vocab.size)]
+    kept = list(dict.fromkeys(p for p in pieces_all if PLACEHOLDER.fullmatch(p)))
+    largest = sorted(meta["catalogs"], key=lambda c: -c["pairs"])[:10]
+    shown = f" ({' '.join(kept[:30])}{' ...' if len(kept) > 30 else ''})" if kept else ""
+    lines += ["", f"Format placeholders that are pieces of their own: {len(kept)}{shown}.", "",
+              "The largest catalogs (pairs kept): " + ", ".join(
+                  f"{Path(c['path']).stem} {c['pairs']:,}" for c in largest) + "."]
+    (output_dir / "corpus.md").write_text("\n".join(lines) + "\n")
 
 
 def evaluate_pod_run(config, name: str, workdir: str, output_dir: Path, *, split: str, batch_size: int) -> float:
@@ -333,6 +400,8 @@ def main(argv):
         elif config.model.kwargs.attention != "none":
             plot_alignment(model, variables, *pair, output_dir / f"attention_{name}.png",
                            f"{name} attention: {english[longest]}", LANGUAGES[ds.languages[1]])
+    if FLAGS.corpus != "numbers":
+        write_corpus(config.dataset, source.vocab, output_dir)
     # Models run before (here, or in the committed reference) keep their rows.
     rows = report.merge_rows(output_dir / "results.csv", rows, key=("model",), order=MODELS)
     learning = report.merge_rows(output_dir / "learning.csv", learning, key=("model",), order=MODELS)

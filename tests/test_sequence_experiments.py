@@ -35,6 +35,20 @@ def test_translation_scores_by_input_length():
     assert result["all"]["n"] == 3 and abs(result["all"]["exact"] - 2 / 3) < 1e-9
 
 
+def test_translation_findings_compare_attention_and_the_transformer():
+    def rows(model, seconds, bleu):
+        return [{"model": model, "decoding": decoding, "bucket": bucket, "bleu": f"{b:.2f}", "steps": "3000",
+                 "seconds": str(seconds)} for decoding in ("beam4", "greedy") for bucket, b in bleu.items()]
+    table = (rows("none", 600, {"all": 10, "1-3": 20, "16+": 2}) + rows("bahdanau", 1200, {"all": 15, "1-3": 21, "16+": 9})
+             + rows("transformer", 900, {"all": 18, "1-3": 22, "16+": 12}))
+    lines = translation.findings(table)
+    assert lines[2] == ("- bahdanau against none (the same encoder-decoder without attention): +5.0 BLEU over all "
+                        "inputs, +1.0 on the shortest (1-3 words), +7.0 on the longest (16+ words).")
+    assert lines[3] == ("- The Transformer: 18.0 BLEU against 15.0 for the best recurrent model (bahdanau), after "
+                        "3,000 and 3,000 steps, 15 and 20 min of training.")
+    assert len(lines) == 4 and translation.findings(rows("luong", 60, {"all": 1})) == []
+
+
 def run(script, tmp_path, *flags):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = tmp_path / "out"
@@ -71,7 +85,12 @@ def test_translation_experiment_runs_on_gettext_catalogs(tmp_path, monkeypatch):
     assert (out / "gettext_en_de" / "attention_bahdanau.png").read_bytes().startswith(b"\x89PNG")
     table = (out / "gettext_en_de" / "results.md").read_text()
     assert table.startswith("# English -> German gettext messages (train split)")
-    assert "| bahdanau, beam 2 |" in table and "13a tokenizer" in table
+    assert "| bahdanau, beam 2 |" in table and "13a tokenizer" in table and "[corpus.md](corpus.md)" in table
+    corpus = (out / "gettext_en_de" / "corpus.md").read_text()
+    assert f"{len(ALPHA) - 5 + len(FILLER)} English -> German message pairs from 2 gettext catalogs" in corpus
+    assert "| train |" in corpus and "| test |" in corpus and "2 identifier" in corpus
+    catalogs = (out / "gettext_en_de" / "catalogs.csv").read_text().splitlines()
+    assert catalogs[0] == "path,sha256,bytes,charset,messages,pairs" and catalogs[1].startswith(str(locale))
 
 
 @pytest.mark.slow
