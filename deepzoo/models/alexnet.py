@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 
 from deepzoo.layers.checks import check_images
+from deepzoo.layers.one_channel_conv import Conv
 
 # (output channels, kernel, stride, padding) of conv1 .. conv5.
 TORCHVISION = ((64, 11, 4, 2), (192, 5, 1, 2), (384, 3, 1, 1), (256, 3, 1, 1), (256, 3, 1, 1))
@@ -69,7 +70,7 @@ class AlexNet(nn.Module):
         check_images(x, type(self).__name__)  # channels free: the same tables serve RGB and grey digits
         x = x.astype(self.dtype)
         he = nn.initializers.kaiming_normal()
-        conv = functools.partial(nn.Conv, kernel_init=he, dtype=self.dtype, param_dtype=self.param_dtype)
+        conv = functools.partial(Conv, kernel_init=he, dtype=self.dtype, param_dtype=self.param_dtype)
         dense = functools.partial(nn.Dense, dtype=self.dtype, param_dtype=self.param_dtype)
         dropout = functools.partial(nn.Dropout, self.dropout_rate, deterministic=not train)
 

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from deepzoo.layers.checks import check_images
+from deepzoo.layers.one_channel_conv import Conv
 from deepzoo.models.mlp import activation
 
 
@@ -82,7 +83,7 @@ class ConvAutoencoder(nn.Module):
 
     def setup(self):
         kw = dict(dtype=self.dtype, param_dtype=self.param_dtype)
-        self.convs = [nn.Conv(c, (3, 3), strides=2, padding="SAME", name=f"encoder_conv{i}", **kw)
+        self.convs = [Conv(c, (3, 3), strides=2, padding="SAME", name=f"encoder_conv{i}", **kw)
                       for i, c in enumerate(self.channels)]
         self.code_layer = nn.Dense(self.latent_dim, name="code", **kw)
         h, w, _ = self.image_shape

@@ -22,6 +22,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from deepzoo.layers.one_channel_conv import Conv
+
 
 def squash(s, axis: int = -1, eps: float = 1e-7):
     """|s|^2 / (1 + |s|^2) s / |s|: the same direction, a length in [0, 1)."""
@@ -95,11 +97,11 @@ class CapsNet(nn.Module):
     @nn.compact
     def __call__(self, x, labels=None, *, train: bool = False):
         x = x.astype(jnp.float32)
-        h = nn.relu(nn.Conv(self.conv_features, (9, 9), padding="VALID", name="conv1")(x))  # (B, 20, 20, 256)
+        h = nn.relu(Conv(self.conv_features, (9, 9), padding="VALID", name="conv1")(x))  # (B, 20, 20, 256)
         if self.primary_by_blocks:
             primary = StridedConv(self.primary_types * 8, 9, name="primary_caps")(h)      # (B, 6, 6, 256)
         else:
-            primary = nn.Conv(self.primary_types * 8, (9, 9), strides=(2, 2), padding="VALID", name="primary_caps")(h)
+            primary = Conv(self.primary_types * 8, (9, 9), strides=(2, 2), padding="VALID", name="primary_caps")(h)
         B = x.shape[0]
         u = squash(primary.reshape(B, -1, 8))           # 32 capsules of 8D at each of 6 x 6 places: (B, 1152, 8)
         W = self.param("digit_caps", nn.initializers.normal(0.01), (u.shape[1], self.num_classes, 8, 16))
@@ -135,7 +137,7 @@ class BaselineCNN(nn.Module):
     def __call__(self, x, *, train: bool = False):
         x = x.astype(jnp.float32)
         for i, features in enumerate((256, 256, 128)):
-            x = nn.relu(nn.Conv(features, (5, 5))(x))
+            x = nn.relu(Conv(features, (5, 5))(x))
             if i < 2:
                 x = nn.max_pool(x, (2, 2), (2, 2))
         x = x.reshape(x.shape[0], -1)

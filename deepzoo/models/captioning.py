@@ -38,6 +38,7 @@ import jax
 import jax.numpy as jnp
 
 from deepzoo.layers.checks import check_images
+from deepzoo.layers.one_channel_conv import Conv
 from deepzoo.models.seq2seq import AttentionDecoder
 from deepzoo.models.vgg import CONFIGS as VGG_CONFIGS
 
@@ -82,7 +83,7 @@ class ConvEncoder(nn.Module):
 
     @nn.compact
     def __call__(self, x, *, train: bool = False):
-        conv = functools.partial(nn.Conv, kernel_init=nn.initializers.variance_scaling(2.0, "fan_out", "normal"),
+        conv = functools.partial(Conv, kernel_init=nn.initializers.variance_scaling(2.0, "fan_out", "normal"),
                                  dtype=self.dtype, param_dtype=self.param_dtype)
         block, i = 1, 1
         for layer in self.layers:

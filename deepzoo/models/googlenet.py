@@ -36,6 +36,7 @@ import jax.numpy as jnp
 
 from deepzoo.layers import norms
 from deepzoo.layers.checks import check_images
+from deepzoo.layers.one_channel_conv import Conv
 
 # Table 1, the stem: (name, kernel, stride, features); "maxpool" is 3x3/2 max pooling (Caffe's ceil mode,
 # which is "SAME" padding here), "lrn" local response normalisation.
@@ -104,9 +105,9 @@ class ConvReLU(nn.Module):
     def __call__(self, x, *, train: bool = False):
         """(B, H, W, C) -> (B, ceil(H / stride), ceil(W / stride), features)."""
         pad = self.kernel // 2
-        x = nn.Conv(self.features, (self.kernel, self.kernel), strides=self.stride, padding=((pad, pad), (pad, pad)),
-                    use_bias=not self.batch_norm, kernel_init=conv_init, bias_init=bias_init,
-                    dtype=self.dtype, param_dtype=self.param_dtype, name="conv")(x)
+        x = Conv(self.features, (self.kernel, self.kernel), strides=self.stride, padding=((pad, pad), (pad, pad)),
+                 use_bias=not self.batch_norm, kernel_init=conv_init, bias_init=bias_init,
+                 dtype=self.dtype, param_dtype=self.param_dtype, name="conv")(x)
         if self.batch_norm:
             x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=self.dtype,
                              param_dtype=self.param_dtype, name="bn")(x)

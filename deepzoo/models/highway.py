@@ -26,6 +26,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from deepzoo.layers.checks import check_images
+from deepzoo.layers.one_channel_conv import Conv
 
 # Section 2.2 of arXiv:1505.00387: "b_T can be initialized with a negative value (e.g. -1, -3 etc.) such
 # that the network is initially biased towards carry behavior". We take the deep end, -3, because our
@@ -64,7 +65,7 @@ class HighwayConv(nn.Module):
     def __call__(self, x):
         """(B, H, W, C) -> (B, H, W, C)."""
         k = (self.kernel_size, self.kernel_size)
-        conv = functools.partial(nn.Conv, x.shape[-1], k, padding="SAME", dtype=self.dtype,
+        conv = functools.partial(Conv, x.shape[-1], k, padding="SAME", dtype=self.dtype,
                                  param_dtype=self.param_dtype)
         h = nn.relu(conv(name="transform")(x))
         t = nn.sigmoid(conv(bias_init=nn.initializers.constant(self.gate_bias), name="gate")(x))
@@ -110,8 +111,8 @@ class HighwayCNN(nn.Module):
         for i, (width, n) in enumerate(zip(self.widths, self.stage_sizes)):
             if i > 0:
                 x = nn.max_pool(x, (2, 2), strides=(2, 2))
-            x = nn.relu(nn.Conv(width, (3, 3), padding="SAME", dtype=self.dtype, param_dtype=self.param_dtype,
-                                name=f"stage{i + 1}_conv")(x))
+            x = nn.relu(Conv(width, (3, 3), padding="SAME", dtype=self.dtype, param_dtype=self.param_dtype,
+                             name=f"stage{i + 1}_conv")(x))
             for j in range(n):
                 x = HighwayConv(gate_bias=self.gate_bias, dtype=self.dtype, param_dtype=self.param_dtype,
                                 name=f"stage{i + 1}_highway{j + 1}")(x)

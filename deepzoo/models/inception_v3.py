@@ -33,6 +33,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from deepzoo.layers.checks import check_images
+from deepzoo.layers.one_channel_conv import Conv
 
 
 def trunc_normal(stddev: float):
@@ -54,9 +55,9 @@ class BasicConv2d(nn.Module):
     @nn.compact
     def __call__(self, x, *, train: bool = False):
         """(B, H, W, C) -> (B, H', W', int(features * width)); stride and padding set H', W'."""
-        x = nn.Conv(int(self.features * self.width), tuple(self.kernel), strides=self.stride, padding=self.padding,
-                    use_bias=False, kernel_init=trunc_normal(self.stddev), dtype=self.dtype,
-                    param_dtype=self.param_dtype, name="conv")(x)
+        x = Conv(int(self.features * self.width), tuple(self.kernel), strides=self.stride, padding=self.padding,
+                 use_bias=False, kernel_init=trunc_normal(self.stddev), dtype=self.dtype,
+                 param_dtype=self.param_dtype, name="conv")(x)
         x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-3, dtype=self.dtype,
                          param_dtype=self.param_dtype, name="bn")(x)
         return nn.relu(x)

@@ -22,6 +22,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from deepzoo.layers.checks import check_images
+from deepzoo.layers.one_channel_conv import Conv
 
 INPUT_SHAPE = (28, 28, 1)
 
@@ -48,7 +49,7 @@ class LeNet(nn.Module):
         x = x.astype(self.dtype)
         act = {"sigmoid": nn.sigmoid, "relu": nn.relu}[self.activation]
         pool = {"avg": nn.avg_pool, "max": nn.max_pool}[self.pooling]
-        conv = functools.partial(nn.Conv, dtype=self.dtype, param_dtype=self.param_dtype)
+        conv = functools.partial(Conv, dtype=self.dtype, param_dtype=self.param_dtype)
         dense = functools.partial(nn.Dense, dtype=self.dtype, param_dtype=self.param_dtype)
 
         x = act(conv(6, (5, 5), padding=2, name="c1")(x))       # 28x28x6

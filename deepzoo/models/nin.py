@@ -25,6 +25,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from deepzoo.layers.checks import check_images
+from deepzoo.layers.one_channel_conv import Conv
 
 # (output channels, kernel, stride, padding) of the first convolution of block1 .. block3.
 D2L = ((96, 11, 4, 0), (256, 5, 1, 2), (384, 3, 1, 1))
@@ -46,7 +47,7 @@ class NiNBlock(nn.Module):
     def __call__(self, x):
         """(B, H, W, C) -> (B, H', W', out_channels or channels); the first convolution's
         kernel, stride and padding set H' and W'."""
-        conv = functools.partial(nn.Conv, kernel_init=nn.initializers.kaiming_normal(),
+        conv = functools.partial(Conv, kernel_init=nn.initializers.kaiming_normal(),
                                  dtype=self.dtype, param_dtype=self.param_dtype)
         x = nn.relu(conv(self.channels, (self.kernel, self.kernel), strides=self.stride, padding=self.padding,
                          name="conv")(x))

@@ -27,6 +27,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from deepzoo.layers.checks import check_images
+from deepzoo.layers.one_channel_conv import Conv
 
 # He et al. 2015 ("Delving deep into rectifiers") normal init, fan-out mode as in the reference code.
 he_normal_fan_out = nn.initializers.variance_scaling(2.0, "fan_out", "normal")
@@ -34,9 +35,9 @@ he_normal_fan_out = nn.initializers.variance_scaling(2.0, "fan_out", "normal")
 
 def _conv(features, kernel, strides, name, dtype, param_dtype):
     pad = kernel // 2  # explicit symmetric padding, as the reference: SAME would pad (2, 3) at stride 2
-    return nn.Conv(features, (kernel, kernel), (strides, strides), padding=((pad, pad), (pad, pad)),
-                   use_bias=False,  # the following BatchNorm has the bias
-                   kernel_init=he_normal_fan_out, dtype=dtype, param_dtype=param_dtype, name=name)
+    return Conv(features, (kernel, kernel), (strides, strides), padding=((pad, pad), (pad, pad)),
+                use_bias=False,  # the following BatchNorm has the bias
+                kernel_init=he_normal_fan_out, dtype=dtype, param_dtype=param_dtype, name=name)
 
 
 def _bn(train, name, dtype, param_dtype, zero_scale=False):

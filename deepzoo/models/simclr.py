@@ -14,6 +14,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from deepzoo.layers.checks import check_images
+from deepzoo.layers.one_channel_conv import Conv
 
 
 class SimCLR(nn.Module):
@@ -27,7 +28,7 @@ class SimCLR(nn.Module):
     dtype: Any = jnp.float32
 
     def setup(self):
-        self.convs = [nn.Conv(w, (3, 3), strides=s, padding="SAME", use_bias=False, dtype=self.dtype, name=f"conv{i + 1}")
+        self.convs = [Conv(w, (3, 3), strides=s, padding="SAME", use_bias=False, dtype=self.dtype, name=f"conv{i + 1}")
                       for i, (w, s) in enumerate(zip(self.widths, self.strides))]
         self.norms = [nn.BatchNorm(momentum=0.9, dtype=self.dtype, name=f"conv{i + 1}_norm")
                       for i in range(len(self.widths))]

@@ -26,6 +26,7 @@ import jax
 import jax.numpy as jnp
 
 from deepzoo.layers.checks import check_images
+from deepzoo.layers.one_channel_conv import Conv
 
 # The reference code's variance-scaling init: fan-average uniform (TF's default "uniform" glorot) with
 # scale 1, and 1e-10 for the layers that end a residual branch (so that each block starts as identity).
@@ -50,7 +51,7 @@ class ResBlock(nn.Module):
 
     @nn.compact
     def __call__(self, x, temb, *, train: bool):
-        conv = functools.partial(nn.Conv, kernel_size=(3, 3), padding="SAME", dtype=self.dtype)
+        conv = functools.partial(Conv, kernel_size=(3, 3), padding="SAME", dtype=self.dtype)
         norm = functools.partial(nn.GroupNorm, num_groups=self.groups, dtype=self.dtype)
         h = conv(self.features, kernel_init=_init(1.0), name="conv1")(nn.swish(norm(name="norm1")(x)))
         h = h + nn.Dense(self.features, kernel_init=_init(1.0), dtype=self.dtype, name="temb_proj")(
@@ -108,7 +109,7 @@ class UNet(nn.Module):
                              f"got {jnp.shape(t)}.")
         block = functools.partial(ResBlock, groups=self.norm_groups, dropout_rate=self.dropout_rate, dtype=self.dtype)
         attention = functools.partial(AttentionBlock, groups=self.norm_groups, dtype=self.dtype)
-        conv = functools.partial(nn.Conv, kernel_size=(3, 3), padding="SAME", kernel_init=_init(1.0), dtype=self.dtype)
+        conv = functools.partial(Conv, kernel_size=(3, 3), padding="SAME", kernel_init=_init(1.0), dtype=self.dtype)
 
         temb = timestep_embedding(t, self.ch)
         temb = nn.Dense(4 * self.ch, kernel_init=_init(1.0), dtype=self.dtype, name="temb_dense0")(temb)
@@ -140,8 +141,8 @@ class UNet(nn.Module):
                 h = conv(c, name=f"up{level}_upsample")(h)
 
         h = nn.swish(nn.GroupNorm(num_groups=self.norm_groups, dtype=self.dtype, name="norm_out")(h))
-        h = nn.Conv(self.channels, (3, 3), padding="SAME", kernel_init=_init(1e-10), dtype=self.dtype,
-                    name="conv_out")(h)
+        h = Conv(self.channels, (3, 3), padding="SAME", kernel_init=_init(1e-10), dtype=self.dtype,
+                 name="conv_out")(h)
         return h.astype(jnp.float32)
 
 

@@ -24,6 +24,7 @@ import jax.numpy as jnp
 
 from deepzoo.layers.checks import check_images
 from deepzoo.layers.norms import local_response_norm
+from deepzoo.layers.one_channel_conv import Conv
 from deepzoo.models.alexnet import adaptive_avg_pool
 
 # Table 1 of the paper, one column per configuration, read top to bottom.
@@ -80,7 +81,7 @@ class VGG(nn.Module):
     def __call__(self, x, *, train: bool = False):
         check_images(x, type(self).__name__)  # channels free: the same tables serve RGB and grey digits
         x = x.astype(self.dtype)
-        conv = functools.partial(nn.Conv, kernel_init=nn.initializers.variance_scaling(2.0, "fan_out", "normal"),
+        conv = functools.partial(Conv, kernel_init=nn.initializers.variance_scaling(2.0, "fan_out", "normal"),
                                  dtype=self.dtype, param_dtype=self.param_dtype)
         dense = functools.partial(nn.Dense, kernel_init=nn.initializers.normal(0.01),
                                   dtype=self.dtype, param_dtype=self.param_dtype)
