@@ -4,9 +4,11 @@ sum of shifted products, where XLA's own convolution is slow for them; a drop-in
 XLA:CPU (jax 0.10) runs LeNet-5's C1 (batch 256, 28x28, 1 -> 6 channels, 5x5, padding 2) forward in 10 ms,
 PyTorch in 1.2 ms. The same convolution written as the sum over the 25 kernel offsets of a shifted slice of the
 padded input times that offset's weights, one elementwise fusion, takes 0.8 ms; with its kernel gradient (XLA's,
-through a custom VJP) 4.7 ms against 15.9 (benchmarks/convs.py). The rewrite is used only where it was measured to
-win: on CPU, one input channel, no groups, unit strides and dilations, NHWC/HWIO (flax's layout) and at most 25
-kernel taps (CapsNet's 9x9 -> 256 is faster as XLA's). Everywhere else this is lax.conv_general_dilated.
+through a custom VJP) 4.7 ms against 15.9, and LeNet-5's train step 32 -> 21 ms (2 CPU cores, Dec 2026; the
+step in benchmarks/peers.py). The rewrite is used only where it was measured to
+win: on CPU, float32 (in bfloat16 the sum is 4x slower than XLA's convolution), one input channel, no groups,
+unit strides and dilations, NHWC/HWIO (flax's layout) and at most 25 kernel taps (CapsNet's 9x9 -> 256 is faster
+as XLA's). Everywhere else this is lax.conv_general_dilated.
 
     Conv = functools.partial(nn.Conv, conv_general_dilated=conv_general_dilated)   # the same parameters as nn.Conv
 """
@@ -53,7 +55,7 @@ def _rewritten(lhs, rhs, window_strides, lhs_dilation, rhs_dilation, dimension_n
             and dimension_numbers == _NHWC_HWIO and tuple(window_strides) == (1, 1)
             and all(d is None or tuple(d) == (1, 1) for d in (lhs_dilation, rhs_dilation))
             and feature_group_count == 1 and batch_group_count == 1 and precision is None
-            and preferred_element_type is None and lhs.dtype == rhs.dtype)
+            and preferred_element_type is None and lhs.dtype == rhs.dtype == jnp.float32)
 
 
 def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilation=None,
