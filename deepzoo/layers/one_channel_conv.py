@@ -5,10 +5,10 @@ XLA:CPU (jax 0.10) runs LeNet-5's C1 (batch 256, 28x28, 1 -> 6 channels, 5x5, pa
 PyTorch in 1.2 ms. The same convolution written as the sum over the 25 kernel offsets of a shifted slice of the
 padded input times that offset's weights, one elementwise fusion, takes 0.8 ms; with its kernel gradient (XLA's,
 through a custom VJP) 4.7 ms against 15.9, and LeNet-5's train step 32 -> 21 ms (2 CPU cores, Dec 2026; the
-step in benchmarks/peers.py). The rewrite is used only where it was measured to
-win: on CPU, float32 (in bfloat16 the sum is 4x slower than XLA's convolution), one input channel, no groups,
-unit strides and dilations, NHWC/HWIO (flax's layout) and at most 25 kernel taps (CapsNet's 9x9 -> 256 is faster
-as XLA's). Everywhere else this is lax.conv_general_dilated.
+step of benchmarks/peers.py). The rewrite is used only where it was measured to win: on CPU, float32 (in bfloat16
+the sum is 4x slower than XLA's convolution), one input channel, no groups, unit strides and dilations, NHWC/HWIO
+(flax's layout) and at most 25 kernel taps (CapsNet's 9x9 -> 256 is faster as XLA's). Everywhere else this is
+lax.conv_general_dilated.
 
     Conv = functools.partial(nn.Conv, conv_general_dilated=conv_general_dilated)   # the same parameters as nn.Conv
 """
