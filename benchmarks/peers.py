@@ -2,6 +2,7 @@
 
     python3 -m venv /tmp/peers && /tmp/peers/bin/pip install -e . /path/to/torch-*-cpu-*.whl
     /tmp/peers/bin/python benchmarks/peers.py            # writes benchmarks/results/peers.json
+    /tmp/peers/bin/python benchmarks/peers.py --peers=lenet5 --dtypes=float32   # replaces those rows only
 
 PyTorch is not a dependency of deepzoo: install a CPU build in a separate environment (above) to run this.
 Each peer is a network of deepzoo's zoo (models.get, the generic train step of train/step.py, SGD with momentum
@@ -283,7 +284,8 @@ def main():
             for _ in range(args.rounds):
                 times["deepzoo"].append(timed(ours, args.steps))
                 times["pytorch"].append(timed(theirs, args.steps))
-            row = {"parameters": our_count, "batch": PEERS[name][3]}
+            row = {"parameters": our_count, "batch": PEERS[name][3], "date": time.strftime("%Y-%m-%d"),
+                   "rounds": args.rounds, "steps_per_round": args.steps}
             for side, t in times.items():
                 row[f"{side}_ms_min"] = round(1000 * min(t), 2)
                 row[f"{side}_ms_median"] = round(1000 * statistics.median(t), 2)
@@ -296,10 +298,15 @@ def main():
     machine = {"cpu_count": os.cpu_count(), "jax": jax.__version__, "torch": torch.__version__,
                "torch_threads": torch.get_num_threads(), "devices": str(jax.devices()[0]),
                "xla_flags": os.environ.get("XLA_FLAGS", "")}
+    # A run of some peers replaces their rows and keeps the others (and any notes kept beside them).
+    previous = {}
+    if os.path.exists(args.output):
+        with open(args.output) as f:
+            previous = json.load(f)
     os.makedirs(os.path.dirname(args.output), exist_ok=True)
     with open(args.output, "w") as f:
-        json.dump({"benchmark": "peers", "date": time.strftime("%Y-%m-%d"), "machine": machine,
-                   "rounds": args.rounds, "steps_per_round": args.steps, "results": results}, f, indent=2)
+        json.dump({**previous, "benchmark": "peers", "date": time.strftime("%Y-%m-%d"), "machine": machine,
+                   "results": {**previous.get("results", {}), **results}}, f, indent=2)
     print(f"written to {args.output}")
 
 
