@@ -105,8 +105,9 @@ class CapsNet(nn.Module):
         B = x.shape[0]
         u = squash(primary.reshape(B, -1, 8))           # 32 capsules of 8D at each of 6 x 6 places: (B, 1152, 8)
         W = self.param("digit_caps", nn.initializers.normal(0.01), (u.shape[1], self.num_classes, 8, 16))
-        u_hat = jnp.einsum("bid,ijde->bije", u, W)                                           # (B, 1152, 10, 16)
-        v, _ = route(u_hat, self.routing_iterations)                                        # (B, 10, 16)
+        with jax.named_scope("digit_caps"):   # so that models.summary counts the routing's MACs in its row
+            u_hat = jnp.einsum("bid,ijde->bije", u, W)                                       # (B, 1152, 10, 16)
+            v, _ = route(u_hat, self.routing_iterations)                                    # (B, 10, 16)
         lengths = jnp.linalg.norm(v, axis=-1)                                                # (B, 10)
         out = {"lengths": lengths, "capsules": v}
         if self.decoder:

@@ -77,7 +77,8 @@ class Controller(nn.Module):
             _, x = RNN(LSTMCell(self.hidden), name=f"lstm{i}")(x)                              # (B, T, hidden)
         kernel = self.param("heads", nn.initializers.lecun_normal(), (T, self.hidden, most))
         bias = self.param("heads_bias", nn.initializers.zeros, (T, most))
-        logits = jnp.einsum("bth,thc->btc", x.astype(jnp.float32), kernel) + bias                # (B, T, most)
+        with jax.named_scope("heads"):   # models.summary's row of the heads' parameters
+            logits = jnp.einsum("bth,thc->btc", x.astype(jnp.float32), kernel) + bias            # (B, T, most)
         valid = jnp.arange(most)[None, :] < jnp.asarray(sizes)[:, None]
         return jnp.where(valid[None], logits, NO_CHOICE)
 
