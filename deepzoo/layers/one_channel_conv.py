@@ -1,14 +1,15 @@
-"""Convolutions of one input channel (the first layer of every network on grey images) computed on CPU as a
-sum of shifted products, where XLA's own convolution is slow for them; a drop-in for lax.conv_general_dilated.
+"""Convolutions of one input channel (the first layer of every network on grey images) computed in CPU train
+steps as a sum of shifted products, where XLA's own convolution is slow for them; a drop-in for
+lax.conv_general_dilated.
 
 XLA:CPU (jax 0.10) runs LeNet-5's C1 (batch 256, 28x28, 1 -> 6 channels, 5x5, padding 2) forward in 10 ms,
 PyTorch in 1.2 ms. The same convolution written as the sum over the 25 kernel offsets of a shifted slice of the
 padded input times that offset's weights, one elementwise fusion, takes 0.8 ms; with its kernel gradient (XLA's,
-through a custom VJP) 4.7 ms against 15.9, and LeNet-5's train step 32 -> 21 ms (2 CPU cores, Dec 2026; the
-step of benchmarks/peers.py). The rewrite is used only where it was measured to win: on CPU, float32 (in bfloat16
-the sum is 4x slower than XLA's convolution), one input channel, no groups, unit strides and dilations, NHWC/HWIO
-(flax's layout) and at most 25 kernel taps (CapsNet's 9x9 -> 256 is faster as XLA's). Everywhere else this is
-lax.conv_general_dilated.
+through a custom VJP) 4.7 ms against 15.9, and LeNet-5's train step 27-29 -> 18-20 ms (2 CPU cores, Dec 2026;
+the step of benchmarks/peers.py). The rewrite is used only where it was measured to win: differentiated (a
+forward alone keeps XLA's, which fuses better with a following pooling), on CPU, float32 (in bfloat16 the sum
+is 4x slower), one input channel, no groups, unit strides and dilations, NHWC/HWIO (flax's layout) and at most
+25 kernel taps (CapsNet's 9x9 -> 256 is faster as XLA's). Everywhere else this is lax.conv_general_dilated.
 
     Conv = functools.partial(nn.Conv, conv_general_dilated=conv_general_dilated)   # the same parameters as nn.Conv
 """
@@ -31,9 +32,15 @@ def _shifted_sum(x, kernel, pads):
     return sum(x[:, i:i + h, j:j + w, :] * kernel[i, j, 0] for i in range(kh) for j in range(kw))
 
 
+def _xla_conv(x, kernel, pads):
+    return lax.conv_general_dilated(x, kernel, (1, 1), pads, dimension_numbers=_NHWC_HWIO)
+
+
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
 def _conv(x, kernel, pads):
-    return _shifted_sum(x, kernel, pads)
+    # Not differentiated (evaluation, inference): XLA's. Followed by a pooling, the sum is fused into it and
+    # slow (LeNet-5's forward 22 ms against 15); in a train step its output is kept for the backward pass.
+    return _xla_conv(x, kernel, pads)
 
 
 def _conv_fwd(x, kernel, pads):
@@ -42,8 +49,7 @@ def _conv_fwd(x, kernel, pads):
 
 def _conv_bwd(pads, residuals, g):
     # The gradients of XLA's convolution: its kernel gradient is fast; unused ones are removed by XLA.
-    return jax.vjp(lambda x, k: lax.conv_general_dilated(x, k, (1, 1), pads, dimension_numbers=_NHWC_HWIO),
-                   *residuals)[1](g)
+    return jax.vjp(lambda x, k: _xla_conv(x, k, pads), *residuals)[1](g)
 
 
 _conv.defvjp(_conv_fwd, _conv_bwd)
