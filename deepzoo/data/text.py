@@ -207,13 +207,11 @@ def sentencepiece_vocab(name: str, texts: Iterable[str], vocab_size: int, direct
 
         threading.Thread(target=heartbeat, daemon=True).start()
         try:
-            if keep_whole is None:
-                model = train_sentencepiece(texts, vocab_size, max_characters)
-            else:
-                capped = list(_capped(texts, max_characters))
-                symbols = frequent_symbols(capped, keep_whole)
+            capped = list(_capped(texts, max_characters))
+            symbols = () if keep_whole is None else frequent_symbols(capped, keep_whole)
+            if symbols:
                 logging.info("%d strings kept whole: %s", len(symbols), " ".join(symbols[:20]))
-                model = train_sentencepiece(capped, vocab_size, max_characters, symbols)
+            model = train_sentencepiece(capped, vocab_size, max_characters, symbols)
         finally:
             done.set()
         logging.info("SentencePiece vocabulary trained in %.0f s.", time.perf_counter() - start)
