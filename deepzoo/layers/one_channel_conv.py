@@ -67,9 +67,8 @@ def _rewritten(lhs, rhs, window_strides, lhs_dilation, rhs_dilation, dimension_n
 def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilation=None,
                          dimension_numbers=None, feature_group_count=1, batch_group_count=1, precision=None,
                          preferred_element_type=None):
-    """lax.conv_general_dilated, computed on CPU as a sum of shifted products in the cases of the module
-    docstring. The program keeps XLA's convolution for other platforms (lax.platform_dependent), so that
-    deepzoo's MAC counter still finds it."""
+    """lax.conv_general_dilated, whose forward is a sum of shifted products when differentiated on CPU in the
+    cases of the module docstring (lax.platform_dependent: other platforms compile XLA's convolution)."""
     args = (window_strides, padding, lhs_dilation, rhs_dilation, dimension_numbers, feature_group_count,
             batch_group_count, precision, preferred_element_type)
     if not _rewritten(lhs, rhs, window_strides, lhs_dilation, rhs_dilation, dimension_numbers,
