@@ -365,10 +365,14 @@ def main(argv):
     if unknown:
         raise app.UsageError(f"unknown models {sorted(unknown)}; known: {', '.join(MODELS)}.")
     report.check_mergeable(output_dir, ["results.csv", "learning.csv"], set(chosen) != set(MODELS))
-    rows, learning = [], []
+    load_config = lambda name: config_lib.load(
+        f"{corpus['config']}:" + ",".join(o for o in (name, corpus["option"], FLAGS.variant) if o))
+    if FLAGS.corpus != "numbers":
+        ds = load_config(chosen[0]).dataset
+        write_corpus(ds, data.load(ds.name, FLAGS.split, data_dir=ds.data_dir, max_length=ds.max_length,
+                                   vocab_size=ds.vocab_size, languages=ds.languages).vocab, output_dir)
     for name in chosen:
-        options = ",".join(o for o in (name, corpus["option"], FLAGS.variant) if o)
-        config = config_lib.load(f"{corpus['config']}:{options}")
+        config = load_config(name)
         logging.info("Training %s (resumes if %s holds a checkpoint).", name, workdir / name)
         trainer.train_and_evaluate(config, workdir / name)
         model = models.get(config.model.name, **config.model.kwargs)
@@ -382,13 +386,14 @@ def main(argv):
         english = data.texts(ds.name, FLAGS.split, ds.languages[0], data_dir=ds.data_dir)
         references = data.texts(ds.name, FLAGS.split, ds.languages[1], data_dir=ds.data_dir)
         kwargs = dict(max_length=ds.max_length, batch_size=FLAGS.batch_size, length_penalty=FLAGS.length_penalty)
+        rows = []
         for decoding_name, width in ((f"beam{FLAGS.beam_size}", FLAGS.beam_size), ("greedy", 1)):
             tokens = decode(model, variables, arrays["source"], beam_size=width, **kwargs)
             scores = score([source.vocab.decode(t) for t in tokens], references, english, corpus)
             rows += score_rows(name, decoding_name, scores, about)
             logging.info("%s, %s: BLEU %.2f, exact match %.4f", name, decoding_name, scores["all"]["bleu"],
                          scores["all"]["exact"])
-        learning += learning_rows(name, workdir / name, ds.eval_split)
+        learning = learning_rows(name, workdir / name, ds.eval_split)
         # The longest input drawn whole: its pieces fit (EOS included) and it has at most drawn_words words.
         fits = (arrays["source"][:, -1] == text.PAD) & (arrays["target"][:, -1] == text.PAD)
         words = np.array([input_words(e) if ok and input_words(e) <= corpus["drawn_words"] else 0
@@ -400,14 +405,12 @@ def main(argv):
         elif config.model.kwargs.attention != "none":
             plot_alignment(model, variables, *pair, output_dir / f"attention_{name}.png",
                            f"{name} attention: {english[longest]}", LANGUAGES[ds.languages[1]])
-    if FLAGS.corpus != "numbers":
-        write_corpus(config.dataset, source.vocab, output_dir)
-    # Models run before (here, or in the committed reference) keep their rows.
-    rows = report.merge_rows(output_dir / "results.csv", rows, key=("model",), order=MODELS)
-    learning = report.merge_rows(output_dir / "learning.csv", learning, key=("model",), order=MODELS)
-    plot_by_length([r for r in rows if r["decoding"] != "greedy"], output_dir / "bleu_by_length.png", corpus)
-    write_tables(rows, output_dir, FLAGS.split, learning_table(learning, config.dataset.eval_split), corpus,
-                 FLAGS.corpus)
+        # Written after every model, so a long run that is stopped keeps the models it finished. Models run
+        # before (here, or in the committed reference) keep their rows.
+        rows = report.merge_rows(output_dir / "results.csv", rows, key=("model",), order=MODELS)
+        learning = report.merge_rows(output_dir / "learning.csv", learning, key=("model",), order=MODELS)
+        plot_by_length([r for r in rows if r["decoding"] != "greedy"], output_dir / "bleu_by_length.png", corpus)
+        write_tables(rows, output_dir, FLAGS.split, learning_table(learning, ds.eval_split), corpus, FLAGS.corpus)
     print((output_dir / "results.md").read_text())
 
 
