@@ -31,6 +31,7 @@ search and writes wmt14_<variant>.md beside the other results.
 """
 import functools
 import sys
+import unicodedata
 from pathlib import Path
 
 import jax
@@ -73,6 +74,7 @@ CORPORA = {
 }
 
 LANGUAGES = {"de": "German", "fr": "French"}
+CUT = "cut"   # the bucket of the pairs longer than the sequences (score)
 
 FLAGS = flags.FLAGS
 SMALL_MODELS = ("none", "bahdanau", "transformer")   # --variant=small's default: the three ideas, GRUs only
@@ -109,12 +111,18 @@ def decode(model, variables, sources, *, beam_size, max_length, batch_size, leng
                            for i in range(0, len(sources), batch_size)])
 
 
-def score(hypotheses, references, english, corpus: dict) -> dict:
-    """BLEU (with the corpus's sacreBLEU tokenizer), chrF and exact match overall and per input-length bucket."""
+def score(hypotheses, references, english, corpus: dict, fits=None) -> dict:
+    """BLEU (with the corpus's sacreBLEU tokenizer), chrF and exact match overall and per input-length bucket.
+
+    The pairs that do not fit (`fits` False: the English or the reference longer than the sequences) are
+    left out of the length buckets and scored as the bucket "cut": their input was truncated, so they would
+    measure the truncation, not how a model copes with long inputs. References are compared NFKC-normalised,
+    as SentencePiece reads them: a model can write "...", never "…"."""
+    references = [unicodedata.normalize("NFKC", r) for r in references]
+    fits = np.ones(len(english), bool) if fits is None else fits
     rows = {"all": np.arange(len(references))}
-    buckets = np.array([bucket_of(input_words(e), corpus["buckets"]) for e in english])
-    for low, high in corpus["buckets"]:
-        name = bucket_of(low, corpus["buckets"])
+    buckets = np.array([bucket_of(input_words(e), corpus["buckets"]) if ok else CUT for e, ok in zip(english, fits)])
+    for name in [bucket_of(low, corpus["buckets"]) for low, _ in corpus["buckets"]] + [CUT]:
         if np.any(buckets == name):
             rows[name] = np.flatnonzero(buckets == name)
     result = {}
@@ -168,7 +176,7 @@ def plot_by_length(rows: list[dict], path: Path, corpus: dict):
     """BLEU and exact match by input length, from the beam-search rows of results.csv."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for name in dict.fromkeys(r["model"] for r in rows):
-        mine = [r for r in rows if r["model"] == name and r["bucket"] != "all"]
+        mine = [r for r in rows if r["model"] == name and r["bucket"] not in ("all", CUT)]
         for ax, metric, scale in zip(axes, ("bleu", "exact_match"), (1, 100)):
             ax.plot([r["bucket"] for r in mine], [scale * float(r[metric]) for r in mine], marker="o", label=name)
     axes[0].set_ylabel(("character BLEU" if corpus["tokenize"] == "char" else "BLEU") + " (beam search)")
@@ -243,7 +251,11 @@ def write_tables(rows: list[dict], output_dir: Path, split: str, learning: list[
                          f"{float(first['seconds']) / 60:.1f} min | " + " | ".join(cells) + " |")
     examples = {r["bucket"]: r["examples"] for r in rows}
     counts = ", ".join(f"{b}: {examples[b]}" for b in buckets)
-    lines += ["", f"Examples per bucket: {counts}.", ""]
+    lines += ["", f"Examples per bucket: {counts}."]
+    if CUT in buckets:
+        lines.append(f"{CUT}: the pairs whose English or reference is longer than the model's sequences; their "
+                     "input was truncated, so they are left out of the length buckets.")
+    lines += [""]
     if name != "numbers":
         lines += ["The corpus, its catalogs and how it tokenises: [corpus.md](corpus.md).", ""]
     answers = findings(rows)
@@ -266,7 +278,7 @@ def findings(rows: list[dict]) -> list[str]:
     beam = [r for r in rows if r["decoding"] != "greedy"]
     bleu = {(r["model"], r["bucket"]): float(r["bleu"]) for r in beam}
     about = {r["model"]: r for r in beam}
-    buckets = [b for b in dict.fromkeys(r["bucket"] for r in beam) if b != "all"] or ["all"]
+    buckets = [b for b in dict.fromkeys(r["bucket"] for r in beam) if b not in ("all", CUT)] or ["all"]
     first, last = buckets[0], buckets[-1]
     lines = []
     for plain, attended in (("none", ("bahdanau", "luong")), ("none_lstm", ("bahdanau_lstm",))):
@@ -281,7 +293,8 @@ def findings(rows: list[dict]) -> list[str]:
         t, b = about["transformer"], about[best]
         lines.append(f"- The Transformer: {bleu['transformer', 'all']:.1f} BLEU against {bleu[best, 'all']:.1f} for "
                      f"the best recurrent model ({best}), after {int(t['steps']):,} and {int(b['steps']):,} steps, "
-                     f"{float(t['seconds']) / 60:.0f} and {float(b['seconds']) / 60:.0f} min of training.")
+                     f"{float(t['seconds']) / 60:.0f} and {float(b['seconds']) / 60:.0f} min of training as logged "
+                     f"(each model's step time alone: benchmarks/translation_steps.py).")
     return ["What the table answers (beam search):", "", *lines] if lines else []
 
 
@@ -386,16 +399,17 @@ def main(argv):
         english = data.texts(ds.name, FLAGS.split, ds.languages[0], data_dir=ds.data_dir)
         references = data.texts(ds.name, FLAGS.split, ds.languages[1], data_dir=ds.data_dir)
         kwargs = dict(max_length=ds.max_length, batch_size=FLAGS.batch_size, length_penalty=FLAGS.length_penalty)
+        # A pair fits when its pieces do, EOS included (the last position is PAD).
+        fits = (arrays["source"][:, -1] == text.PAD) & (arrays["target"][:, -1] == text.PAD)
         rows = []
         for decoding_name, width in ((f"beam{FLAGS.beam_size}", FLAGS.beam_size), ("greedy", 1)):
             tokens = decode(model, variables, arrays["source"], beam_size=width, **kwargs)
-            scores = score([source.vocab.decode(t) for t in tokens], references, english, corpus)
+            scores = score([source.vocab.decode(t) for t in tokens], references, english, corpus, fits)
             rows += score_rows(name, decoding_name, scores, about)
             logging.info("%s, %s: BLEU %.2f, exact match %.4f", name, decoding_name, scores["all"]["bleu"],
                          scores["all"]["exact"])
         learning = learning_rows(name, workdir / name, ds.eval_split)
-        # The longest input drawn whole: its pieces fit (EOS included) and it has at most drawn_words words.
-        fits = (arrays["source"][:, -1] == text.PAD) & (arrays["target"][:, -1] == text.PAD)
+        # The longest input drawn whole: it fits and has at most drawn_words words.
         words = np.array([input_words(e) if ok and input_words(e) <= corpus["drawn_words"] else 0
                           for e, ok in zip(english, fits)])
         longest = int(np.argmax(words))

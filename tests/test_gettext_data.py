@@ -185,6 +185,25 @@ def test_builder_pairs_splits_and_metadata(prepared, locale):
     assert [(s["path"], s["error"]) for s in metadata["skipped"]] == [(str(folder / "broken.mo"), "8 bytes, shorter than a .mo header")]
     assert metadata["dropped"] == {"duplicate": 1, "empty": 1, "identifier": 2, "plural": 1, "untranslated": 1}
     assert metadata["pairs"] == {split: len(rows) for split, rows in splits.items()}
+    # The vocabulary is cached under the catalogs' fingerprint: a corpus rebuilt from others trains its own.
+    assert metadata["fingerprint"] == gettext_builder.fingerprint(metadata["catalogs"])
+    assert os.listdir(os.path.join(data_dir, "deepzoo_spm"))[0].startswith(
+        f"gettext_en_de_1.0.0_{metadata['fingerprint']}_90_")
+
+
+def test_unreadable_catalogs_are_skipped_and_listed(tmp_path):
+    write_mo(tmp_path / "ok.mo", {"Open the file": "Die Datei öffnen"})
+    (tmp_path / "dangling.mo").symlink_to(tmp_path / "gone.mo")
+    pairs, report = gettext_builder.collect_pairs([str(tmp_path / "dangling.mo"), str(tmp_path / "ok.mo")])
+    assert pairs == [("Open the file", "Die Datei öffnen", "ok")]
+    assert report["skipped"] == [{"path": str(tmp_path / "dangling.mo"), "sha256": "",
+                                  "error": "FileNotFoundError: No such file or directory"}]
+
+
+def test_a_minimum_that_is_not_a_number_is_named(monkeypatch, tmp_path):
+    monkeypatch.setenv(gettext_builder.MIN_PAIRS_VARIABLE, "5k")
+    with pytest.raises(ValueError, match=r"\$DEEPZOO_GETTEXT_MIN_PAIRS='5k': give a whole number"):
+        GettextEnDe(data_dir=str(tmp_path))
 
 
 def test_adding_a_catalog_moves_no_pair_to_another_split(prepared, locale, tmp_path):

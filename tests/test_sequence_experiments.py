@@ -6,7 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import sacrebleu
 
 from deepzoo.data import gettext_builder
 
@@ -35,6 +37,19 @@ def test_translation_scores_by_input_length():
     assert result["all"]["n"] == 3 and abs(result["all"]["exact"] - 2 / 3) < 1e-9
 
 
+def test_translation_scores_cut_pairs_apart_and_references_as_the_tokenizer_reads_them():
+    english = ["Open", "Open the file", "Save the file as a copy"]
+    references = ["Öffnen …", "Die Datei öffnen", "Die Datei als Kopie speichern"]   # "…" is NFKC "..."
+    hypotheses = ["Öffnen ...", "Die Datei öffnen", "Die Datei"]
+    gettext = translation.CORPORA["gettext_en_de"]
+    result = translation.score(hypotheses, references, english, gettext, fits=np.array([True, True, False]))
+    assert result["1-3"]["exact"] == 1.0 and result["1-3"]["n"] == 2   # "Öffnen ..." matches "Öffnen …"
+    assert result["cut"] == {"n": 1, "bleu": pytest.approx(sacrebleu.corpus_bleu(["Die Datei"], [[references[2]]]).score),
+                             "chrf": pytest.approx(sacrebleu.corpus_chrf(["Die Datei"], [[references[2]]]).score),
+                             "exact": 0.0}
+    assert "4-6" not in result and result["all"]["n"] == 3
+
+
 def test_translation_findings_compare_attention_and_the_transformer():
     def rows(model, seconds, bleu):
         return [{"model": model, "decoding": decoding, "bucket": bucket, "bleu": f"{b:.2f}", "steps": "3000",
@@ -45,7 +60,8 @@ def test_translation_findings_compare_attention_and_the_transformer():
     assert lines[2] == ("- bahdanau against none (the same encoder-decoder without attention): +5.0 BLEU over all "
                         "inputs, +1.0 on the shortest (1-3 words), +7.0 on the longest (16+ words).")
     assert lines[3] == ("- The Transformer: 18.0 BLEU against 15.0 for the best recurrent model (bahdanau), after "
-                        "3,000 and 3,000 steps, 15 and 20 min of training.")
+                        "3,000 and 3,000 steps, 15 and 20 min of training as logged (each model's step time alone: "
+                        "benchmarks/translation_steps.py).")
     assert len(lines) == 4 and translation.findings(rows("luong", 60, {"all": 1})) == []
 
 

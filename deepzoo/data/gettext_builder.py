@@ -2,7 +2,7 @@
 translated by people (menus, error messages, help texts), a translation corpus that needs no download.
 
     gettext_en_de   {"en": Text, "de": Text, "domain": Text}   load("gettext_en_de", "train",
-    gettext_en_fr   {"en": Text, "fr": Text, "domain": Text}        max_length=64, vocab_size=8000,
+    gettext_en_fr   {"en": Text, "fr": Text, "domain": Text}        max_length=48, vocab_size=4000,
                                                                     languages=("en", "de"))
 
 Catalogs: every <dir>/<lang>/LC_MESSAGES/*.mo for <dir> in the locale directories, by default
@@ -38,9 +38,16 @@ the translation a message keeps, if the new catalog comes first). Records are ke
 
 `info.metadata` (metadata.json beside the prepared data) records the language, the directories read,
 each catalog used (path, sha256, size, charset, messages, pairs kept), the catalogs skipped and why,
-and the counts of messages dropped per rule. Fewer pairs than the minimum (MIN_PAIRS = 5,000;
-$DEEPZOO_GETTEXT_MIN_PAIRS or `min_pairs=`) fail with the directories read and how to get more.
-The dataset is prepared once per data dir: delete <data_dir>/gettext_en_de to read the catalogs again.
+the counts of messages dropped per rule, and a fingerprint of the catalogs (the SentencePiece vocabulary
+is cached under it). Fewer pairs than the minimum (MIN_PAIRS = 5,000; $DEEPZOO_GETTEXT_MIN_PAIRS or
+`min_pairs=`) fail with the directories read and how to get more. The dataset is prepared once per data
+dir: delete <data_dir>/gettext_en_de to read the catalogs again.
+
+Known limits of version 1.0.0 (measured on Ubuntu's German catalogs, 37,473 pairs): one-word menu items
+with a mnemonic inside the word ("C_onnect", "Cu_t") or a hyphen ("Add-ons", "cherry-pick") count as
+identifiers (about 30 of the 590 dropped as such; the rest are snake_case names, key names, options);
+the split key keeps placeholders' letters and splits words at a mnemonic, so 7 of the 1,876 test
+messages have a near twin in train that differs only there ("at character %d").
 """
 import codecs
 import collections
@@ -162,8 +169,12 @@ def collect_pairs(catalogs) -> tuple[list[tuple[str, str, str]], dict]:
     pairs, seen = [], set()
     used, skipped, dropped = [], [], collections.Counter()
     for path in catalogs:
-        with open(path, "rb") as f:
-            data = f.read()
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError as e:   # a dangling link, a file not readable by this user
+            skipped.append({"path": path, "sha256": "", "error": f"{type(e).__name__}: {e.strerror}"})
+            continue
         checksum = hashlib.sha256(data).hexdigest()
         try:
             charset, messages = parse_mo(data)
@@ -187,6 +198,12 @@ def collect_pairs(catalogs) -> tuple[list[tuple[str, str, str]], dict]:
     return pairs, {"catalogs": used, "skipped": skipped, "dropped": dict(sorted(dropped.items()))}
 
 
+def fingerprint(catalogs: list[dict]) -> str:
+    """What identifies the corpus's content beyond its version: a hash of the catalogs' paths and checksums
+    (the vocabulary trained on it is cached under it, so a corpus rebuilt from other catalogs gets its own)."""
+    return hashlib.sha256("".join(c["path"] + c["sha256"] for c in catalogs).encode()).hexdigest()[:8]
+
+
 class GettextPairs(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     """English -> LANGUAGE message pairs of the installed gettext catalogs (see the module docstring).
 
@@ -206,7 +223,10 @@ class GettextPairs(tfds.core.GeneratorBasedBuilder, skip_registration=True):
             locale_dirs = [d for d in variable.split(os.pathsep) if d] if variable else DEFAULT_LOCALE_DIRS
         self.locale_dirs = [os.path.expanduser(str(d)) for d in locale_dirs]
         if min_pairs is None:
-            min_pairs = int(os.environ.get(MIN_PAIRS_VARIABLE, self.MIN_PAIRS))
+            variable = os.environ.get(MIN_PAIRS_VARIABLE, str(self.MIN_PAIRS))
+            if not variable.strip().isdigit():
+                raise ValueError(f"${MIN_PAIRS_VARIABLE}={variable!r}: give a whole number of pairs, e.g. 1000.")
+            min_pairs = int(variable)
         self.min_pairs = min_pairs
         super().__init__(**kwargs)
 
@@ -235,7 +255,8 @@ class GettextPairs(tfds.core.GeneratorBasedBuilder, skip_registration=True):
             splits[split_of(pair[0])].append(pair)
         self.info.metadata.update(
             language=self.LANGUAGE, locale_dirs=self.locale_dirs, exclude_domains=list(self.EXCLUDE_DOMAINS),
-            pairs={split: len(p) for split, p in splits.items()}, **report)
+            pairs={split: len(p) for split, p in splits.items()}, fingerprint=fingerprint(report["catalogs"]),
+            **report)
         return {split: self._generate_examples(p) for split, p in splits.items()}
 
     def _generate_examples(self, pairs):

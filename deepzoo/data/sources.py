@@ -370,8 +370,11 @@ def _text_source(kind: str, name: str, split: str, directory: str, cache: bool, 
         if vocab_size <= 0:
             raise ValueError(f"dataset {name!r} is tokenised with SentencePiece: set vocab_size > 0 (got "
                              f"{vocab_size}), e.g. 256 for numbers_en_de, 32000 for WMT.")
-        # The version in the name: a rebuilt dataset never reuses the vocabulary of the previous one.
-        vocab = text.sentencepiece_vocab(f"{name}_{records.dataset_info.version}",
+        # The version (and the fingerprint of a corpus made from the machine's files) in the name: a rebuilt
+        # dataset never reuses the vocabulary of the previous one.
+        info = records.dataset_info
+        fingerprint = info.metadata.get("fingerprint") if info.metadata else None
+        vocab = text.sentencepiece_vocab("_".join(filter(None, (name, str(info.version), fingerprint))),
                                          _training_texts(name, directory, languages), vocab_size, directory,
                                          keep_whole=PLACEHOLDER if name in GETTEXT_BUILDERS else None)
         source_language, target_language = languages
