@@ -55,15 +55,6 @@ def _conv_bwd(pads, residuals, g):
 _conv.defvjp(_conv_fwd, _conv_bwd)
 
 
-def _rewritten(lhs, rhs, window_strides, lhs_dilation, rhs_dilation, dimension_numbers, feature_group_count,
-               batch_group_count, precision, preferred_element_type) -> bool:
-    return (lhs.ndim == 4 and rhs.shape[2] == 1 and rhs.shape[0] * rhs.shape[1] <= MAX_TAPS
-            and dimension_numbers == _NHWC_HWIO and tuple(window_strides) == (1, 1)
-            and all(d is None or tuple(d) == (1, 1) for d in (lhs_dilation, rhs_dilation))
-            and feature_group_count == 1 and batch_group_count == 1 and precision is None
-            and preferred_element_type is None and lhs.dtype == rhs.dtype == jnp.float32)
-
-
 def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilation=None,
                          dimension_numbers=None, feature_group_count=1, batch_group_count=1, precision=None,
                          preferred_element_type=None):
@@ -71,8 +62,12 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None, r
     cases of the module docstring (lax.platform_dependent: other platforms compile XLA's convolution)."""
     args = (window_strides, padding, lhs_dilation, rhs_dilation, dimension_numbers, feature_group_count,
             batch_group_count, precision, preferred_element_type)
-    if not _rewritten(lhs, rhs, window_strides, lhs_dilation, rhs_dilation, dimension_numbers,
-                      feature_group_count, batch_group_count, precision, preferred_element_type):
+    rewritten = (lhs.ndim == 4 and rhs.shape[2] == 1 and rhs.shape[0] * rhs.shape[1] <= MAX_TAPS
+                 and dimension_numbers == _NHWC_HWIO and tuple(window_strides) == (1, 1)
+                 and all(d is None or tuple(d) == (1, 1) for d in (lhs_dilation, rhs_dilation))
+                 and feature_group_count == 1 and batch_group_count == 1 and precision is None
+                 and preferred_element_type is None and lhs.dtype == rhs.dtype == jnp.float32)
+    if not rewritten:
         return lax.conv_general_dilated(lhs, rhs, *args)
     if isinstance(padding, str):
         padding = lax.padtype_to_pads(lhs.shape[1:3], rhs.shape[:2], (1, 1), padding)
