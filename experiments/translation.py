@@ -232,7 +232,7 @@ def write_tables(rows: list[dict], output_dir: Path, split: str, learning: list[
     lines = [f"# {corpus['title']} ({split} split)", "",
              f"sacreBLEU {bleu} / exact match (%), beam search (GNMT length penalty) and greedy, by English input "
              f"length in words. Regenerate with `{command} --update_results` (2 CPU cores; training time from the "
-             "logged step rate).", "",
+             "logged step rate, which counts whatever else ran beside it).", "",
              "| model | parameters | training steps | training time | " + " | ".join(buckets) + " |",
              "|---|---|---|---|" + "---|" * len(buckets)]
     models_run = list(dict.fromkeys(r["model"] for r in rows))
