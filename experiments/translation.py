@@ -14,7 +14,7 @@ every layer and head.
     python experiments/translation.py                          # 10-20 min per model on 2 CPU cores
     python experiments/translation.py --variant=small          # 400 steps of none, bahdanau and transformer
     python experiments/translation.py --models=none,transformer --workdir=/tmp/runs
-    python experiments/translation.py --corpus=gettext_en_de   # real messages
+    python experiments/translation.py --corpus=gettext_en_de   # real messages: 40-50 min per model
 
 Runs are resumable (each is an ordinary workdir). Writes results.md, results.csv, learning.csv,
 bleu_by_length.png, attention_<name>.png and transformer_<encoder|decoder|cross>_attention.png beside the
