@@ -284,9 +284,12 @@ def findings(rows: list[dict]) -> list[str]:
     for plain, attended in (("none", ("bahdanau", "luong")), ("none_lstm", ("bahdanau_lstm",))):
         for name in (a for a in attended if plain in about and a in about):
             gain = {b: bleu[name, b] - bleu[plain, b] for b in ("all", first, last)}
+            # How far each falls on long inputs: the longest bucket's BLEU against its best bucket's.
+            kept = {m: 100 * bleu[m, last] / max(1e-9, *(bleu[m, b] for b in buckets)) for m in (plain, name)}
             lines.append(f"- {name} against {plain} (the same encoder-decoder without attention): {gain['all']:+.1f} "
                          f"BLEU over all inputs, {gain[first]:+.1f} on the shortest ({first} words), "
-                         f"{gain[last]:+.1f} on the longest ({last} words).")
+                         f"{gain[last]:+.1f} on the longest ({last} words); on the longest {plain} keeps "
+                         f"{kept[plain]:.0f}% of the BLEU of its best length, {name} {kept[name]:.0f}%.")
     recurrent = [m for m in about if m != "transformer"]
     if "transformer" in about and recurrent:
         best = max(recurrent, key=lambda m: bleu[m, "all"])
