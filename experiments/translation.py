@@ -175,17 +175,22 @@ def plot_transformer_attention(model, variables, source, target, vocab, output_d
 def plot_by_length(rows: list[dict], path: Path, corpus: dict):
     """BLEU and exact match by input length, from the beam-search rows of results.csv."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    top = [0, 0]
     for name in dict.fromkeys(r["model"] for r in rows):
         mine = [r for r in rows if r["model"] == name and r["bucket"] not in ("all", CUT)]
-        for ax, metric, scale in zip(axes, ("bleu", "exact_match"), (1, 100)):
-            ax.plot([r["bucket"] for r in mine], [scale * float(r[metric]) for r in mine], marker="o", label=name)
+        for i, (ax, metric, scale) in enumerate(zip(axes, ("bleu", "exact_match"), (1, 100))):
+            values = [scale * float(r[metric]) for r in mine]
+            ax.plot([r["bucket"] for r in mine], values, marker="o", label=name)
+            top[i] = max(top[i], *values)
     axes[0].set_ylabel(("character BLEU" if corpus["tokenize"] == "char" else "BLEU") + " (beam search)")
     axes[1].set_ylabel("exact match (%)")
-    for ax in axes:
-        ax.set_ylim(0, 102)   # the full scale: a zoomed axis makes 0.05 points look like a collapse
+    for ax, highest in zip(axes, top):
+        # From 0, to the full scale where scores are high: zoomed in, 0.05 points would look like a collapse.
+        high = highest > 60
+        ax.set_ylim(0, 102 if high else 10 * np.ceil(highest * 1.3 / 10))
         ax.set_xlabel("English input length (words)")
         ax.grid(alpha=0.3)
-        ax.legend(loc="lower left", fontsize=8)
+        ax.legend(loc="lower left" if high else "upper right", fontsize=8)   # where scores fall with length
     fig.suptitle(f"{corpus['title']}: seq2seq without and with attention, and the Transformer")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
