@@ -20,7 +20,8 @@ Runs are resumable (each is an ordinary workdir). Writes results.md, results.csv
 bleu_by_length.png, attention_<name>.png and transformer_<encoder|decoder|cross>_attention.png beside the
 runs in --workdir (--update_results: into experiments/translation/, the committed reference); a gettext
 corpus's runs and report go into its own folder of those (e.g. experiments/translation/gettext_en_de/). A
-run of some models replaces their rows and keeps the others.
+run of some models replaces their rows and keeps the others; --report_only redraws results.md and
+bleu_by_length.png from the CSVs.
 
 A pod run (WMT'14, trained with deepzoo.main) is evaluated on newstest2014 with sacrebleu instead:
 
@@ -91,6 +92,8 @@ flags.DEFINE_string("split", "test", "The split decoded for BLEU.")
 flags.DEFINE_integer("beam_size", 4, "Beam width for beam search (greedy is always reported too).")
 flags.DEFINE_float("length_penalty", 0.6, "GNMT length-penalty alpha for beam search.")
 flags.DEFINE_integer("batch_size", 500, "Rows decoded at once.")
+flags.DEFINE_bool("report_only", False, "Redraw results.md and bleu_by_length.png from results.csv and "
+                  "learning.csv, training and decoding nothing (after a change to how they are drawn).")
 
 
 def input_words(english: str) -> int:
@@ -388,6 +391,13 @@ def main(argv):
     report.check_mergeable(output_dir, ["results.csv", "learning.csv"], set(chosen) != set(MODELS))
     load_config = lambda name: config_lib.load(
         f"{corpus['config']}:" + ",".join(o for o in (name, corpus["option"], FLAGS.variant) if o))
+    if FLAGS.report_only:
+        if not (output_dir / "results.csv").exists():
+            raise app.UsageError(f"--report_only redraws {output_dir / 'results.md'} from results.csv, and "
+                                 f"{output_dir} has none: run the experiment first.")
+        publish([], [], output_dir, corpus, load_config(chosen[0]).dataset.eval_split)
+        print((output_dir / "results.md").read_text())
+        return
     if FLAGS.corpus != "numbers":
         ds = load_config(chosen[0]).dataset
         write_corpus(ds, data.load(ds.name, FLAGS.split, data_dir=ds.data_dir, max_length=ds.max_length,
@@ -427,13 +437,18 @@ def main(argv):
         elif config.model.kwargs.attention != "none":
             plot_alignment(model, variables, *pair, output_dir / f"attention_{name}.png",
                            f"{name} attention: {english[longest]}", LANGUAGES[ds.languages[1]])
-        # Written after every model, so a long run that is stopped keeps the models it finished. Models run
-        # before (here, or in the committed reference) keep their rows.
-        rows = report.merge_rows(output_dir / "results.csv", rows, key=("model",), order=MODELS)
-        learning = report.merge_rows(output_dir / "learning.csv", learning, key=("model",), order=MODELS)
-        plot_by_length([r for r in rows if r["decoding"] != "greedy"], output_dir / "bleu_by_length.png", corpus)
-        write_tables(rows, output_dir, FLAGS.split, learning_table(learning, ds.eval_split), corpus, FLAGS.corpus)
+        # Written after every model, so a long run that is stopped keeps the models it finished.
+        publish(rows, learning, output_dir, corpus, ds.eval_split)
     print((output_dir / "results.md").read_text())
+
+
+def publish(rows: list[dict], learning: list[dict], output_dir: Path, corpus: dict, eval_split: str):
+    """The rows merged into results.csv and learning.csv (the models run before, here or in the committed
+    reference, keep theirs), and results.md and bleu_by_length.png drawn from all of them."""
+    rows = report.merge_rows(output_dir / "results.csv", rows, key=("model",), order=MODELS)
+    learning = report.merge_rows(output_dir / "learning.csv", learning, key=("model",), order=MODELS)
+    plot_by_length([r for r in rows if r["decoding"] != "greedy"], output_dir / "bleu_by_length.png", corpus)
+    write_tables(rows, output_dir, FLAGS.split, learning_table(learning, eval_split), corpus, FLAGS.corpus)
 
 
 if __name__ == "__main__":

@@ -86,6 +86,9 @@ def test_translation_experiment_writes_tables_and_figures(tmp_path):
     table = (out / "results.md").read_text()
     assert "| none, beam 2 |" in table and "| luong, greedy |" in table and "| transformer, beam 2 |" in table
     assert (out / "results.csv").read_text().startswith("model,decoding,bucket,examples,bleu,chrf")
+    (out / "results.md").unlink()
+    run("translation.py", tmp_path, "--variant=smoke", "--report_only")   # from the CSVs, nothing decoded
+    assert (out / "results.md").read_text() == table
 
 
 @pytest.mark.slow
