@@ -1,7 +1,7 @@
 """MkDocs hooks: the results gallery, built from the experiments' own files at build time.
 
 Every folder experiments/<name>/ that holds markdown becomes results/<name>/ in the site: its .md pages,
-the PNG figures and CSV tables beside them, as they are in the repository (nothing is copied into docs/,
+the PNG figures and CSV tables beside them and in its subfolders, as they are in the repository (nothing is copied into docs/,
 so the gallery never goes stale), and their relative links (`![...](figure.png)`, `[samples](samples.md)`)
 work unchanged. results/index.md, the gallery's front page, is written here: one section per experiment
 with its title, its pages and its first figure. ARCHITECTURE.md is served the same way as architecture.md.
@@ -23,13 +23,20 @@ _IMAGE = re.compile(r"!\[[^\]]*\]\(([^)\s]+\.png)\)")
 
 
 def experiments() -> dict[str, list[Path]]:
-    """{experiment: its markdown pages, results.md first}, for every experiments/<name>/ that has any."""
+    """{experiment: its markdown pages, results.md first, then the results.md of its subfolders (the report
+    of another corpus, e.g. translation/gettext_en_de/)}, for every experiments/<name>/ that has any."""
     found = {}
     for folder in sorted(p for p in EXPERIMENTS.iterdir() if p.is_dir()):
         pages = sorted(folder.glob("*.md"), key=lambda p: (p.name != "results.md", p.name))
+        pages += sorted(folder.glob("*/results.md"))
         if pages:
             found[folder.name] = pages
     return found
+
+
+def _link(name: str, page: Path) -> str:
+    """The page's path under the experiment's folder: results.md, gettext_en_de/results.md."""
+    return page.relative_to(EXPERIMENTS / name).as_posix()
 
 
 def _title(page: Path) -> str:
@@ -65,7 +72,8 @@ def _index() -> str:
         main = _main_pages(pages)
         figures = _figures(name, pages)
         lines += [f"## {name}", "", _title(main[0]), ""]
-        lines.append("Pages: " + ", ".join(f"[{p.stem}]({name}/{p.name})" for p in pages) + ".")
+        links = [_link(name, p) for p in pages]
+        lines.append("Pages: " + ", ".join(f"[{link[:-3]}]({name}/{link})" for link in links) + ".")
         lines.append("")
         if figures:
             lines += [f"[![{name}: {figures[0]}]({name}/{figures[0]}){{ loading=lazy style=\"max-height: 360px\" }}]"
@@ -95,9 +103,9 @@ def on_config(config, **kwargs):
 def on_files(files: Files, config, **kwargs) -> Files:
     """Adds the experiments' pages and figures under results/<name>/, the gallery's index, and ARCHITECTURE.md."""
     for name in experiments():
-        for path in sorted((EXPERIMENTS / name).iterdir()):
+        for path in sorted((EXPERIMENTS / name).rglob("*")):
             if path.is_file() and path.suffix in ASSETS:
-                files.append(File.generated(config, f"{GALLERY}/{name}/{path.name}", abs_src_path=str(path)))
+                files.append(File.generated(config, f"{GALLERY}/{name}/{_link(name, path)}", abs_src_path=str(path)))
     files.append(File.generated(config, f"{GALLERY}/index.md", content=_index()))
     files.append(File.generated(config, "architecture.md", abs_src_path=str(ROOT / "ARCHITECTURE.md")))
     return files

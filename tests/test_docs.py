@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-EXPERIMENTS = sorted(p.parent.name for p in (ROOT / "experiments").glob("*/results.md"))
+# Each experiment's report, and its subfolders' (another corpus's: translation/gettext_en_de).
+EXPERIMENTS = sorted(p.parent.relative_to(ROOT / "experiments").as_posix()
+                     for pattern in ("*/results.md", "*/*/results.md") for p in (ROOT / "experiments").glob(pattern))
 API = {  # reference page -> anchors its modules must have produced
     "models": ["deepzoo.models.get", "deepzoo.models.names", "deepzoo.models.summary"],
     "layers": ["deepzoo.layers.attention"],
