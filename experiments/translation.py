@@ -184,7 +184,7 @@ def plot_by_length(rows: list[dict], path: Path, corpus: dict):
         for i, (ax, metric, scale) in enumerate(zip(axes, ("bleu", "exact_match"), (1, 100))):
             values = [scale * float(r[metric]) for r in mine]
             ax.plot([r["bucket"] for r in mine], values, marker="o", label=name)
-            top[i] = max(top[i], *values)
+            top[i] = max([top[i], *values])
     axes[0].set_ylabel(("character BLEU" if corpus["tokenize"] == "char" else "BLEU") + " (beam search)")
     axes[1].set_ylabel("exact match (%)")
     for ax, highest in zip(axes, top):
